@@ -1,0 +1,130 @@
+"""Shared fixtures: a fakeredis store for unit tests; a real redis-server and real Celery workers
+for integration tests.
+
+Integration tests use ``HPQ_TEST_REDIS_URL`` if set, else start their own ``redis-server`` on a
+free port. Each test gets its own key namespace and its own Celery queue, and deletes only the
+keys of its namespace: a database it did not create is never flushed.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import fakeredis
+import pytest
+import redis
+
+from workers import Store, set_store
+from workers.config import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _settings(namespace: str, tmp_path: Path, **overrides: object) -> Settings:
+    base = Settings(redis_url=None, namespace=namespace, home=tmp_path / "home",
+                    artifacts_dir=tmp_path / "artifacts")
+    return Settings(**{**base.__dict__, **overrides})
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    """A Store on a private fakeredis server, installed as the process default."""
+    server = fakeredis.FakeServer()
+    client = fakeredis.FakeRedis(server=server, decode_responses=True)
+    st = Store(client, "t", _settings("t", tmp_path, heartbeat_grace=5.0))
+    set_store(st)
+    yield st
+    set_store(None)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """URL of a real Redis: HPQ_TEST_REDIS_URL, or a redis-server started for this session."""
+    if os.environ.get("HPQ_TEST_REDIS_URL"):
+        yield os.environ["HPQ_TEST_REDIS_URL"]
+        return
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.skip("no redis-server on PATH and HPQ_TEST_REDIS_URL unset")
+    port = _free_port()
+    data = tmp_path_factory.mktemp("redis")
+    proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--dir",
+                             str(data), "--save", "", "--appendonly", "no"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"redis://127.0.0.1:{port}/0"
+    client = redis.Redis.from_url(url)
+    for _ in range(200):
+        try:
+            client.ping()
+            break
+        except redis.ConnectionError:
+            time.sleep(0.05)
+    yield url
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+@pytest.fixture
+def real_env(redis_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """Environment for one integration test: its own namespace, short heartbeat timings."""
+    env = {
+        "HPQ_REDIS_URL": redis_url,
+        "HPQ_NAMESPACE": f"test{uuid.uuid4().hex[:10]}",
+        "HPQ_HOME": str(tmp_path / "home"),
+        "HPQ_ARTIFACTS_DIR": str(tmp_path / "artifacts"),
+        "HPQ_HEARTBEAT_INTERVAL": "0.2",
+        "HPQ_HEARTBEAT_GRACE": "2",
+        "HPQ_STOP_GRACE": "3",
+    }
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    return env
+
+
+@pytest.fixture
+def real_store(real_env: dict[str, str]) -> Iterator[Store]:
+    """A Store on the real Redis (own namespace), installed as default; Celery pointed at it."""
+    from workers import app as app_module
+
+    settings = Settings.from_env()
+    st = Store.connect(real_env["HPQ_REDIS_URL"], settings)
+    set_store(st)
+    app_module.configure(settings, real_env["HPQ_REDIS_URL"])
+    yield st
+    set_store(None)
+    keys = list(st.redis.scan_iter(match=f"{settings.namespace}:*", count=1000))
+    for i in range(0, len(keys), 500):
+        st.redis.delete(*keys[i:i + 500])
+
+
+@pytest.fixture
+def queue() -> str:
+    """A Celery queue name private to the test."""
+    return f"q{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def local_workers(real_store: Store, queue: str) -> Iterator[object]:
+    """Two real Celery prefork worker processes consuming the test's queue."""
+    from workers.local import LocalWorkers
+
+    workers = LocalWorkers([queue], concurrency=2, url=real_store.url)
+    try:
+        workers.wait_ready(timeout=60)
+        yield workers
+    finally:
+        workers.stop(timeout=20)

@@ -1,0 +1,96 @@
+"""Settings read from the environment, and every timing default in one place.
+
+==========================  ==========================================================  =========
+variable                    meaning                                                     default
+==========================  ==========================================================  =========
+``HPQ_REDIS_URL``           Redis used as store and Celery broker; unset = local mode   (unset)
+``HPQ_NAMESPACE``           prefix of every Redis key hpqueue writes                    ``hpq``
+``HPQ_HOME``                where local mode keeps its data (Redis files, artifacts)    ``~/.hpqueue``
+``HPQ_ARTIFACTS_DIR``       where artifacts and checkpoints are copied (shared storage) ``$HPQ_HOME/artifacts``
+``HPQ_HEARTBEAT_INTERVAL``  seconds between heartbeats of a running trial               ``1.0``
+``HPQ_HEARTBEAT_GRACE``     seconds without a heartbeat after which an attempt is dead  ``30``
+``HPQ_MAX_ATTEMPTS``        attempts of one trial before it is failed (worker losses)   ``3``
+``HPQ_MAX_TRIAL_SECONDS``   hard limit of one trial; Celery's visibility timeout is     ``86400``
+                            set above it so a running trial is never redelivered
+``HPQ_STOP_GRACE``          seconds a stopped trial gets to notice before it is killed  ``30``
+``HPQ_STREAM_MAXLEN``       approximate length cap of one event stream                  ``1000000``
+==========================  ==========================================================  =========
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_NAMESPACE = "hpq"
+DEFAULT_HEARTBEAT_INTERVAL = 1.0
+DEFAULT_HEARTBEAT_GRACE = 30.0
+DEFAULT_MAX_ATTEMPTS = 3
+DEFAULT_MAX_TRIAL_SECONDS = 24 * 3600.0
+DEFAULT_STOP_GRACE = 30.0
+DEFAULT_STREAM_MAXLEN = 1_000_000
+#: Celery redelivers an unacknowledged message after this many seconds; it must exceed a trial.
+VISIBILITY_MARGIN = 3600.0
+#: Bytes of stdout/stderr kept on a trial's record.
+OUTPUT_TAIL_BYTES = 16_384
+
+
+def _float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{name}={raw!r} is not a number") from None
+    if value <= 0:
+        raise ValueError(f"{name}={raw!r} must be positive")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    """A snapshot of the configuration; build one with :meth:`from_env`."""
+
+    redis_url: str | None
+    namespace: str = DEFAULT_NAMESPACE
+    home: Path = field(default_factory=lambda: Path.home() / ".hpqueue")
+    artifacts_dir: Path | None = None
+    heartbeat_interval: float = DEFAULT_HEARTBEAT_INTERVAL
+    heartbeat_grace: float = DEFAULT_HEARTBEAT_GRACE
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS
+    max_trial_seconds: float = DEFAULT_MAX_TRIAL_SECONDS
+    stop_grace: float = DEFAULT_STOP_GRACE
+    stream_maxlen: int = DEFAULT_STREAM_MAXLEN
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        """Read the ``HPQ_*`` variables; raise ValueError naming a malformed one."""
+        home = Path(os.environ.get("HPQ_HOME") or Path.home() / ".hpqueue").expanduser()
+        artifacts = os.environ.get("HPQ_ARTIFACTS_DIR")
+        namespace = os.environ.get("HPQ_NAMESPACE") or DEFAULT_NAMESPACE
+        if ":" in namespace or " " in namespace:
+            raise ValueError(f"HPQ_NAMESPACE={namespace!r} may not contain ':' or spaces")
+        return cls(
+            redis_url=os.environ.get("HPQ_REDIS_URL") or None,
+            namespace=namespace,
+            home=home,
+            artifacts_dir=Path(artifacts).expanduser() if artifacts else None,
+            heartbeat_interval=_float("HPQ_HEARTBEAT_INTERVAL", DEFAULT_HEARTBEAT_INTERVAL),
+            heartbeat_grace=_float("HPQ_HEARTBEAT_GRACE", DEFAULT_HEARTBEAT_GRACE),
+            max_attempts=int(_float("HPQ_MAX_ATTEMPTS", DEFAULT_MAX_ATTEMPTS)),
+            max_trial_seconds=_float("HPQ_MAX_TRIAL_SECONDS", DEFAULT_MAX_TRIAL_SECONDS),
+            stop_grace=_float("HPQ_STOP_GRACE", DEFAULT_STOP_GRACE),
+            stream_maxlen=int(_float("HPQ_STREAM_MAXLEN", DEFAULT_STREAM_MAXLEN)),
+        )
+
+    @property
+    def artifacts_root(self) -> Path:
+        """Directory under which each task's artifacts and checkpoints are stored."""
+        return self.artifacts_dir or self.home / "artifacts"
+
+    @property
+    def visibility_timeout(self) -> float:
+        """Celery's redelivery timeout: longer than the longest allowed trial."""
+        return self.max_trial_seconds + self.stop_grace + VISIBILITY_MARGIN

@@ -1,0 +1,283 @@
+"""The Celery task that runs one trial: claim -> heartbeat -> run -> finish.
+
+Guarantees (each backed by a compare-and-set in :mod:`workers.store`):
+
+* A trial runs only from ``queued``; a queued trial whose stop was requested ends ``stopped``
+  without starting.
+* A second delivery while another attempt runs writes nothing: it watches the other attempt's
+  heartbeat and leaves as soon as it moves. If the heartbeat stops (the pool process was killed),
+  it declares that attempt dead and runs the trial itself (up to ``HPQ_MAX_ATTEMPTS`` attempts).
+* An attempt that was declared dead can no longer write: its reports and its final status are
+  refused, and it is interrupted.
+* The trial ends ``completed``, ``failed`` (exception, message and traceback kept) or ``stopped``,
+  with the tail of its stdout/stderr on the record.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import io
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import traceback
+import uuid
+from collections import deque
+from typing import Any
+
+from celery.exceptions import SoftTimeLimitExceeded
+
+from . import codec
+from . import sweep  # noqa: F401  (connects the worker supervisor)
+from .app import TRIAL_TASK, app
+from .config import OUTPUT_TAIL_BYTES
+from .entrypoints import load_entry_point, render_command
+from .errors import AttemptLostError, HpqError, TrialStopped
+from .status import TaskStatus
+from .store import Claim, Store, get_store
+from .task import Task, bind_current
+
+log = logging.getLogger("hpqueue.worker")
+
+
+@app.task(name=TRIAL_TASK)
+def run_trial(task_id: str) -> str:
+    """Celery entry: run the trial of ``task_id``; returns how it ended (for logs only)."""
+    return TrialRunner(get_store(), task_id).run()
+
+
+class OutputTail(io.TextIOBase):
+    """A text stream that forwards to ``sink`` and keeps the last ``limit`` characters."""
+
+    def __init__(self, sink: Any, limit: int = OUTPUT_TAIL_BYTES) -> None:
+        self._sink = sink
+        self._chunks: deque[str] = deque()
+        self._size = 0
+        self._limit = limit
+        self._lock = threading.Lock()
+
+    def write(self, text: str) -> int:
+        with self._lock:
+            self._chunks.append(text)
+            self._size += len(text)
+            while self._size > self._limit and len(self._chunks) > 1:
+                self._size -= len(self._chunks.popleft())
+        if self._sink is not None:
+            with contextlib.suppress(Exception):
+                self._sink.write(text)
+        return len(text)
+
+    def flush(self) -> None:
+        if self._sink is not None:
+            with contextlib.suppress(Exception):
+                self._sink.flush()
+
+    def tail(self) -> str:
+        with self._lock:
+            return "".join(self._chunks)[-self._limit:]
+
+
+class _Heartbeat(threading.Thread):
+    """Refreshes the attempt's heartbeat; interrupts the trial if it must end."""
+
+    def __init__(self, runner: TrialRunner) -> None:
+        super().__init__(name=f"hpq-heartbeat-{runner.task_id}", daemon=True)
+        self.runner = runner
+        self.done = threading.Event()
+        self.lost = False
+        self.stop_seen: float | None = None
+
+    def run(self) -> None:
+        r = self.runner
+        interval = r.store.settings.heartbeat_interval
+        while not self.done.wait(interval):
+            try:
+                alive, stop = r.store.heartbeat(r.task_id, r.token)
+            except Exception as exc:  # Redis blip: keep trying, the grace period covers it
+                log.warning("heartbeat of %s failed: %s", r.task_id, exc)
+                continue
+            if not alive:
+                self.lost = True
+                r.interrupt(AttemptLostError)
+                return
+            if stop:
+                now = time.monotonic()
+                if self.stop_seen is None:
+                    self.stop_seen = now
+                elif now - self.stop_seen > r.store.settings.stop_grace:
+                    r.interrupt(TrialStopped)
+                    self.stop_seen = now  # try again after another grace period
+
+
+class TrialRunner:
+    """Runs one delivery of a trial. Construct per delivery; call :meth:`run` once."""
+
+    def __init__(self, store: Store, task_id: str) -> None:
+        self.store = store
+        self.task_id = task_id
+        self.token = uuid.uuid4().hex
+        self.worker = f"{socket.gethostname()}:{os.getpid()}"
+        self.parent: str | None = None
+        self._thread_id = threading.get_ident()
+        self._proc: subprocess.Popen[str] | None = None
+        self._terminated = False
+
+    # ----------------------------------------------------------------- claiming
+    def run(self) -> str:
+        """Claim, run and finish the trial; returns the outcome. Never raises."""
+        try:
+            rec = self.store.get(self.task_id)
+        except HpqError as exc:
+            log.error("trial %s: %s", self.task_id, exc)
+            return "missing"
+        self.parent = rec.get("parent") or None
+        claim = self._claim()
+        if claim.outcome != "claimed":
+            log.info("trial %s not run: %s %s", self.task_id, claim.outcome, claim.status)
+            return claim.outcome
+        return self._execute(rec)
+
+    def _claim(self) -> Claim:
+        claim = self.store.claim(self.task_id, self.parent, self.token, self.worker)
+        while claim.outcome == "busy":
+            if not self._other_attempt_is_dead(claim):
+                return claim  # a live attempt owns it: this delivery is a duplicate
+            claim = self.store.claim(self.task_id, self.parent, self.token, self.worker)
+        return claim
+
+    def _other_attempt_is_dead(self, claim: Claim) -> bool:
+        """Watch another attempt; True once it was declared dead (and the record requeued)."""
+        settings = self.store.settings
+        host, _, pid = claim.worker.rpartition(":")
+        deadline = time.time() + settings.heartbeat_grace + settings.heartbeat_interval
+        while True:
+            now = time.time()
+            force = host == socket.gethostname() and pid.isdigit() and not _pid_alive(int(pid))
+            if force or now > deadline:
+                stale_before = now + 1 if force else now - settings.heartbeat_grace
+                new = self.store.declare_dead(self.task_id, self.parent, claim.attempt,
+                                              reason="worker lost", stale_before=stale_before)
+                if new:
+                    log.warning("trial %s: attempt on %s declared dead -> %s",
+                                self.task_id, claim.worker, new)
+                return new == TaskStatus.QUEUED.value or self._requeued_by_other()
+            time.sleep(min(settings.heartbeat_interval / 2, 0.5))
+            status, attempt, heartbeat = self.store.get_fields(
+                self.task_id, "status", "attempt", "heartbeat")
+            if status != TaskStatus.IN_PROGRESS.value or attempt != claim.attempt:
+                return status == TaskStatus.QUEUED.value
+            if float(heartbeat or 0) != claim.heartbeat:
+                return False  # the other attempt is alive
+
+    def _requeued_by_other(self) -> bool:
+        return self.store.status(self.task_id) == TaskStatus.QUEUED
+
+    # ---------------------------------------------------------------- executing
+    def _execute(self, rec: dict[str, str]) -> str:
+        task = Task(self.task_id, store=self.store, record=rec, token=self.token)
+        heartbeat = _Heartbeat(self)
+        output = OutputTail(sys.__stdout__)
+        status, reason, fields = TaskStatus.COMPLETED, "", {}
+        heartbeat.start()
+        bind_current(task)
+        try:
+            if rec.get("command"):
+                status, reason = self._run_command(rec, output)
+            else:
+                fields = self._run_callable(task, rec, output)
+        except TrialStopped as exc:
+            status, reason = TaskStatus.STOPPED, self._stop_reason() or str(exc)
+        except AttemptLostError:
+            status = None  # a zombie: the record is no longer ours
+        except SoftTimeLimitExceeded:
+            status, reason = TaskStatus.FAILED, "time limit exceeded"
+            fields = {"error": "SoftTimeLimitExceeded: trial ran past HPQ_MAX_TRIAL_SECONDS"}
+        except BaseException as exc:  # noqa: BLE001 - user code may raise anything
+            status, reason = TaskStatus.FAILED, f"{type(exc).__name__}: {exc}"
+            fields = {"error": reason,
+                      "traceback": "".join(traceback.format_exception(exc))[-OUTPUT_TAIL_BYTES:]}
+            if isinstance(exc, (KeyboardInterrupt, SystemExit)) and self._stop_reason():
+                status, reason, fields = TaskStatus.STOPPED, self._stop_reason(), {}
+        finally:
+            heartbeat.done.set()
+            bind_current(None)
+        if status is None or heartbeat.lost:
+            log.warning("trial %s: attempt lost its claim; nothing written", self.task_id)
+            return "lost"
+        fields["output"] = output.tail()
+        if not self.store.finish(self.task_id, self.parent, self.token, status, reason=reason,
+                                 fields=fields):
+            log.warning("trial %s: finish refused (attempt superseded)", self.task_id)
+            return "lost"
+        return status.value
+
+    def _run_callable(self, task: Task, rec: dict[str, str], output: OutputTail
+                      ) -> dict[str, str]:
+        func = load_entry_point(rec["entry_point"], rec.get("working_dir") or None)
+        with contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
+            result = func(task)
+        if result is None:
+            return {}
+        try:
+            return {"result": codec.dumps(result)}
+        except HpqError:
+            return {"result": codec.dumps(repr(result))}
+
+    def _run_command(self, rec: dict[str, str], output: OutputTail) -> tuple[TaskStatus, str]:
+        params = codec.loads(rec.get("parameters"), {})
+        argv = render_command(codec.loads(rec["command"]), params)
+        env = {**os.environ, "HPQ_TASK_ID": self.task_id, "HPQ_TASK_ATTEMPT": self.token,
+               "HPQ_NAMESPACE": self.store.keys.ns, "PYTHONUNBUFFERED": "1"}
+        if self.store.url:
+            env["HPQ_REDIS_URL"] = self.store.url
+        self._proc = subprocess.Popen(
+            argv, cwd=rec.get("working_dir") or None, env=env, stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, text=True, errors="replace", start_new_session=True)
+        assert self._proc.stdout is not None
+        for line in self._proc.stdout:
+            output.write(line)
+        code = self._proc.wait()
+        if code == 0:
+            return TaskStatus.COMPLETED, ""
+        if self._stop_reason():
+            return TaskStatus.STOPPED, self._stop_reason()
+        raise RuntimeError(f"command {argv!r} exited with code {code}")
+
+    # -------------------------------------------------------------- interrupting
+    def _stop_reason(self) -> str:
+        (stop,) = self.store.get_fields(self.task_id, "stop")
+        return stop or ""
+
+    def interrupt(self, exc_type: type[BaseException]) -> None:
+        """End the trial now: signal a command (SIGTERM, then SIGKILL on the next call), or
+        raise ``exc_type`` in a callable's thread."""
+        if self._proc is not None:
+            if self._proc.poll() is None:
+                sig = signal.SIGKILL if self._terminated else signal.SIGTERM
+                self._terminated = True
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self._proc.pid, sig)
+            return
+        ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(self._thread_id),
+                                                   ctypes.py_object(exc_type))
+
+
+def _pid_alive(pid: int) -> bool:
+    """True if ``pid`` runs on this host (a zombie counts as dead)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return True

@@ -1,0 +1,432 @@
+"""Atomic operations on task records, their scalars and their event streams.
+
+Contract:
+
+* A record is a Redis hash (:meth:`Keys.task`). Its fields are text; JSON fields are
+  ``parameters``, ``tags``, ``command`` and ``configuration``. Numbers are seconds since the epoch.
+* Every status move is one compare-and-set (a Lua script) that states which statuses it accepts and
+  returns whether it won; a move that lost wrote nothing.
+* A running attempt is identified by a random token written when the worker claims the record.
+  Reports, heartbeats and the final status of an attempt carry the token; once the attempt was
+  declared dead or superseded, its writes are refused (nothing is written).
+* Every status move and every scalar report is appended, in the same atomic step, to the event
+  stream of the task's parent (:meth:`Keys.events`), which a controller reads with a cursor.
+* The store is safe to share between threads (redis-py pools connections).
+
+Errors: :class:`TaskNotFoundError` for an unknown id; :class:`RedisUnavailableError` (naming the
+URL) when the server cannot be reached at connection time.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+
+from . import codec, scripts
+from .config import Settings
+from .errors import (
+    InvalidScalarError,
+    RedisUnavailableError,
+    StatusConflictError,
+    TaskNotFoundError,
+)
+from .keys import SEP, Keys
+from .status import TaskStatus
+
+_FINAL = ",".join(s.value for s in (TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.STOPPED))
+
+
+@dataclass(frozen=True)
+class Claim:
+    """Outcome of a worker's attempt to claim a queued record.
+
+    ``outcome`` is one of ``claimed``, ``stopped`` (a stop was requested while queued), ``failed``
+    (out of attempts), ``busy`` (another attempt holds it: see ``attempt``/``heartbeat``/``worker``),
+    ``done`` (already in ``status``) or ``missing``.
+    """
+
+    outcome: str
+    attempts: int = 0
+    attempt: str = ""
+    heartbeat: float = 0.0
+    worker: str = ""
+    status: str = ""
+
+
+@dataclass(frozen=True)
+class Event:
+    """One entry of an event stream."""
+
+    id: str
+    task_id: str
+    kind: str  # "status" or "scalar"
+    fields: dict[str, str]
+
+    @property
+    def status(self) -> TaskStatus | None:
+        return TaskStatus(self.fields["status"]) if self.kind == "status" else None
+
+    @property
+    def value(self) -> float | None:
+        return codec.decode_number(self.fields.get("value"))
+
+    @property
+    def iteration(self) -> int | None:
+        it = self.fields.get("iter")
+        return int(it) if it is not None else None
+
+
+class Store:
+    """Records, scalars and events of one namespace on one Redis connection pool."""
+
+    def __init__(self, client: redis.Redis, namespace: str = "hpq",
+                 settings: Settings | None = None, url: str | None = None) -> None:
+        self.redis = client
+        #: The URL this store was opened on (None for an injected client).
+        self.url = url
+        self.settings = settings or Settings(redis_url=None, namespace=namespace)
+        self.keys = Keys(namespace)
+        self._maxlen = str(self.settings.stream_maxlen)
+        self._transition = client.register_script(scripts.TRANSITION)
+        self._claim = client.register_script(scripts.CLAIM)
+        self._declare_dead = client.register_script(scripts.DECLARE_DEAD)
+        self._heartbeat = client.register_script(scripts.HEARTBEAT)
+        self._report = client.register_script(scripts.REPORT)
+        self._finish = client.register_script(scripts.FINISH)
+        self._request_stop = client.register_script(scripts.REQUEST_STOP)
+
+    @classmethod
+    def connect(cls, url: str, settings: Settings | None = None) -> Store:
+        """Open a store on ``url``; RedisUnavailableError names the URL if it does not answer."""
+        settings = settings or Settings.from_env()
+        client = redis.Redis.from_url(url, decode_responses=True, health_check_interval=30,
+                                      socket_connect_timeout=5)
+        try:
+            client.ping()
+        except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
+            raise RedisUnavailableError(url, exc) from None
+        return cls(client, settings.namespace, settings, url)
+
+    # ------------------------------------------------------------------ records
+    def create(self, record: Mapping[str, str]) -> None:
+        """Write a new record and its index entries in one transaction."""
+        task_id = record["id"]
+        created = float(record["created"])
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.hset(self.keys.task(task_id), mapping=dict(record))
+        pipe.zadd(self.keys.tasks, {task_id: created})
+        pipe.zadd(self.keys.project(record.get("project", "")), {task_id: created})
+        if record.get("parent"):
+            pipe.zadd(self.keys.children(record["parent"]), {task_id: created})
+        pipe.execute()
+
+    def get(self, task_id: str) -> dict[str, str]:
+        """The record's fields; TaskNotFoundError if there is none."""
+        rec = self.redis.hgetall(self.keys.task(task_id))
+        if not rec:
+            raise TaskNotFoundError(task_id)
+        return rec
+
+    def get_many(self, task_ids: Iterable[str]) -> list[dict[str, str] | None]:
+        """Records of ``task_ids`` in one round trip (None where missing)."""
+        pipe = self.redis.pipeline(transaction=False)
+        ids = list(task_ids)
+        for task_id in ids:
+            pipe.hgetall(self.keys.task(task_id))
+        return [rec or None for rec in pipe.execute()]
+
+    def get_fields(self, task_id: str, *fields: str) -> list[str | None]:
+        """Selected fields of a record (None where absent); TaskNotFoundError if none exists."""
+        values = self.redis.hmget(self.keys.task(task_id), ["status", *fields])
+        if values[0] is None:
+            raise TaskNotFoundError(task_id)
+        return values[1:]
+
+    def status(self, task_id: str) -> TaskStatus:
+        """The current status; TaskNotFoundError if there is no such record."""
+        status = self.redis.hget(self.keys.task(task_id), "status")
+        if status is None:
+            raise TaskNotFoundError(task_id)
+        return TaskStatus(status)
+
+    def exists(self, task_id: str) -> bool:
+        return bool(self.redis.exists(self.keys.task(task_id)))
+
+    def set_fields(self, task_id: str, fields: Mapping[str, str], *,
+                   allowed: Iterable[TaskStatus] | None = None) -> None:
+        """Update plain fields; with ``allowed``, only while the status is one of them.
+
+        Raises TaskNotFoundError, or StatusConflictError when the status does not allow it.
+        """
+        key = self.keys.task(task_id)
+        allowed_values = {s.value for s in allowed} if allowed is not None else None
+
+        def txn(pipe: redis.client.Pipeline) -> None:
+            status = pipe.hget(key, "status")
+            if status is None:
+                raise TaskNotFoundError(task_id)
+            if allowed_values is not None and status not in allowed_values:
+                raise StatusConflictError(
+                    f"task {task_id} is {status}; this change needs one of "
+                    f"{sorted(allowed_values)}")
+            pipe.multi()
+            pipe.hset(key, mapping=dict(fields))
+
+        self.redis.transaction(txn, key)
+
+    def find(self, *, project: str | None = None, parent: str | None = None,
+             status: Iterable[str] | str | None = None, tags: Iterable[str] | None = None,
+             include_archived: bool = True) -> list[str]:
+        """Ids of the tasks matching every given filter, oldest first."""
+        if parent is not None:
+            ids = self.redis.zrange(self.keys.children(parent), 0, -1)
+        elif project is not None:
+            ids = self.redis.zrange(self.keys.project(project), 0, -1)
+        else:
+            ids = self.redis.zrange(self.keys.tasks, 0, -1)
+        if isinstance(status, str):
+            status = [status]
+        wanted_status = {str(s) for s in status} if status is not None else None
+        wanted_tags = set(tags or ())
+        if project is None and wanted_status is None and not wanted_tags and include_archived:
+            return ids
+        out = []
+        for task_id, rec in zip(ids, self.get_many(ids)):
+            if rec is None:
+                continue
+            if project is not None and rec.get("project") != project:
+                continue
+            if wanted_status is not None and rec.get("status") not in wanted_status:
+                continue
+            if wanted_tags and not wanted_tags.issubset(codec.loads(rec.get("tags"), [])):
+                continue
+            if not include_archived and rec.get("archived") == "1":
+                continue
+            out.append(task_id)
+        return out
+
+    # ------------------------------------------------------------- status moves
+    def transition(self, task_id: str, parent: str | None, allowed: Iterable[TaskStatus],
+                   to: TaskStatus, *, reason: str = "", fields: Mapping[str, str] | None = None,
+                   now: float | None = None) -> tuple[bool, str]:
+        """Move to ``to`` if the status is one of ``allowed``; returns (won, previous status).
+
+        The previous status is '' when the record does not exist.
+        """
+        args: list[Any] = [task_id, ",".join(s.value for s in allowed), to.value,
+                           _now(now), reason, self._maxlen]
+        for k, v in (fields or {}).items():
+            args += [k, v]
+        won, prev = self._transition(
+            keys=[self.keys.task(task_id), self.keys.events(parent), self.keys.heartbeats],
+            args=args)
+        return bool(won), prev
+
+    def claim(self, task_id: str, parent: str | None, token: str, worker: str,
+              now: float | None = None) -> Claim:
+        """A worker's claim of a queued record (queued -> in_progress with ``token``)."""
+        res = self._claim(
+            keys=[self.keys.task(task_id), self.keys.events(parent), self.keys.heartbeats],
+            args=[task_id, token, _now(now), worker, self.settings.max_attempts, self._maxlen])
+        outcome = res[0]
+        if outcome == "claimed":
+            return Claim(outcome, attempts=int(res[1]))
+        if outcome == "busy":
+            return Claim(outcome, attempt=res[1], heartbeat=float(res[2]), worker=res[3])
+        if outcome == "done":
+            return Claim(outcome, status=res[1])
+        return Claim(outcome)
+
+    def declare_dead(self, task_id: str, parent: str | None, token: str, *, reason: str,
+                     stale_before: float, now: float | None = None) -> str:
+        """End attempt ``token`` if its last heartbeat is older than ``stale_before``.
+
+        Returns the record's new status: ``queued`` (it will be retried), ``failed`` (out of
+        attempts), ``stopped`` (a stop was pending), or '' when the attempt is not dead or no
+        longer the current one (nothing written).
+        """
+        return self._declare_dead(
+            keys=[self.keys.task(task_id), self.keys.events(parent), self.keys.heartbeats],
+            args=[task_id, token, _now(now), stale_before, self.settings.max_attempts,
+                  self._maxlen, reason])
+
+    def heartbeat(self, task_id: str, token: str, now: float | None = None) -> tuple[bool, str]:
+        """Refresh attempt ``token``'s heartbeat; returns (still owner, stop reason or '')."""
+        alive, stop = self._heartbeat(keys=[self.keys.task(task_id), self.keys.heartbeats],
+                                      args=[task_id, token, _now(now)])
+        return bool(alive), stop
+
+    def stale_attempts(self, older_than: float) -> list[tuple[str, float]]:
+        """(task id, last heartbeat) of running attempts whose heartbeat is older than a time."""
+        return self.redis.zrangebyscore(self.keys.heartbeats, "-inf", f"({older_than}",
+                                        withscores=True)
+
+    def finish(self, task_id: str, parent: str | None, token: str, status: TaskStatus, *,
+               reason: str = "", fields: Mapping[str, str] | None = None,
+               now: float | None = None) -> bool:
+        """End attempt ``token`` with a final status; False (nothing written) if it lost."""
+        args: list[Any] = [task_id, token, status.value, _now(now), reason, self._maxlen]
+        for k, v in (fields or {}).items():
+            args += [k, v]
+        return bool(self._finish(
+            keys=[self.keys.task(task_id), self.keys.events(parent), self.keys.heartbeats],
+            args=args))
+
+    def request_stop(self, task_id: str, parent: str | None, reason: str,
+                     now: float | None = None) -> str:
+        """Ask a task to stop; returns 'stopped', 'flagged', 'final' or 'missing' (see script)."""
+        outcome, _ = self._request_stop(
+            keys=[self.keys.task(task_id), self.keys.events(parent), self.keys.heartbeats],
+            args=[task_id, _now(now), reason or "stop requested", self._maxlen])
+        return outcome
+
+    # ------------------------------------------------------------------ scalars
+    def report(self, task_id: str, parent: str | None, token: str, title: str, series: str,
+               iteration: int, value: float, *, overwrite: bool = False,
+               now: float | None = None) -> tuple[int, str]:
+        """Record one scalar point; returns (code, stop reason).
+
+        code: 0 stored, 1 duplicate of a stored (title, series, iteration), -1 attempt lost,
+        -2 no such record. ``value`` must already be a float.
+        """
+        _check_name(title, "title")
+        _check_name(series, "series")
+        if isinstance(iteration, bool) or not isinstance(iteration, int):
+            try:
+                iteration = codec.to_float(iteration, "iteration")
+            except InvalidScalarError:
+                raise InvalidScalarError(f"iteration must be an integer, got {iteration!r}") from None
+            if not iteration.is_integer():
+                raise InvalidScalarError(f"iteration must be an integer, got {iteration!r}")
+            iteration = int(iteration)
+        code, stop = self._report(
+            keys=[self.keys.task(task_id), self.keys.metrics(task_id), self.keys.history(task_id),
+                  self.keys.events(parent)],
+            args=[task_id, token, title, series, iteration, codec.encode_number(value),
+                  "1" if math.isnan(value) else "0", _now(now), self._maxlen,
+                  "1" if overwrite else "0"])
+        return int(code), stop
+
+    def metrics(self, task_id: str) -> dict[str, dict[str, dict[str, float | int]]]:
+        """``{title: {series: {"last", "min", "max", "iteration"}}}`` of one task."""
+        return parse_metrics(self.redis.hgetall(self.keys.metrics(task_id)))
+
+    def metrics_many(self, task_ids: Iterable[str]) -> list[dict]:
+        """:meth:`metrics` of several tasks in one round trip."""
+        pipe = self.redis.pipeline(transaction=False)
+        for task_id in task_ids:
+            pipe.hgetall(self.keys.metrics(task_id))
+        return [parse_metrics(raw) for raw in pipe.execute()]
+
+    def metric(self, task_id: str, title: str, series: str) -> dict[str, float | int] | None:
+        """Stats of one series (``last``, ``min``, ``max``, ``iteration``) or None."""
+        base = f"{title}{SEP}{series}{SEP}"
+        last, mn, mx, it = self.redis.hmget(self.keys.metrics(task_id),
+                                            [base + "last", base + "min", base + "max",
+                                             base + "iter"])
+        if last is None:
+            return None
+        return {"last": float(last), "min": float(mn), "max": float(mx), "iteration": int(it)}
+
+    def history(self, task_id: str) -> dict[str, dict[str, dict[str, list]]]:
+        """Every reported point: ``{title: {series: {"x": [iterations], "y": [values]}}}``."""
+        points: dict[tuple[str, str], list[tuple[int, float]]] = {}
+        for field, value in self.redis.hgetall(self.keys.history(task_id)).items():
+            title, series, it = field.split(SEP)
+            points.setdefault((title, series), []).append((int(it), float(value)))
+        out: dict[str, dict[str, dict[str, list]]] = {}
+        for (title, series), pts in points.items():
+            pts.sort()
+            out.setdefault(title, {})[series] = {"x": [p[0] for p in pts], "y": [p[1] for p in pts]}
+        return out
+
+    # -------------------------------------------------------- artifacts/checkpoints
+    def set_artifact(self, task_id: str, name: str, description: Mapping[str, Any]) -> None:
+        self.redis.hset(self.keys.artifacts(task_id), name, codec.dumps(description))
+
+    def artifacts(self, task_id: str) -> dict[str, dict[str, Any]]:
+        raw = self.redis.hgetall(self.keys.artifacts(task_id))
+        return {name: codec.loads(value) for name, value in raw.items()}
+
+    def push_checkpoint(self, task_id: str, description: Mapping[str, Any]) -> None:
+        self.redis.rpush(self.keys.checkpoints(task_id), codec.dumps(description))
+
+    def checkpoints(self, task_id: str) -> list[dict[str, Any]]:
+        return [codec.loads(v) for v in self.redis.lrange(self.keys.checkpoints(task_id), 0, -1)]
+
+    # ------------------------------------------------------------------- events
+    def read_events(self, parent: str | None, cursor: str = "0-0", *, block_ms: int | None = None,
+                    count: int = 1000) -> list[Event]:
+        """Events of ``parent``'s children after ``cursor`` (a stream id), oldest first.
+
+        With ``block_ms`` the call waits up to that long for the first new event.
+        """
+        stream = self.keys.events(parent)
+        reply = self.redis.xread({stream: cursor}, count=count, block=block_ms)
+        if not reply:
+            return []
+        entries = reply[0][1] if isinstance(reply, list) else reply[stream][0]
+        return [Event(eid, f.get("task", ""), f.get("kind", ""), f) for eid, f in entries]
+
+    def last_event_id(self, parent: str | None) -> str:
+        """Id of the newest event of ``parent``'s stream ('0-0' if it is empty)."""
+        info = self.redis.xrevrange(self.keys.events(parent), count=1)
+        return info[0][0] if info else "0-0"
+
+
+def parse_metrics(raw: Mapping[str, str]) -> dict[str, dict[str, dict[str, float | int]]]:
+    """Decode a metrics hash into ``{title: {series: {"last","min","max","iteration"}}}``."""
+    out: dict[str, dict[str, dict[str, float | int]]] = {}
+    for field, value in raw.items():
+        title, series, stat = field.split(SEP)
+        entry = out.setdefault(title, {}).setdefault(series, {})
+        if stat == "iter":
+            entry["iteration"] = int(value)
+        else:
+            entry[stat] = float(value)
+    return out
+
+
+def _check_name(value: Any, what: str) -> None:
+    if not isinstance(value, str) or not value:
+        raise InvalidScalarError(f"{what} must be a non-empty string, got {value!r}")
+    if SEP in value:
+        raise InvalidScalarError(f"{what} {value!r} may not contain the \\x1f character")
+
+
+def _now(now: float | None) -> float:
+    return time.time() if now is None else now
+
+
+# ------------------------------------------------------------- the default store
+_default: Store | None = None
+_default_lock = threading.Lock()
+
+
+def get_store() -> Store:
+    """The process's store: ``HPQ_REDIS_URL``, or the local mode's embedded server if unset."""
+    global _default
+    if _default is None:
+        with _default_lock:
+            if _default is None:
+                settings = Settings.from_env()
+                url = settings.redis_url
+                if url is None:
+                    from .local import ensure_local_server
+
+                    url = ensure_local_server(settings)
+                _default = Store.connect(url, settings)
+    return _default
+
+
+def set_store(store: Store | None) -> None:
+    """Replace the process's default store (tests, or an application that manages its own)."""
+    global _default
+    with _default_lock:
+        _default = store

@@ -1,0 +1,601 @@
+"""Task: the user-facing task record (a base template or a clone of it), ClearML-like.
+
+A :class:`Task` is a handle on a record in Redis. Fields that never change after creation (id,
+project, parent, entry point) are cached; ``status`` and everything a trial writes are read fresh.
+Inside a trial, the handle returned by :meth:`Task.current_task` carries the attempt token, so its
+reports are refused once the attempt was declared dead (:class:`AttemptLostError`), and a report
+raises :class:`TrialStopped` once a stop was requested.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Iterable, Mapping, MutableMapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from . import codec
+from .entrypoints import check_entry_point_syntax, load_entry_point, placeholders
+from .errors import (
+    AttemptLostError,
+    InvalidTaskError,
+    PlaceholderError,
+    StatusConflictError,
+    TaskNotFoundError,
+    TrialStopped,
+)
+from .status import TaskStatus
+from .store import Store, get_store
+
+DEFAULT_SECTION = "General"
+SUMMARY_TITLE = "Summary"
+_MAX_JSON_ARTIFACT = 1 << 20
+
+_current: Task | None = None
+
+
+def _new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def normalize_parameters(parameters: Mapping[str, Any] | None, what: str = "parameters"
+                         ) -> dict[str, Any]:
+    """Flat ``{"Section/name": value}``; keys without a section go to ``General``.
+
+    Raises InvalidTaskError for non-string keys and values that are not JSON-serialisable.
+    """
+    out: dict[str, Any] = {}
+    for key, value in (parameters or {}).items():
+        if not isinstance(key, str) or not key or key.startswith("/") or key.endswith("/"):
+            raise InvalidTaskError(f"{what}: key {key!r} must look like 'Section/name'")
+        full = key if "/" in key else f"{DEFAULT_SECTION}/{key}"
+        codec.dumps(value, f"{what}[{full!r}]")  # raises for what JSON cannot hold
+        out[full] = codec.loads(codec.dumps(value))  # numpy scalars become Python numbers
+    return out
+
+
+def _flatten(mapping: Mapping[str, Any], prefix: str) -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in mapping.items():
+        full = f"{prefix}/{key}"
+        if isinstance(value, Mapping) and value:
+            flat.update(_flatten(value, full))
+        else:
+            flat[full] = value
+    return flat
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """A registered artifact: a stored file (``path``) or a small JSON value (``value``)."""
+
+    name: str
+    type: str  # "file" or "json"
+    path: str | None = None
+    value: Any = None
+
+    def get(self) -> Any:
+        """The JSON value, or the stored file's path."""
+        return self.value if self.type == "json" else Path(self.path or "")
+
+    def get_local_copy(self) -> str | None:
+        """ClearML's name for the stored file's path (None for a JSON artifact)."""
+        return self.path
+
+
+class Logger:
+    """Reports scalars of one task (``task.get_logger()``)."""
+
+    def __init__(self, task: Task) -> None:
+        self._task = task
+
+    def report_scalar(self, title: str, series: str, value: float, iteration: int) -> None:
+        """Record ``value`` of ``title``/``series`` at ``iteration``.
+
+        Updates last/min/max atomically and appends to the history; a second report of the same
+        (title, series, iteration) is ignored. NaN and inf are stored as such.
+        Raises InvalidScalarError for a value that is not a real number, TrialStopped when the
+        trial was asked to stop (after storing the value), AttemptLostError in a zombie attempt.
+        """
+        self._task._report(title, series, value, iteration, overwrite=False)
+
+    def report_single_value(self, name: str, value: float) -> None:
+        """Record a single value (stored under title ``Summary``, iteration 0; last one wins)."""
+        self._task._report(SUMMARY_TITLE, name, value, 0, overwrite=True)
+
+    def report_text(self, msg: str) -> None:
+        """Print a line to the trial's output (kept in the record's output tail)."""
+        print(msg, flush=True)
+
+    def flush(self) -> None:
+        """Reports are written synchronously; nothing to flush."""
+
+
+class Task:
+    """A task record. Use the classmethods to create, find or clone one."""
+
+    def __init__(self, task_id: str, *, store: Store | None = None,
+                 record: Mapping[str, str] | None = None, token: str = "") -> None:
+        self._store = store or get_store()
+        self._id = task_id
+        self._record = dict(record) if record is not None else self._store.get(task_id)
+        self._token = token
+        self._logger: Logger | None = None
+
+    # ------------------------------------------------------------ constructors
+    @classmethod
+    def create(cls, project: str, name: str, *, entry_point: str | None = None,
+               command: list[str] | None = None, parameters: Mapping[str, Any] | None = None,
+               tags: Iterable[str] | None = None, comment: str = "",
+               task_type: str = "training", working_dir: str | None = None,
+               validate: bool = True, store: Store | None = None) -> Task:
+        """Create a base task (status ``created``) that runs ``entry_point`` or ``command``.
+
+        ``entry_point`` is ``"package.module:function"`` (or ``"file.py:function"``); the function
+        gets the running Task. ``command`` is an argument list whose ``{{ Section/name }}``
+        placeholders are rendered from the parameters. With ``validate`` (the default) the entry
+        point is imported here so that a typo fails now, not on a worker.
+        Raises InvalidTaskError (or its EntryPointError/PlaceholderError) naming the problem.
+        """
+        store = store or get_store()
+        if not isinstance(name, str) or not name:
+            raise InvalidTaskError(f"name must be a non-empty string, got {name!r}")
+        if not isinstance(project, str):
+            raise InvalidTaskError(f"project must be a string, got {project!r}")
+        if (entry_point is None) == (command is None) and task_type != "optimizer":
+            raise InvalidTaskError("give exactly one of entry_point= or command=")
+        params = normalize_parameters(parameters)
+        record: dict[str, str] = {}
+        if entry_point is not None:
+            check_entry_point_syntax(entry_point)
+            if validate:
+                load_entry_point(entry_point, working_dir or os.getcwd())
+            record["entry_point"] = entry_point
+        if command is not None:
+            if (isinstance(command, str) or not command
+                    or not all(isinstance(a, str) for a in command)):
+                raise InvalidTaskError(f"command must be a non-empty list of strings, got "
+                                       f"{command!r}")
+            missing = sorted(placeholders(command) - set(params))
+            if missing:
+                raise PlaceholderError(
+                    f"command placeholder(s) {missing} match no parameter; parameters are: "
+                    f"{sorted(params) or '(none)'}")
+            record["command"] = codec.dumps(list(command))
+        record.update(cls._base_record(project, name, task_type, comment, tags, params))
+        record["working_dir"] = working_dir or os.getcwd()
+        store.create(record)
+        return cls(record["id"], store=store, record=record)
+
+    @staticmethod
+    def _base_record(project: str, name: str, task_type: str, comment: str,
+                     tags: Iterable[str] | None, params: Mapping[str, Any]) -> dict[str, str]:
+        tag_list = list(tags or [])
+        if not all(isinstance(t, str) for t in tag_list):
+            raise InvalidTaskError(f"tags must be strings, got {tag_list!r}")
+        return {
+            "id": _new_id(), "name": name, "project": project, "type": task_type,
+            "status": TaskStatus.CREATED.value, "status_reason": "",
+            "comment": comment or "", "tags": codec.dumps(tag_list),
+            "parameters": codec.dumps(dict(params)), "created": repr(time.time()),
+            "archived": "0", "stop": "", "attempts": "0",
+        }
+
+    @classmethod
+    def get_task(cls, task_id: str, *, store: Store | None = None) -> Task:
+        """The task with this id; TaskNotFoundError if there is none."""
+        return cls(task_id, store=store)
+
+    @classmethod
+    def get_tasks(cls, project: str | None = None, parent: str | None = None,
+                  status: str | Iterable[str] | None = None, tags: Iterable[str] | None = None,
+                  *, store: Store | None = None) -> list[Task]:
+        """Tasks matching every given filter (all tags must be present), oldest first."""
+        store = store or get_store()
+        ids = store.find(project=project, parent=parent, status=status, tags=tags)
+        return [cls(i, store=store, record=rec)
+                for i, rec in zip(ids, store.get_many(ids)) if rec is not None]
+
+    @classmethod
+    def clone(cls, source: Task | str, name: str | None = None, parent: str | None = None,
+              project: str | None = None, *, comment: str | None = None,
+              parameters: Mapping[str, Any] | None = None, tags: Iterable[str] | None = None,
+              store: Store | None = None) -> Task:
+        """A new ``created`` task with the source's code, parameters and tags.
+
+        ``parameters`` (optional) are merged over the source's. Parent defaults to the source.
+        Raises TaskNotFoundError if the source does not exist; nothing is written then.
+        """
+        store = store or (source._store if isinstance(source, Task) else get_store())
+        src_id = source.id if isinstance(source, Task) else source
+        src = store.get(src_id)
+        params = {**codec.loads(src.get("parameters"), {}), **normalize_parameters(parameters)}
+        src_tags = codec.loads(src.get("tags"), [])
+        record = cls._base_record(
+            project if project is not None else src.get("project", ""),
+            name or f"{src.get('name', 'task')} (clone)", src.get("type", "training"),
+            src.get("comment", "") if comment is None else comment,
+            [*src_tags, *[t for t in (tags or []) if t not in src_tags]], params)
+        for field in ("entry_point", "command", "working_dir"):
+            if src.get(field):
+                record[field] = src[field]
+        record["parent"] = parent if parent is not None else src_id
+        record["source"] = src_id
+        if record.get("command"):
+            missing = sorted(placeholders(codec.loads(record["command"])) - set(params))
+            if missing:
+                raise PlaceholderError(f"command placeholder(s) {missing} match no parameter")
+        store.create(record)
+        return cls(record["id"], store=store, record=record)
+
+    @classmethod
+    def current_task(cls) -> Task | None:
+        """The task this process runs as a trial, or None.
+
+        In a worker this is the trial being run; in a command launched by a worker it is found
+        through ``HPQ_TASK_ID`` (and ``HPQ_TASK_ATTEMPT``) in the environment.
+        """
+        global _current
+        if _current is None and os.environ.get("HPQ_TASK_ID"):
+            _current = cls(os.environ["HPQ_TASK_ID"], token=os.environ.get("HPQ_TASK_ATTEMPT", ""))
+        return _current
+
+    # -------------------------------------------------------------- properties
+    @property
+    def id(self) -> str:
+        return self._id
+
+    @property
+    def name(self) -> str:
+        return self._record.get("name", "")
+
+    @property
+    def project(self) -> str:
+        return self._record.get("project", "")
+
+    @property
+    def parent(self) -> str | None:
+        return self._record.get("parent") or None
+
+    @property
+    def task_type(self) -> str:
+        return self._record.get("type", "training")
+
+    @property
+    def entry_point(self) -> str | None:
+        return self._record.get("entry_point") or None
+
+    @property
+    def command(self) -> list[str] | None:
+        return codec.loads(self._record.get("command"))
+
+    @property
+    def tags(self) -> list[str]:
+        return codec.loads(self.reload()._record.get("tags"), [])
+
+    @property
+    def comment(self) -> str:
+        return self.reload()._record.get("comment", "")
+
+    @property
+    def status(self) -> TaskStatus:
+        """The current status (read from Redis)."""
+        return self._store.status(self._id)
+
+    @property
+    def status_reason(self) -> str:
+        return self.reload()._record.get("status_reason", "")
+
+    @property
+    def started(self) -> float | None:
+        """When the first attempt started (seconds since the epoch), or None."""
+        return _opt_float(self.reload()._record.get("started"))
+
+    @property
+    def completed(self) -> float | None:
+        """When the task reached its final status (seconds since the epoch), or None."""
+        return _opt_float(self.reload()._record.get("completed"))
+
+    @property
+    def created(self) -> float:
+        return float(self._record["created"])
+
+    @property
+    def archived(self) -> bool:
+        return self.reload()._record.get("archived") == "1"
+
+    @property
+    def attempts(self) -> int:
+        return int(self.reload()._record.get("attempts") or 0)
+
+    @property
+    def error(self) -> str | None:
+        """The exception of a failed trial (``Type: message``), or None."""
+        return self.reload()._record.get("error") or None
+
+    @property
+    def traceback(self) -> str | None:
+        return self.reload()._record.get("traceback") or None
+
+    @property
+    def output(self) -> str:
+        """The tail of the trial's stdout and stderr."""
+        return self.reload()._record.get("output", "")
+
+    @property
+    def record(self) -> dict[str, str]:
+        """A fresh copy of the raw record (read from Redis)."""
+        return dict(self.reload()._record)
+
+    def reload(self) -> Task:
+        """Re-read the record; returns self."""
+        self._record = self._store.get(self._id)
+        return self
+
+    # --------------------------------------------------------------- parameters
+    def get_parameters(self) -> dict[str, Any]:
+        """``{"Section/name": value}`` with values in their JSON types."""
+        return codec.loads(self.reload()._record.get("parameters"), {})
+
+    def get_parameter(self, name: str, default: Any = None) -> Any:
+        full = name if "/" in name else f"{DEFAULT_SECTION}/{name}"
+        return self.get_parameters().get(full, default)
+
+    def update_parameters(self, parameters: Mapping[str, Any]) -> None:
+        """Merge ``parameters`` into the task's (allowed while created or running).
+
+        Raises InvalidTaskError for bad keys or non-JSON values, StatusConflictError once the
+        task is queued or finished.
+        """
+        new = normalize_parameters(parameters)
+        merged = {**self.get_parameters(), **new}
+        self._store.set_fields(self._id, {"parameters": codec.dumps(merged)},
+                               allowed=(TaskStatus.CREATED, TaskStatus.IN_PROGRESS))
+        self._record["parameters"] = codec.dumps(merged)
+
+    def set_parameters(self, parameters: Mapping[str, Any]) -> None:
+        """Set the named parameters; unlike ClearML, parameters not named are kept.
+
+        Same errors as :meth:`update_parameters`.
+        """
+        self.update_parameters(parameters)
+
+    def connect(self, mutable: MutableMapping[str, Any], name: str = DEFAULT_SECTION
+                ) -> MutableMapping[str, Any]:
+        """Bind a dict of defaults to section ``name`` and return it with the task's values.
+
+        Values the task already has (a clone's) replace the defaults in ``mutable`` (in place);
+        defaults the task lacks are written to it, so a base task records its parameters.
+        Nested dicts map to ``Section/outer/inner``.
+        """
+        if not isinstance(mutable, MutableMapping):
+            raise InvalidTaskError(f"connect() takes a dict, got {type(mutable).__name__}")
+        current = self.get_parameters()
+        flat = _flatten(mutable, name)
+        missing = {k: v for k, v in flat.items() if k not in current}
+        _apply_overrides(mutable, name, current)
+        if missing:
+            self.update_parameters(missing)
+        return mutable
+
+    # ------------------------------------------------------------------ status
+    def enqueue(self, queue: str = "default") -> None:
+        """Queue the task on a Celery queue (created -> queued) and send it to the workers.
+
+        Raises StatusConflictError unless the task is ``created``; if the message cannot be
+        sent the task goes back to ``created`` and the error is raised.
+        """
+        from .app import send_trial
+
+        if not isinstance(queue, str) or not queue:
+            raise InvalidTaskError(f"queue must be a non-empty string, got {queue!r}")
+        won, prev = self._store.transition(self._id, self.parent, [TaskStatus.CREATED],
+                                           TaskStatus.QUEUED, fields={"queue": queue})
+        if not won:
+            if not prev:
+                raise TaskNotFoundError(self._id)
+            raise StatusConflictError(f"task {self._id} is {prev}; only a created task can be "
+                                      "enqueued (clone it to run it again)")
+        try:
+            send_trial(self._id, queue)
+        except Exception:
+            self._store.transition(self._id, self.parent, [TaskStatus.QUEUED],
+                                   TaskStatus.CREATED, reason="enqueue failed")
+            raise
+
+    def mark_stopped(self, reason: str = "stopped by user") -> str:
+        """Ask the task to stop.
+
+        A created or queued task becomes ``stopped`` at once (and never starts); a running trial
+        sees the request at its next report (or ``should_stop()``) and ends ``stopped``.
+        Returns 'stopped', 'flagged' (running), or 'final' (already finished).
+        """
+        outcome = self._store.request_stop(self._id, self.parent, reason)
+        if outcome == "missing":
+            raise TaskNotFoundError(self._id)
+        return outcome
+
+    def should_stop(self) -> bool:
+        """True once a stop was requested for this task."""
+        (stop,) = self._store.get_fields(self._id, "stop")
+        return bool(stop)
+
+    def check_stop(self) -> None:
+        """Raise TrialStopped if a stop was requested (for loops that report rarely)."""
+        if self.should_stop():
+            raise TrialStopped(f"task {self._id}: stop requested")
+
+    def wait_for_status(self, statuses: Iterable[TaskStatus | str] | None = None,
+                        timeout: float | None = None, poll: float = 0.05) -> TaskStatus:
+        """Block until the status is one of ``statuses`` (default: a final one).
+
+        Raises TimeoutError after ``timeout`` seconds.
+        """
+        wanted = ({TaskStatus(s) for s in statuses} if statuses is not None
+                  else {TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.STOPPED})
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            status = self.status
+            if status in wanted:
+                return status
+            if deadline is not None and time.monotonic() > deadline:
+                raise TimeoutError(f"task {self._id} still {status} after {timeout}s")
+            time.sleep(poll)
+
+    def archive(self) -> None:
+        self._store.set_fields(self._id, {"archived": "1"})
+
+    def unarchive(self) -> None:
+        self._store.set_fields(self._id, {"archived": "0"})
+
+    def add_tags(self, tags: Iterable[str]) -> None:
+        current = self.tags
+        new = [*current, *[t for t in tags if t not in current]]
+        self._store.set_fields(self._id, {"tags": codec.dumps(new)})
+
+    def set_comment(self, comment: str) -> None:
+        self._store.set_fields(self._id, {"comment": comment})
+
+    def set_name(self, name: str) -> None:
+        self._store.set_fields(self._id, {"name": name})
+        self._record["name"] = name
+
+    # ----------------------------------------------------------------- scalars
+    def get_logger(self) -> Logger:
+        if self._logger is None:
+            self._logger = Logger(self)
+        return self._logger
+
+    def _report(self, title: str, series: str, value: Any, iteration: int, *,
+                overwrite: bool) -> None:
+        number = codec.to_float(value, f"value of {title}/{series}")
+        code, stop = self._store.report(self._id, self.parent, self._token, title, series,
+                                        iteration, number, overwrite=overwrite)
+        if code == -1:
+            raise AttemptLostError(f"task {self._id}: this attempt no longer owns the record")
+        if code == -2:
+            raise TaskNotFoundError(self._id)
+        if stop and self._token:
+            raise TrialStopped(f"task {self._id}: {stop}")
+
+    def get_last_scalar_metrics(self) -> dict[str, dict[str, dict[str, float | int]]]:
+        """``{title: {series: {"last", "min", "max", "iteration"}}}``."""
+        return self._store.metrics(self._id)
+
+    def get_reported_scalars(self) -> dict[str, dict[str, dict[str, list]]]:
+        """The full history: ``{title: {series: {"x": iterations, "y": values}}}``."""
+        return self._store.history(self._id)
+
+    # ------------------------------------------------------ artifacts/checkpoints
+    def _task_dir(self, kind: str) -> Path:
+        return self._store.settings.artifacts_root / self._id / kind
+
+    def upload_artifact(self, name: str, artifact_object: Any) -> Artifact:
+        """Register an artifact: an existing file or directory (copied) or a small JSON value.
+
+        A ``Path`` must exist (FileNotFoundError); a ``str`` naming an existing file or
+        directory is copied, any other JSON value (up to 1 MiB) is stored as it is.
+        """
+        if not isinstance(name, str) or not name:
+            raise InvalidTaskError(f"artifact name must be a non-empty string, got {name!r}")
+        if isinstance(artifact_object, Path) or (
+                isinstance(artifact_object, str) and os.path.exists(artifact_object)):
+            dest = _copy_atomically(Path(artifact_object), self._task_dir("artifacts") / name)
+            desc = {"type": "file", "path": str(dest)}
+        else:
+            text = codec.dumps(artifact_object, f"artifact {name!r}")
+            if len(text) > _MAX_JSON_ARTIFACT:
+                raise InvalidTaskError(f"artifact {name!r} is {len(text)} bytes of JSON; store "
+                                       "values over 1 MiB as a file")
+            desc = {"type": "json", "value": artifact_object}
+        self._store.set_artifact(self._id, name, desc)
+        return Artifact(name, desc["type"], desc.get("path"), desc.get("value"))
+
+    @property
+    def artifacts(self) -> dict[str, Artifact]:
+        return {name: Artifact(name, d["type"], d.get("path"), d.get("value"))
+                for name, d in self._store.artifacts(self._id).items()}
+
+    def save_checkpoint(self, path: str | os.PathLike[str], iteration: int | None = None) -> Path:
+        """Copy a checkpoint file or directory to the task's storage; returns the stored path.
+
+        The copy is complete before it is registered, so a crash never leaves a half-written
+        checkpoint behind. FileNotFoundError if ``path`` does not exist.
+        """
+        src = Path(path)
+        if not src.exists():
+            raise FileNotFoundError(f"checkpoint {src} does not exist")
+        index = len(self._store.checkpoints(self._id))
+        dest = _copy_atomically(src, self._task_dir("checkpoints") / f"{index:06d}" / src.name)
+        self._store.push_checkpoint(self._id, {"path": str(dest), "iteration": iteration,
+                                               "created": time.time()})
+        return dest
+
+    def latest_checkpoint(self) -> Path | None:
+        """The newest checkpoint of this task, else of the task it continues from, else None.
+
+        A trial that continues another (Hyperband's resume, population-based training) has
+        ``continue_from`` on its record; the chain is followed back to the newest checkpoint.
+        """
+        seen: set[str] = set()
+        task_id: str | None = self._id
+        while task_id and task_id not in seen:
+            seen.add(task_id)
+            checkpoints = self._store.checkpoints(task_id)
+            if checkpoints:
+                return Path(checkpoints[-1]["path"])
+            (task_id,) = self._store.get_fields(task_id, "continue_from")
+        return None
+
+    def __repr__(self) -> str:
+        return f"<Task {self._id} {self.name!r}>"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Task) and other._id == self._id
+
+    def __hash__(self) -> int:
+        return hash(self._id)
+
+
+def _apply_overrides(mutable: MutableMapping[str, Any], prefix: str,
+                     values: Mapping[str, Any]) -> None:
+    for key, default in list(mutable.items()):
+        full = f"{prefix}/{key}"
+        if isinstance(default, MutableMapping) and default:
+            _apply_overrides(default, full, values)
+        elif full in values:
+            mutable[key] = values[full]
+
+
+def _copy_atomically(src: Path, dest: Path) -> Path:
+    """Copy ``src`` (file or directory) to ``dest`` via a temporary name and a rename."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex[:8]}.tmp")
+    if src.is_dir():
+        shutil.copytree(src, tmp)
+    else:
+        shutil.copy2(src, tmp)
+    if dest.exists():
+        if dest.is_dir():
+            shutil.rmtree(dest)
+        else:
+            dest.unlink()
+    os.replace(tmp, dest)
+    return dest
+
+
+def _opt_float(text: str | None) -> float | None:
+    return float(text) if text else None
+
+
+def bind_current(task: Task | None) -> None:
+    """Make ``task`` what :meth:`Task.current_task` returns in this process (used by workers)."""
+    global _current
+    _current = task
+
+
+__all__ = ["Artifact", "Logger", "Task", "bind_current", "normalize_parameters"]
