@@ -1,0 +1,1 @@
+"""hpqueue's optimization layer (filled in as the optimizer lands)."""

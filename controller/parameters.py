@@ -1,0 +1,407 @@
+"""Hyper-parameter ranges, ClearML-compatible.
+
+One rule for sampling and for the grid: a stepped range has a finite list of points
+(:meth:`Parameter.to_list`), and :meth:`Parameter.get_value` draws uniformly from that very list.
+Points never leave ``[min_value, max_value]``; ``include_max_value`` decides whether
+``max_value`` itself is a point (added even when it is off the step grid, as ClearML does);
+stepped values are rounded to the step's precision (0.3, not 0.30000000000000004).
+
+Unlike ClearML, randomness comes from the generator the caller passes (each optimizer has its own
+seed) rather than from one process-wide ``Random(1337)``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Mapping, Sequence
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+
+_CONTINUOUS_GRID_POINTS = 100
+
+
+def _decimals(*numbers: float) -> int:
+    """Decimal places needed to write each of ``numbers`` exactly as typed."""
+    places = 0
+    for n in numbers:
+        exponent = Decimal(repr(float(n))).normalize().as_tuple().exponent
+        if isinstance(exponent, int):
+            places = max(places, -exponent)
+    return min(places, 15)
+
+
+def _rng(rng: np.random.Generator | None) -> np.random.Generator:
+    return rng if rng is not None else np.random.default_rng()
+
+
+def _check_name(name: Any) -> str:
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"parameter name must be a non-empty string like 'General/lr', got {name!r}")
+    return name
+
+
+def _check_number(value: Any, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ValueError(f"{what} must be a number, got {value!r}")
+    if not math.isfinite(value):
+        raise ValueError(f"{what} must be finite, got {value!r}")
+    return float(value)
+
+
+class Parameter(ABC):
+    """A searchable hyper-parameter: a named range of values.
+
+    ``name`` is the full ``"Section/name"`` key of the task parameter it sets
+    (``ParameterSet`` has ``name`` None: it sets several).
+    """
+
+    name: str | None
+
+    @abstractmethod
+    def get_value(self, rng: np.random.Generator | None = None) -> dict[str, Any]:
+        """One random sample: ``{name: value}``."""
+
+    @abstractmethod
+    def to_list(self) -> list[dict[str, Any]]:
+        """Every grid point, in order: ``[{name: value}, ...]``."""
+
+    @abstractmethod
+    def contains(self, values: Mapping[str, Any]) -> bool:
+        """True if the values this parameter sets in ``values`` are inside its range."""
+
+    def names(self) -> list[str]:
+        """The task parameter names this parameter sets."""
+        return [self.name] if self.name else []
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly description; :func:`Parameter.from_dict` rebuilds the parameter."""
+        out: dict[str, Any] = {"type": type(self).__name__}
+        for key, value in self.__dict__.items():
+            if key.startswith("_"):
+                continue
+            out[key] = value
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Parameter:
+        """Inverse of :meth:`to_dict`; ValueError for an unknown ``type``."""
+        data = dict(data)
+        kind = data.pop("type", None)
+        classes = {c.__name__: c for c in _PARAMETER_CLASSES}
+        if kind not in classes:
+            raise ValueError(f"unknown parameter type {kind!r}; known: {sorted(classes)}")
+        return classes[kind]._from_fields(data)
+
+    @classmethod
+    def _from_fields(cls, data: dict[str, Any]) -> Parameter:
+        return cls(**data)
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{k}={v!r}" for k, v in self.to_dict().items() if k != "type")
+        return f"{type(self).__name__}({fields})"
+
+    def __eq__(self, other: object) -> bool:
+        return type(self) is type(other) and self.to_dict() == other.to_dict()  # type: ignore
+
+
+class _SteppedRange(Parameter):
+    """Shared logic of the numeric ranges: a finite point list, or a continuous interval."""
+
+    min_value: float
+    max_value: float
+    step_size: float | None
+    include_max: bool
+
+    def _points(self) -> list[float]:
+        lo, hi = self.min_value, self.max_value
+        step = self.step_size or (hi - lo) / _CONTINUOUS_GRID_POINTS
+        if step <= 0 or hi == lo:
+            return [lo]
+        places = _decimals(lo, step)
+        count = int(math.floor((hi - lo) / step + 1e-9))
+        points = [round(lo + i * step, places) for i in range(count + 1)]
+        points = [p for p in points if p <= hi]
+        if self.include_max:
+            if not math.isclose(points[-1], hi, rel_tol=0, abs_tol=step * 1e-9):
+                points.append(hi)
+            else:
+                points[-1] = hi
+        elif len(points) > 1 and math.isclose(points[-1], hi, rel_tol=0, abs_tol=step * 1e-9):
+            points.pop()
+        return points
+
+    def _check_bounds(self) -> None:
+        if self.min_value > self.max_value:
+            raise ValueError(f"{type(self).__name__} {self.name!r}: min_value {self.min_value} > "
+                             f"max_value {self.max_value}")
+        if self.step_size is not None and self.step_size <= 0:
+            raise ValueError(f"{type(self).__name__} {self.name!r}: step_size must be > 0, got "
+                             f"{self.step_size}")
+
+
+class UniformParameterRange(_SteppedRange):
+    """A float in ``[min_value, max_value]``: continuous, or on a grid of ``step_size``."""
+
+    def __init__(self, name: str, min_value: float, max_value: float,
+                 step_size: float | None = None, include_max_value: bool = True) -> None:
+        self.name = _check_name(name)
+        self.min_value = _check_number(min_value, f"{name}: min_value")
+        self.max_value = _check_number(max_value, f"{name}: max_value")
+        self.step_size = None if step_size is None else _check_number(step_size,
+                                                                      f"{name}: step_size")
+        self.include_max = bool(include_max_value)
+        self._check_bounds()
+
+    @classmethod
+    def _from_fields(cls, data: dict[str, Any]) -> Parameter:
+        return cls(data["name"], data["min_value"], data["max_value"], data.get("step_size"),
+                   data.get("include_max", True))
+
+    def get_value(self, rng: np.random.Generator | None = None) -> dict[str, Any]:
+        gen = _rng(rng)
+        if self.step_size is None:
+            value = float(gen.uniform(self.min_value, self.max_value))
+            return {self.name: min(max(value, self.min_value), self.max_value)}
+        points = self._points()
+        return {self.name: points[int(gen.integers(len(points)))]}
+
+    def to_list(self) -> list[dict[str, Any]]:
+        return [{self.name: p} for p in self._points()]
+
+    def contains(self, values: Mapping[str, Any]) -> bool:
+        v = values.get(self.name)  # type: ignore[arg-type]
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            return False
+        if self.step_size is None:
+            return self.min_value <= v <= self.max_value
+        return any(math.isclose(v, p, rel_tol=1e-12, abs_tol=1e-12) for p in self._points())
+
+
+class UniformIntegerParameterRange(_SteppedRange):
+    """An integer in ``[min_value, max_value]`` on a grid of ``step_size`` (default 1)."""
+
+    def __init__(self, name: str, min_value: int, max_value: int, step_size: int = 1,
+                 include_max_value: bool = True) -> None:
+        self.name = _check_name(name)
+        for what, v in (("min_value", min_value), ("max_value", max_value),
+                        ("step_size", step_size)):
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+                raise ValueError(f"{name}: {what} must be an integer, got {v!r}")
+        self.min_value = int(min_value)
+        self.max_value = int(max_value)
+        self.step_size = int(step_size)
+        self.include_max = bool(include_max_value)
+        self._check_bounds()
+
+    @classmethod
+    def _from_fields(cls, data: dict[str, Any]) -> Parameter:
+        return cls(data["name"], data["min_value"], data["max_value"], data.get("step_size", 1),
+                   data.get("include_max", True))
+
+    def _points(self) -> list[int]:  # type: ignore[override]
+        points = list(range(self.min_value, self.max_value + 1, self.step_size))
+        if self.include_max and points[-1] != self.max_value:
+            points.append(self.max_value)
+        if not self.include_max and len(points) > 1 and points[-1] == self.max_value:
+            points.pop()
+        return points
+
+    def get_value(self, rng: np.random.Generator | None = None) -> dict[str, Any]:
+        points = self._points()
+        return {self.name: points[int(_rng(rng).integers(len(points)))]}
+
+    def to_list(self) -> list[dict[str, Any]]:
+        return [{self.name: p} for p in self._points()]
+
+    def contains(self, values: Mapping[str, Any]) -> bool:
+        v = values.get(self.name)  # type: ignore[arg-type]
+        return isinstance(v, int) and not isinstance(v, bool) and v in self._points()
+
+
+class LogUniformParameterRange(UniformParameterRange):
+    """``base ** x`` for an exponent ``x`` in ``[min_value, max_value]`` (ClearML's convention:
+    the bounds are exponents), continuous or on an exponent grid of ``step_size``."""
+
+    def __init__(self, name: str, min_value: float, max_value: float, base: float = 10,
+                 step_size: float | None = None, include_max_value: bool = True) -> None:
+        super().__init__(name, min_value, max_value, step_size, include_max_value)
+        self.base = _check_number(base, f"{name}: base")
+        if self.base <= 0 or self.base == 1:
+            raise ValueError(f"{name}: base must be > 0 and != 1, got {base!r}")
+
+    @classmethod
+    def _from_fields(cls, data: dict[str, Any]) -> Parameter:
+        return cls(data["name"], data["min_value"], data["max_value"], data.get("base", 10),
+                   data.get("step_size"), data.get("include_max", True))
+
+    def _power(self, exponent: float) -> float:
+        return float(f"{self.base ** exponent:.12g}")
+
+    @property
+    def low(self) -> float:
+        """The smallest value (``base ** min_value``)."""
+        return self._power(self.min_value)
+
+    @property
+    def high(self) -> float:
+        """The largest value (``base ** max_value``)."""
+        return self._power(self.max_value)
+
+    def get_value(self, rng: np.random.Generator | None = None) -> dict[str, Any]:
+        exponent = super().get_value(rng)[self.name]
+        return {self.name: self._power(exponent)}
+
+    def to_list(self) -> list[dict[str, Any]]:
+        return [{self.name: self._power(p)} for p in self._points()]
+
+    def contains(self, values: Mapping[str, Any]) -> bool:
+        v = values.get(self.name)  # type: ignore[arg-type]
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or v <= 0:
+            return False
+        if self.step_size is None:
+            lo, hi = sorted((self.low, self.high))
+            return lo * (1 - 1e-12) <= v <= hi * (1 + 1e-12)
+        return any(math.isclose(v, p[self.name], rel_tol=1e-9) for p in self.to_list())
+
+
+class DiscreteParameterRange(Parameter):
+    """One of ``values`` (any JSON values; their types are kept)."""
+
+    def __init__(self, name: str, values: Sequence[Any] = ()) -> None:
+        self.name = _check_name(name)
+        if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
+            raise ValueError(f"{name}: values must be a list, got {values!r}")
+        self.values = list(values)
+        if not self.values:
+            raise ValueError(f"{name}: values may not be empty")
+
+    def get_value(self, rng: np.random.Generator | None = None) -> dict[str, Any]:
+        return {self.name: self.values[int(_rng(rng).integers(len(self.values)))]}
+
+    def to_list(self) -> list[dict[str, Any]]:
+        return [{self.name: v} for v in self.values]
+
+    def contains(self, values: Mapping[str, Any]) -> bool:
+        return self.name in values and values[self.name] in self.values  # type: ignore[index]
+
+
+class ParameterSet(Parameter):
+    """One of several combinations; each is ``{name: constant or Parameter}``.
+
+    A nested Parameter is sampled (or expanded on the grid) under its own name.
+    """
+
+    def __init__(self, parameter_combinations: Sequence[Mapping[str, Any]] = ()) -> None:
+        self.name = None
+        combos = []
+        for combo in parameter_combinations:
+            if not isinstance(combo, Mapping) or not combo:
+                raise ValueError(f"ParameterSet: each combination must be a non-empty dict, got "
+                                 f"{combo!r}")
+            combos.append({k: Parameter.from_dict(v) if isinstance(v, Mapping) and "type" in v
+                           else v for k, v in combo.items()})
+        if not combos:
+            raise ValueError("ParameterSet: parameter_combinations may not be empty")
+        self.parameter_combinations = combos
+
+    @classmethod
+    def _from_fields(cls, data: dict[str, Any]) -> Parameter:
+        return cls(data["parameter_combinations"])
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": "ParameterSet", "parameter_combinations": [
+            {k: v.to_dict() if isinstance(v, Parameter) else v for k, v in combo.items()}
+            for combo in self.parameter_combinations]}
+
+    def names(self) -> list[str]:
+        out: list[str] = []
+        for combo in self.parameter_combinations:
+            for key, value in combo.items():
+                for n in (value.names() if isinstance(value, Parameter) else [key]):
+                    if n not in out:
+                        out.append(n)
+        return out
+
+    def get_value(self, rng: np.random.Generator | None = None) -> dict[str, Any]:
+        gen = _rng(rng)
+        combo = self.parameter_combinations[int(gen.integers(len(self.parameter_combinations)))]
+        out: dict[str, Any] = {}
+        for key, value in combo.items():
+            out.update(value.get_value(gen) if isinstance(value, Parameter) else {key: value})
+        return out
+
+    def to_list(self) -> list[dict[str, Any]]:
+        out = []
+        for combo in self.parameter_combinations:
+            axes = [v.to_list() if isinstance(v, Parameter) else [{k: v}]
+                    for k, v in combo.items()]
+            for point in itertools.product(*axes):
+                merged: dict[str, Any] = {}
+                for part in point:
+                    merged.update(part)
+                out.append(merged)
+        return out
+
+    def contains(self, values: Mapping[str, Any]) -> bool:
+        for combo in self.parameter_combinations:
+            if all(v.contains(values) if isinstance(v, Parameter) else values.get(k) == v
+                   for k, v in combo.items()):
+                return True
+        return False
+
+
+_PARAMETER_CLASSES = (UniformParameterRange, UniformIntegerParameterRange,
+                      LogUniformParameterRange, DiscreteParameterRange, ParameterSet)
+
+
+class SearchSpace:
+    """The product of several parameters: sampling, the grid, and membership."""
+
+    def __init__(self, parameters: Iterable[Parameter]) -> None:
+        self.parameters = list(parameters)
+        for p in self.parameters:
+            if not isinstance(p, Parameter):
+                raise TypeError(f"hyper_parameters must be Parameter objects, got {p!r}")
+        names: list[str] = []
+        for p in self.parameters:
+            for n in p.names():
+                if n in names:
+                    raise ValueError(f"parameter {n!r} is defined twice")
+                names.append(n)
+        self.names = names
+
+    def sample(self, rng: np.random.Generator | None = None) -> dict[str, Any]:
+        """One random configuration."""
+        gen = _rng(rng)
+        out: dict[str, Any] = {}
+        for p in self.parameters:
+            out.update(p.get_value(gen))
+        return out
+
+    def grid_size(self) -> int:
+        """Number of grid points (the product of each parameter's list length)."""
+        return math.prod(len(p.to_list()) for p in self.parameters) if self.parameters else 0
+
+    def grid_point(self, index: int) -> dict[str, Any]:
+        """The ``index``-th point of the Cartesian grid (the last parameter varies fastest)."""
+        lists = [p.to_list() for p in self.parameters]
+        out: dict[str, Any] = {}
+        for values in reversed(lists):
+            index, i = divmod(index, len(values))
+            out.update(values[i])
+        return {n: out[n] for n in self.names if n in out}
+
+    def contains(self, config: Mapping[str, Any]) -> bool:
+        """True if every parameter's values in ``config`` are inside its range."""
+        return all(p.contains(config) for p in self.parameters)
+
+    def to_dicts(self) -> list[dict[str, Any]]:
+        return [p.to_dict() for p in self.parameters]
+
+    @classmethod
+    def from_dicts(cls, data: Iterable[Mapping[str, Any]]) -> SearchSpace:
+        return cls(Parameter.from_dict(d) for d in data)
