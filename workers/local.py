@@ -33,6 +33,7 @@ from .config import Settings
 from .errors import HpqError
 
 _server: subprocess.Popen[bytes] | None = None
+_embedded_url: str | None = None
 _lock_file: object | None = None
 
 
@@ -67,7 +68,7 @@ def _wait_for(url: str, proc: subprocess.Popen[bytes], timeout: float = 20.0) ->
 
 def ensure_local_server(settings: Settings, *, quiet: bool = False) -> str:
     """Start (once per process) or reuse the embedded server; export and return its URL."""
-    global _server, _lock_file
+    global _server, _lock_file, _embedded_url
     if os.environ.get("HPQ_REDIS_URL"):
         return os.environ["HPQ_REDIS_URL"]
     binary = shutil.which("redis-server")
@@ -104,10 +105,16 @@ def ensure_local_server(settings: Settings, *, quiet: bool = False) -> str:
     if _server is not None:
         atexit.register(_stop_server)
     os.environ["HPQ_REDIS_URL"] = url
+    _embedded_url = url
     if not quiet:
         print(f"hpqueue local mode: Redis at {url}; data in {where}. "
               "Set HPQ_REDIS_URL to use your own Redis.", file=sys.stderr)
     return url
+
+
+def is_embedded(url: str | None) -> bool:
+    """True if ``url`` is the embedded server this process uses (local mode)."""
+    return url is not None and url == _embedded_url
 
 
 def _stop_server() -> None:

@@ -200,3 +200,19 @@ redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], '*',
   'task', ARGV[1], 'kind', 'status', 'status', 'stopped', 'prev', st, 'reason', ARGV[3])
 return {'stopped', st}
 """
+
+#: KEYS: lease key.  ARGV: owner, ttl in ms.  Returns 1 if owner holds it (and it was extended).
+RENEW_LEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
+return 0
+"""
+
+#: KEYS: lease key.  ARGV: owner.  Deletes the lease only if owner holds it.
+RELEASE_LEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+return 0
+"""

@@ -100,6 +100,8 @@ class Store:
         self._report = client.register_script(scripts.REPORT)
         self._finish = client.register_script(scripts.FINISH)
         self._request_stop = client.register_script(scripts.REQUEST_STOP)
+        self._renew = client.register_script(scripts.RENEW_LEASE)
+        self._release = client.register_script(scripts.RELEASE_LEASE)
 
     @classmethod
     def connect(cls, url: str, settings: Settings | None = None) -> Store:
@@ -373,6 +375,34 @@ class Store:
             return []
         entries = reply[0][1] if isinstance(reply, list) else reply[stream][0]
         return [Event(eid, f.get("task", ""), f.get("kind", ""), f) for eid, f in entries]
+
+    def post_control(self, parent: str, command: str) -> None:
+        """Append a control event (e.g. ``stop``) that wakes whoever reads ``parent``'s stream."""
+        self.redis.xadd(self.keys.events(parent), {"task": "", "kind": "control",
+                                                   "command": command},
+                        maxlen=self.settings.stream_maxlen, approximate=True)
+
+    # -------------------------------------------------------------------- leases
+    def acquire_lease(self, key: str, owner: str, ttl: float) -> bool:
+        """Take ``key`` for ``owner`` for ``ttl`` seconds if nobody holds it (or owner does)."""
+        if self.redis.set(key, owner, nx=True, px=int(ttl * 1000)):
+            return True
+        return self.renew_lease(key, owner, ttl)
+
+    def renew_lease(self, key: str, owner: str, ttl: float) -> bool:
+        """Extend ``owner``'s lease; False if someone else holds it (or it expired and was taken)."""
+        return bool(self._renew(keys=[key], args=[owner, int(ttl * 1000)]))
+
+    def release_lease(self, key: str, owner: str) -> None:
+        self._release(keys=[key], args=[owner])
+
+    def lease_holder(self, key: str) -> tuple[str | None, float]:
+        """(owner, seconds left) of a lease; (None, 0) when free."""
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.get(key)
+        pipe.pttl(key)
+        owner, pttl = pipe.execute()
+        return owner, max(pttl, 0) / 1000.0
 
     def last_event_id(self, parent: str | None) -> str:
         """Id of the newest event of ``parent``'s stream ('0-0' if it is empty)."""

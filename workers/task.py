@@ -38,7 +38,8 @@ _MAX_JSON_ARTIFACT = 1 << 20
 _current: Task | None = None
 
 
-def _new_id() -> str:
+def new_task_id() -> str:
+    """A fresh task id."""
     return uuid.uuid4().hex
 
 
@@ -178,7 +179,7 @@ class Task:
         if not all(isinstance(t, str) for t in tag_list):
             raise InvalidTaskError(f"tags must be strings, got {tag_list!r}")
         return {
-            "id": _new_id(), "name": name, "project": project, "type": task_type,
+            "id": new_task_id(), "name": name, "project": project, "type": task_type,
             "status": TaskStatus.CREATED.value, "status_reason": "",
             "comment": comment or "", "tags": codec.dumps(tag_list),
             "parameters": codec.dumps(dict(params)), "created": repr(time.time()),
@@ -212,23 +213,8 @@ class Task:
         """
         store = store or (source._store if isinstance(source, Task) else get_store())
         src_id = source.id if isinstance(source, Task) else source
-        src = store.get(src_id)
-        params = {**codec.loads(src.get("parameters"), {}), **normalize_parameters(parameters)}
-        src_tags = codec.loads(src.get("tags"), [])
-        record = cls._base_record(
-            project if project is not None else src.get("project", ""),
-            name or f"{src.get('name', 'task')} (clone)", src.get("type", "training"),
-            src.get("comment", "") if comment is None else comment,
-            [*src_tags, *[t for t in (tags or []) if t not in src_tags]], params)
-        for field in ("entry_point", "command", "working_dir"):
-            if src.get(field):
-                record[field] = src[field]
-        record["parent"] = parent if parent is not None else src_id
-        record["source"] = src_id
-        if record.get("command"):
-            missing = sorted(placeholders(codec.loads(record["command"])) - set(params))
-            if missing:
-                raise PlaceholderError(f"command placeholder(s) {missing} match no parameter")
+        record = clone_record(store.get(src_id), name=name, parent=parent, project=project,
+                              comment=comment, parameters=parameters, tags=tags)
         store.create(record)
         return cls(record["id"], store=store, record=record)
 
@@ -561,6 +547,35 @@ class Task:
         return hash(self._id)
 
 
+def clone_record(src: Mapping[str, str], *, name: str | None = None, parent: str | None = None,
+                 project: str | None = None, comment: str | None = None,
+                 parameters: Mapping[str, Any] | None = None, tags: Iterable[str] | None = None,
+                 extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The record of a new ``created`` clone of the record ``src`` (nothing is written).
+
+    Raises InvalidTaskError for bad parameters, PlaceholderError when the source's command
+    references a parameter the clone lacks.
+    """
+    params = {**codec.loads(src.get("parameters"), {}), **normalize_parameters(parameters)}
+    src_tags = codec.loads(src.get("tags"), [])
+    record = Task._base_record(
+        project if project is not None else src.get("project", ""),
+        name or f"{src.get('name', 'task')} (clone)", src.get("type", "training"),
+        src.get("comment", "") if comment is None else comment,
+        [*src_tags, *[t for t in (tags or []) if t not in src_tags]], params)
+    for field in ("entry_point", "command", "working_dir"):
+        if src.get(field):
+            record[field] = src[field]
+    record["parent"] = parent if parent is not None else src["id"]
+    record["source"] = src["id"]
+    if record.get("command"):
+        missing = sorted(placeholders(codec.loads(record["command"])) - set(params))
+        if missing:
+            raise PlaceholderError(f"command placeholder(s) {missing} match no parameter")
+    record.update(extra or {})
+    return record
+
+
 def _apply_overrides(mutable: MutableMapping[str, Any], prefix: str,
                      values: Mapping[str, Any]) -> None:
     for key, default in list(mutable.items()):
@@ -598,4 +613,5 @@ def bind_current(task: Task | None) -> None:
     _current = task
 
 
-__all__ = ["Artifact", "Logger", "Task", "bind_current", "normalize_parameters"]
+__all__ = ["Artifact", "Logger", "Task", "bind_current", "clone_record", "new_task_id",
+           "normalize_parameters"]

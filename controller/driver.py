@@ -1,0 +1,338 @@
+"""The optimizer's daemon thread: Redis events in, scheduler decisions out.
+
+One pass of the loop:
+
+1. read new events of the optimizer's children with a blocking ``XREAD`` from the saved cursor
+   (it returns as soon as a trial reports or changes status, so the loop reacts in milliseconds);
+2. feed them to the :class:`~controller.loop.Scheduler`, run housekeeping when due (time limits,
+   budgets, the dead-worker sweep, the lease), and ask it for new jobs;
+3. persist in one transaction: the new jobs' records, changed job-table rows, the strategy's and
+   scheduler's state and the cursor -- so a controller killed at any point resumes consistently;
+4. carry out the side effects: enqueue new jobs, stop jobs, archive/restore, run the callback.
+
+Exactly one controller drives an optimizer at a time (a lease in Redis, renewed by the loop).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from workers import codec
+from workers.app import send_trial
+from workers.status import TaskStatus
+from workers.store import Event, Store
+from workers.sweep import sweep_stale
+from workers.task import clone_record
+
+from .jobs import Job
+from .loop import Outcome, Scheduler
+
+log = logging.getLogger("hpqueue.optimizer")
+
+LEASE_TTL = 10.0
+Callback = Callable[[str, Any, Any, dict, str | None], None]
+
+
+class LeaseHeldError(RuntimeError):
+    """Another live controller drives this optimizer."""
+
+
+@dataclass
+class DriverConfig:
+    """What the driver needs beyond the scheduler."""
+
+    opt_id: str
+    base_record: dict[str, str]
+    queue: str
+    project: str
+    housekeeping_seconds: float
+    report_seconds: float
+    naming: Callable[[str, dict[str, Any]], str] | None = None
+
+
+class Driver:
+    """Runs one session of an optimization (one controller process, one thread)."""
+
+    def __init__(self, store: Store, scheduler: Scheduler, config: DriverConfig, *,
+                 callback: Callback | None = None,
+                 deadline: Callable[[], float | None] = lambda: None,
+                 clock: Callable[[], float] = time.time, lock: threading.RLock | None = None,
+                 cursor: str = "0-0") -> None:
+        self.store = store
+        self.scheduler = scheduler
+        self.config = config
+        self.callback = callback
+        self.deadline = deadline
+        self.clock = clock
+        self.lock = lock or threading.RLock()
+        self.cursor = cursor
+        self.owner = f"{uuid.uuid4().hex}"
+        self.stop_reason: str | None = None
+        self.finished = threading.Event()
+        self.end_reason: str | None = None
+        self.error: BaseException | None = None
+        self._dirty: set[str] = set()
+        self._best: list[dict[str, Any]] = []
+        self._best_id: str | None = None
+        self._keys = store.keys
+        self._next_housekeeping = 0.0
+        self._next_sweep = 0.0
+        self._next_report = 0.0
+        self._ending_since: float | None = None
+        self._extra_state: dict[str, Any] = {}
+
+    # ------------------------------------------------------------------ control
+    def request_stop(self, reason: str = "stopped by user") -> None:
+        """Ask the loop to end: every job is stopped, then the loop finishes (wakes it now)."""
+        self.stop_reason = reason
+        self.store.post_control(self.config.opt_id, "stop")
+
+    def run(self) -> None:
+        """Thread target: drive the optimization until it is over."""
+        try:
+            self._take_lease()
+            self._redo_side_effects()
+            while not self._step():
+                pass
+        except BaseException as exc:  # noqa: BLE001 - report, then let the facade see it
+            self.error = exc
+            log.error("optimizer %s loop failed: %s\n%s", self.config.opt_id, exc,
+                      traceback.format_exc())
+        finally:
+            self.finished.set()
+            try:
+                self.store.release_lease(self._keys.opt_lease(self.config.opt_id), self.owner)
+            except Exception:  # noqa: BLE001 - the lease expires by itself
+                pass
+
+    # ---------------------------------------------------------------- one pass
+    def _step(self) -> bool:
+        """One pass of the loop; True when the optimization is over."""
+        now = self.clock()
+        block_ms = max(1, int((self._next_housekeeping - now) * 1000))
+        events = self.store.read_events(self.config.opt_id, self.cursor, block_ms=block_ms)
+        now = self.clock()
+        with self.lock:
+            out = Outcome()
+            for event in events:
+                self.cursor = event.id
+                out.extend(self._apply_event(event, now))
+            if self.stop_reason and not self.scheduler.ending:
+                self.scheduler.end(self.stop_reason, out)
+            if now >= self._next_housekeeping:
+                out.extend(self.scheduler.housekeeping(now, self.deadline()))
+            new_jobs = self.scheduler.launch(now, lambda: uuid.uuid4().hex)
+            self._track_best(out, now)
+            done = self.scheduler.done
+            if done is None and self.scheduler.ending:
+                done = self._drain_timeout(now)
+            self.end_reason = done
+            writes = self._collect_writes(out.dirty | {j.id for j in new_jobs}, done)
+        self._persist(new_jobs, writes)
+        self._enqueue(new_jobs)
+        self._carry_out(out)
+        if now >= self._next_housekeeping:
+            self._housekeeping(now)
+        return done is not None
+
+    def _apply_event(self, event: Event, now: float) -> Outcome:
+        if event.kind == "status":
+            status = event.status
+            assert status is not None
+            return self.scheduler.on_status(event.task_id, status, now,
+                                            event.fields.get("reason", ""))
+        if event.kind == "scalar":
+            value = event.value
+            iteration = event.iteration
+            assert value is not None and iteration is not None
+            return self.scheduler.on_scalar(event.task_id, event.fields["title"],
+                                            event.fields["series"], iteration, value)
+        return Outcome()
+
+    def _drain_timeout(self, now: float) -> str | None:
+        """End anyway when stopped jobs do not finish within the workers' grace periods."""
+        if self._ending_since is None:
+            self._ending_since = now
+        settings = self.store.settings
+        if now - self._ending_since > settings.stop_grace + settings.heartbeat_grace + 10:
+            log.warning("optimizer %s: jobs still active after stop: %s", self.config.opt_id,
+                        sorted(self.scheduler.active))
+            return self.scheduler.ending
+        return None
+
+    def _track_best(self, out: Outcome, now: float) -> None:
+        best = self.scheduler.leaderboard.best()
+        if best is not None and best != self._best_id:
+            self._best_id = best
+            job = self.scheduler.jobs[best]
+            self._best.append({"time": now, "job_id": best, "job_index": job.index,
+                               "value": self.scheduler.leaderboard.values(best)})
+
+    # -------------------------------------------------------------- persistence
+    def state(self) -> dict[str, str]:
+        """The optimizer's saved state (call under the lock)."""
+        s = self.scheduler
+        return {
+            "cursor": self.cursor,
+            "saved_at": codec.dumps(self.clock()),
+            "strategy": codec.dumps(s.strategy.state_dict(), "strategy state"),
+            "scheduler": codec.dumps({"counts": dict(s.counts),
+                                      "iterations_used": s.iterations_used,
+                                      "ending": s.ending, "exhausted": s.exhausted}),
+            **{k: codec.dumps(v) for k, v in self._extra_state.items()},
+        }
+
+    def set_extra_state(self, **values: Any) -> None:
+        """Extra JSON fields saved with the state (elapsed time, time limit, ...)."""
+        with self.lock:
+            self._extra_state.update(values)
+
+    def _collect_writes(self, dirty: set[str], done: str | None) -> dict[str, Any]:
+        rows = {jid: codec.dumps(self.scheduler.jobs[jid].to_row())
+                for jid in dirty | self._dirty}
+        self._dirty.clear()
+        best, self._best = self._best, []
+        return {"rows": rows, "state": self.state(), "best": [codec.dumps(b) for b in best]}
+
+    def _persist(self, new_jobs: list[Job], writes: dict[str, Any]) -> None:
+        keys = self._keys
+        opt = self.config.opt_id
+        pipe = self.store.redis.pipeline(transaction=True)
+        records = [self._job_record(job) for job in new_jobs]
+        for record in records:
+            created = float(record["created"])
+            pipe.hset(keys.task(record["id"]), mapping=record)
+            pipe.zadd(keys.tasks, {record["id"]: created})
+            pipe.zadd(keys.project(record["project"]), {record["id"]: created})
+            pipe.zadd(keys.children(opt), {record["id"]: created})
+        if writes["rows"]:
+            pipe.hset(keys.opt_jobs(opt), mapping=writes["rows"])
+        pipe.hset(keys.opt_state(opt), mapping=writes["state"])
+        if writes["best"]:
+            pipe.rpush(keys.opt_best(opt), *writes["best"])
+        pipe.execute()
+
+    def _job_record(self, job: Job) -> dict[str, str]:
+        base = self.config.base_record
+        params = job.parameters
+        name = (self.config.naming(base.get("name", "task"), params) if self.config.naming
+                else f"{base.get('name', 'task')}: " + " ".join(
+                    f"{k}={v}" for k, v in sorted(params.items())))
+        extra = {"continue_from": job.continue_from} if job.continue_from else {}
+        record = clone_record(base, name=name, parent=self.config.opt_id,
+                              project=self.config.project,
+                              comment="\n".join(f"{k}={v}" for k, v in sorted(params.items())),
+                              parameters=params,
+                              tags=["optimization", f"opt: {self.config.opt_id}"], extra=extra)
+        record["id"] = job.id
+        record["created"] = repr(job.created_at)
+        return record
+
+    # ------------------------------------------------------------ side effects
+    def _enqueue(self, jobs: list[Job]) -> None:
+        for job in jobs:
+            self._send(job, enqueue=True)
+
+    def _send(self, job: Job, *, enqueue: bool) -> None:
+        """CAS created -> queued (if ``enqueue``) and send the trial message."""
+        if enqueue:
+            won, prev = self.store.transition(job.id, self.config.opt_id, [TaskStatus.CREATED],
+                                              TaskStatus.QUEUED,
+                                              fields={"queue": self.config.queue})
+            if not won:
+                log.warning("job %s could not be queued (it is %s)", job.id, prev or "missing")
+                return
+        send_trial(job.id, self.config.queue)
+        with self.lock:
+            job.sent = True
+            self._dirty.add(job.id)
+
+    def _carry_out(self, out: Outcome) -> None:
+        opt = self.config.opt_id
+        for stop in out.stops:
+            self.store.request_stop(stop.job_id, opt, stop.reason)
+        for change in out.archives:
+            self.store.set_fields(change.job_id, {"archived": "1" if change.archived else "0"})
+        for note in out.notify:
+            self._notify(note.job_id)
+
+    def _notify(self, job_id: str) -> None:
+        with self.lock:
+            job = self.scheduler.jobs[job_id]
+            if job.notified:
+                return
+            values = job.objective_values(self.scheduler.objective)
+            iterations = job.objective_iterations()
+            best = self.scheduler.leaderboard.best()
+            params = dict(job.parameters)
+        if self.callback is not None and values is not None:
+            single = len(values) == 1
+            try:
+                self.callback(job_id, values[0] if single else values,
+                              iterations[0] if single else iterations, params, best)
+            except Exception:  # noqa: BLE001 - a user callback never stops the optimizer
+                log.exception("job_complete_callback raised for job %s", job_id)
+        with self.lock:
+            job.notified = True
+        self.store.redis.hset(self._keys.opt_jobs(self.config.opt_id), job_id,
+                              codec.dumps(job.to_row()))
+
+    def _housekeeping(self, now: float) -> None:
+        settings = self.store.settings
+        self._next_housekeeping = now + self.config.housekeeping_seconds
+        if not self.store.renew_lease(self._keys.opt_lease(self.config.opt_id), self.owner,
+                                      LEASE_TTL):
+            raise LeaseHeldError(f"optimizer {self.config.opt_id}: another controller took over")
+        if now >= self._next_report:
+            self._next_report = now + self.config.report_seconds
+            with self.lock:
+                sched = self.scheduler
+                self._extra_state["budget"] = sched.budget.to_dict(
+                    sched.created, sched.iterations_used, sched.compute_seconds(now))
+                self._extra_state["resources"] = {
+                    "running": sum(j.status == TaskStatus.IN_PROGRESS
+                                   for j in sched.active.values()),
+                    "pending": sum(j.status != TaskStatus.IN_PROGRESS
+                                   for j in sched.active.values()),
+                    "time": now}
+        if now >= self._next_sweep:
+            self._next_sweep = now + max(1.0, settings.heartbeat_grace / 3)
+            sweep_stale(self.store, now)
+
+    # ------------------------------------------------------------------ resume
+    def _take_lease(self) -> None:
+        key = self._keys.opt_lease(self.config.opt_id)
+        deadline = time.monotonic() + LEASE_TTL + 2
+        while not self.store.acquire_lease(key, self.owner, LEASE_TTL):
+            if time.monotonic() > deadline:
+                raise LeaseHeldError(f"optimizer {self.config.opt_id} is driven by another live "
+                                     "controller")
+            time.sleep(0.2)
+
+    def _redo_side_effects(self) -> None:
+        """After a resume: enqueue jobs that were saved but never queued, resend unsent ones."""
+        with self.lock:
+            pending = [j for j in self.scheduler.active.values() if not j.sent]
+        if not pending:
+            return
+        statuses = self.store.get_many(j.id for j in pending)
+        for job, rec in zip(pending, statuses):
+            status = rec.get("status") if rec else None
+            if status == TaskStatus.CREATED.value:
+                self._send(job, enqueue=True)
+            elif status == TaskStatus.QUEUED.value:
+                self._send(job, enqueue=False)
+
+
+def load_rows(store: Store, opt_id: str) -> list[Job]:
+    """The saved job table of an optimizer."""
+    raw = store.redis.hgetall(store.keys.opt_jobs(opt_id))
+    return [Job.from_row(jid, json.loads(row)) for jid, row in raw.items()]

@@ -1,0 +1,302 @@
+"""The scheduler: the optimizer's decisions, with no I/O.
+
+It is fed trial events (status changes and scalar reports) and the time, and answers with what
+to launch and what to do: stop a job, archive one, notify the callback, end the optimization.
+The Redis/Celery driver (:mod:`controller.driver`) and the simulator (:mod:`controller.simulate`)
+run the very same scheduler, so limits, early stopping and strategies behave identically in
+benchmarks with simulated time and on real workers.
+
+Semantics (where ClearML differs, see the README):
+
+* ``concurrency`` counts queued plus running jobs; ``total_max_jobs`` is never exceeded.
+* ``time_limit_per_job`` (minutes) stops a job that runs longer; ``max_iteration_per_job`` stops a
+  job whose objective iteration passes it; the compute budget (minutes of run time summed) ends
+  the optimization and stops running jobs once used up.
+* A job "ends with its objective" when it completes or is stopped after reporting it; it then
+  ranks, and the callback is notified once. Failed jobs and jobs without the objective never rank.
+* ``save_top_k`` archives finished jobs ranked below k (never running ones) and restores a job
+  that climbs back into the top k.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+
+from workers.status import TaskStatus
+
+from .budget import Budget, ComputeMeter
+from .jobs import Job, SeriesStats
+from .objective import MultiObjective
+from .ranking import Leaderboard
+from .stopping import Action, EndOptimization, StopJob, StoppingPolicy
+from .strategies.base import WAIT, Decision, SearchStrategy, Suggestion
+
+
+@dataclass(frozen=True)
+class Archive:
+    """Set a finished job's archived flag."""
+
+    job_id: str
+    archived: bool
+
+
+@dataclass(frozen=True)
+class Notify:
+    """A job ended with its objective: call the completion callback (once)."""
+
+    job_id: str
+
+
+@dataclass
+class Outcome:
+    """What the driver must carry out after feeding the scheduler."""
+
+    stops: list[StopJob] = field(default_factory=list)
+    archives: list[Archive] = field(default_factory=list)
+    notify: list[Notify] = field(default_factory=list)
+    dirty: set[str] = field(default_factory=set)
+
+    def extend(self, other: Outcome) -> None:
+        self.stops += other.stops
+        self.archives += other.archives
+        self.notify += other.notify
+        self.dirty |= other.dirty
+
+
+class Scheduler:
+    """Decisions of one optimization (single-threaded: the caller serialises access)."""
+
+    def __init__(self, strategy: SearchStrategy, objective: MultiObjective, *,
+                 concurrency: int, budget: Budget, time_limit_per_job: float | None = None,
+                 policies: Sequence[StoppingPolicy] = (), save_top_k: int | None = None) -> None:
+        if concurrency < 1:
+            raise ValueError(f"max_number_of_concurrent_tasks must be >= 1, got {concurrency}")
+        self.strategy = strategy
+        self.objective = objective
+        self.concurrency = concurrency
+        self.budget = budget
+        self.time_limit_per_job = time_limit_per_job
+        self.policies = list(policies)
+        self.save_top_k = save_top_k if save_top_k and save_top_k > 0 else None
+        self.jobs: dict[str, Job] = {}
+        self.active: dict[str, Job] = {}
+        self.leaderboard = Leaderboard(objective)
+        self.compute = ComputeMeter()
+        self.counts: Counter[str] = Counter()
+        self.iterations_used = 0
+        self.exhausted = False
+        self.stalled = False
+        self.ending: str | None = None
+        self._stop_requested: set[str] = set()
+
+    # ------------------------------------------------------------------ launching
+    @property
+    def created(self) -> int:
+        return len(self.jobs)
+
+    def launch(self, now: float, new_id: Callable[[], str]) -> list[Job]:
+        """Ask the strategy for jobs to launch now (free slots and budget permitting).
+
+        Each suggestion becomes a queued job (id from ``new_id``) and the strategy hears of it
+        (``on_trial_start``) before it is asked again. The driver then creates and enqueues them.
+        """
+        if self.ending or self.exhausted:
+            return []
+        free = self.concurrency - len(self.active)
+        left = self.budget.jobs_left(self.created)
+        if left is not None:
+            free = min(free, left)
+        if free <= 0 or self.budget.compute_exhausted(self.compute_seconds(now)):
+            return []
+        out: list[Job] = []
+        while len(out) < free:
+            s = self.strategy.suggest()
+            if s is None:
+                self.exhausted = True
+                break
+            if s is WAIT:
+                self.stalled = not self.active and not out
+                break
+            if not isinstance(s, Suggestion):
+                raise TypeError(f"{type(self.strategy).__name__}.suggest() returned {s!r}")
+            out.append(self.add_job(new_id(), s, now))
+        return out
+
+    def add_job(self, job_id: str, suggestion: Suggestion, now: float) -> Job:
+        """Record the job the driver created for ``suggestion`` and tell the strategy."""
+        job = Job(id=job_id, index=self.created, parameters=dict(suggestion.parameters),
+                  meta=dict(suggestion.meta), continue_from=suggestion.continue_from,
+                  status=TaskStatus.QUEUED, created_at=now,
+                  stats=[SeriesStats() for _ in self.objective.objectives])
+        self.jobs[job_id] = job
+        self.active[job_id] = job
+        self.strategy.on_trial_start(job_id, suggestion)
+        return job
+
+    # -------------------------------------------------------------------- events
+    def on_status(self, job_id: str, status: TaskStatus, now: float, reason: str = ""
+                  ) -> Outcome:
+        """A job's status changed."""
+        out = Outcome()
+        job = self.jobs.get(job_id)
+        if job is None or job.status.is_final or job.status == status:
+            return out
+        out.dirty.add(job_id)
+        job.status = status
+        if status == TaskStatus.IN_PROGRESS:
+            if job.started_at is None:
+                job.started_at = now
+        elif status.is_final:
+            self._end_job(job, now, reason, out)
+        return out
+
+    def on_scalar(self, job_id: str, title: str, series: str, iteration: int, value: float
+                  ) -> Outcome:
+        """A job reported a scalar."""
+        out = Outcome()
+        job = self.jobs.get(job_id)
+        if job is None or job.status.is_final:
+            return out
+        is_objective = False
+        for stats, obj in zip(job.stats, self.objective.objectives):
+            if (obj.title, obj.series) == (title, series):
+                before = stats.iteration
+                stats.add(iteration, value)
+                if before is None or iteration > before:
+                    self.iterations_used += iteration - (before or 0)
+                is_objective = True
+        for policy in self.policies:
+            self._apply(policy.on_scalar(job_id, title, series, iteration, value,
+                                         self.objective.objectives[0]), out)
+        if not is_objective:
+            return out
+        out.dirty.add(job_id)
+        limit = self.budget.max_iteration_per_job
+        if limit is not None and iteration > limit:
+            self._stop(job_id, f"max_iteration_per_job ({limit}) passed", out)
+        values = job.objective_values(self.objective)
+        if values is not None and job_id not in self._stop_requested:
+            decision = self.strategy.on_trial_result(
+                job_id, iteration, values[0] if len(values) == 1 else values)
+            if decision == Decision.STOP:
+                self._stop(job_id, f"stopped by {type(self.strategy).__name__}", out)
+        return out
+
+    def _end_job(self, job: Job, now: float, reason: str, out: Outcome) -> None:
+        job.ended_at = now
+        job.reason = reason or job.reason
+        self.active.pop(job.id, None)
+        self.compute.add_finished(job, now)
+        self.counts[job.status.value] += 1
+        self.strategy.on_trial_complete(job.as_trial(self.objective))
+        values = job.objective_values(self.objective)
+        if values is not None and job.status in (TaskStatus.COMPLETED, TaskStatus.STOPPED):
+            rank = self.leaderboard.add(job.id, job.index, values)
+            out.notify.append(Notify(job.id))
+            out.archives += self._archive_changes(job.id, rank)
+        counts = {**self.counts, "total": self.created}
+        for policy in self.policies:
+            self._apply(policy.on_job_end(job.id, job.status.value, counts), out)
+
+    # --------------------------------------------------------------- housekeeping
+    def housekeeping(self, now: float, deadline: float | None = None) -> Outcome:
+        """Time limits and budgets; call at least every few seconds."""
+        out = Outcome()
+        if deadline is not None and now >= deadline:
+            self.end("time limit reached", out)
+        if self.time_limit_per_job is not None:
+            limit = self.time_limit_per_job * 60.0
+            for job in list(self.active.values()):
+                if job.started_at is not None and job.run_seconds(now) > limit:
+                    self._stop(job.id, f"time_limit_per_job ({self.time_limit_per_job:g} min) "
+                                       "exceeded", out)
+        if self.budget.compute_exhausted(self.compute_seconds(now)):
+            self.end("compute_time_limit reached", out)
+        return out
+
+    def end(self, reason: str, out: Outcome | None = None) -> Outcome:
+        """End the optimization: no new jobs; every active job is asked to stop."""
+        out = out if out is not None else Outcome()
+        if self.ending is None:
+            self.ending = reason
+        for job_id in list(self.active):
+            self._stop(job_id, reason, out)
+        return out
+
+    @property
+    def done(self) -> str | None:
+        """Why the optimization is over (None while it goes on)."""
+        if self.active:
+            return None
+        if self.ending:
+            return self.ending
+        if self.exhausted:
+            return "search space exhausted"
+        if self.stalled:
+            return f"{type(self.strategy).__name__} waits for results but no job is running"
+        left = self.budget.jobs_left(self.created)
+        if left == 0:
+            return "total_max_jobs reached"
+        return None
+
+    def compute_seconds(self, now: float) -> float:
+        return self.compute.total(self.active.values(), now)
+
+    # ------------------------------------------------------------------- helpers
+    def _apply(self, action: Action | None, out: Outcome) -> None:
+        if isinstance(action, StopJob):
+            self._stop(action.job_id, action.reason, out)
+        elif isinstance(action, EndOptimization):
+            self.end(action.reason, out)
+
+    def _stop(self, job_id: str, reason: str, out: Outcome) -> None:
+        job = self.jobs.get(job_id)
+        if job is None or job.status.is_final or job_id in self._stop_requested:
+            return
+        self._stop_requested.add(job_id)
+        job.reason = reason
+        out.dirty.add(job_id)
+        out.stops.append(StopJob(job_id, reason))
+
+    def _archive_changes(self, job_id: str, rank: int) -> list[Archive]:
+        k = self.save_top_k
+        if k is None:
+            return []
+        if len(self.objective) == 1:
+            top = self.leaderboard.top(k + 1)
+            candidates = {job_id, *top}
+        else:
+            top = self.leaderboard.top(k)
+            candidates = set(self.leaderboard.ranked())
+        keep = set(top[:k])
+        changes = []
+        for jid in candidates:
+            job = self.jobs[jid]
+            should = jid not in keep
+            if job.archived != should:
+                job.archived = should
+                changes.append(Archive(jid, should))
+        return sorted(changes, key=lambda a: self.jobs[a.job_id].index)
+
+    # ------------------------------------------------------------------- restore
+    def restore(self, jobs: Iterable[Job], counts: dict[str, int], iterations_used: int,
+                ending: str | None, exhausted: bool) -> None:
+        """Rebuild from a saved job table (the strategy restores itself separately)."""
+        for job in sorted(jobs, key=lambda j: j.index):
+            self.jobs[job.id] = job
+            if job.status.is_final:
+                self.compute.add_finished(job, job.ended_at or 0.0)
+                values = job.objective_values(self.objective)
+                if values is not None and job.status in (TaskStatus.COMPLETED,
+                                                         TaskStatus.STOPPED):
+                    self.leaderboard.add(job.id, job.index, values)
+            else:
+                self.active[job.id] = job
+            if job.reason and not job.status.is_final:
+                self._stop_requested.add(job.id)
+        self.counts = Counter(counts)
+        self.iterations_used = iterations_used
+        self.ending = ending
+        self.exhausted = exhausted

@@ -1,0 +1,562 @@
+"""HyperParameterOptimizer: the ClearML-compatible facade users touch.
+
+It validates the configuration, keeps it on the optimizer's own task record, and runs a
+:class:`~controller.driver.Driver` on a daemon thread. Where ClearML's behaviour is a known defect
+the README's "Differences from ClearML" lists what hpqueue does instead.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+from workers import codec
+from workers.errors import InvalidTaskError, StatusConflictError
+from workers.status import TaskStatus
+from workers.store import Store, get_store
+from workers.task import Task, new_task_id
+
+from .budget import Budget
+from .driver import Callback, Driver, DriverConfig, load_rows
+from .loop import Scheduler
+from .objective import MultiObjective, Objective
+from .parameters import Parameter, SearchSpace
+from .results import ResultsView
+from .stopping import StoppingPolicy, build_policies
+from .strategies.base import SearchStrategy
+from .strategies.grid_random import RandomSearch
+
+log = logging.getLogger("hpqueue.optimizer")
+
+#: Loop-level arguments taken out of ``**optimizer_kwargs`` (the strategy gets them too).
+_LOOP_KWARGS = ("pool_period_min", "time_limit_per_job", "total_max_jobs",
+                "min_iteration_per_job", "max_iteration_per_job")
+
+
+class LocalJob:
+    """Marker for :meth:`HyperParameterOptimizer.set_default_job_class`: run jobs on local
+    worker processes (ClearML's ``LocalClearmlJob``)."""
+
+
+@dataclass
+class OptimizerConfig:
+    """Everything needed to rebuild an optimizer (saved as JSON on its record)."""
+
+    base_task_id: str
+    hyper_parameters: list[dict[str, Any]]
+    objectives: list[dict[str, str]]
+    optimizer_class: str
+    optimizer_kwargs: dict[str, Any]
+    max_number_of_concurrent_tasks: int
+    execution_queue: str
+    optimization_time_limit: float | None
+    compute_time_limit: float | None
+    save_top_k_tasks_only: int | None
+    spawn_project: str | None
+    early_stopping: list[dict[str, Any]] = field(default_factory=list)
+    pool_period_min: float = 2.0
+    time_limit_per_job: float | None = None
+    total_max_jobs: int | None = None
+    min_iteration_per_job: int | None = None
+    max_iteration_per_job: int | None = None
+    seed: int | None = None
+
+
+def _positive(name: str, value: Any, *, integer: bool = False, allow_none: bool = True) -> Any:
+    if value is None and allow_none:
+        return None
+    kinds = (int,) if integer else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kinds) or value <= 0:
+        raise ValueError(f"{name} must be a positive {'integer' if integer else 'number'}"
+                         f"{' or None' if allow_none else ''}, got {value!r}")
+    return value
+
+
+def _class_path(cls: type) -> str:
+    return f"{cls.__module__}:{cls.__qualname__}"
+
+
+def _import_class(path: str) -> type:
+    module, _, name = path.partition(":")
+    target: Any = importlib.import_module(module)
+    for part in name.split("."):
+        target = getattr(target, part)
+    return target
+
+
+def _json_safe(kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    out = {}
+    for key, value in kwargs.items():
+        try:
+            json.dumps(value)
+        except (TypeError, ValueError):
+            log.info("optimizer argument %r is not JSON; pass it again to resume()", key)
+            continue
+        out[key] = value
+    return out
+
+
+class HyperParameterOptimizer:
+    """Clone a base task, launch parameterised jobs on Celery, follow results, keep the best.
+
+    Args mirror ClearML's ``HyperParameterOptimizer``; additionally ``early_stopping`` (a list of
+    :mod:`controller.stopping` policies or their dicts) and ``store`` (a :class:`workers.Store`;
+    default: ``HPQ_REDIS_URL`` or the local mode). ``**optimizer_kwargs`` carry
+    ``pool_period_min``, ``time_limit_per_job`` (minutes), ``total_max_jobs``,
+    ``min_iteration_per_job``, ``max_iteration_per_job`` and the strategy's own arguments.
+
+    Raises:
+        TaskNotFoundError: the base task does not exist.
+        ValueError: a hyper-parameter the base task does not have (the message lists the names it
+            has), a bad sign, limit or early-stopping entry.
+        TypeError: mismatched objective argument types, or an argument the strategy does not know.
+    """
+
+    def __init__(self, base_task_id: str, hyper_parameters: Sequence[Parameter],
+                 objective_metric_title: str | Sequence[str],
+                 objective_metric_series: str | Sequence[str],
+                 objective_metric_sign: str | Sequence[str] = "min",
+                 optimizer_class: type[SearchStrategy] | SearchStrategy = RandomSearch,
+                 max_number_of_concurrent_tasks: int = 10, execution_queue: str = "default",
+                 optimization_time_limit: float | None = None,
+                 compute_time_limit: float | None = None,
+                 auto_connect_task: bool | Task = True, always_create_task: bool = False,
+                 spawn_project: str | None = None, save_top_k_tasks_only: int | None = None,
+                 *, early_stopping: Iterable[StoppingPolicy | Mapping[str, Any]] | None = None,
+                 store: Store | None = None, **optimizer_kwargs: Any) -> None:
+        self._store = store or get_store()
+        objective = MultiObjective.build(objective_metric_title, objective_metric_series,
+                                         objective_metric_sign)
+        loop_kwargs = {k: optimizer_kwargs.pop(k) for k in _LOOP_KWARGS if k in optimizer_kwargs}
+        strategy_instance = optimizer_class if isinstance(optimizer_class, SearchStrategy) else None
+        cls = type(optimizer_class) if strategy_instance else optimizer_class
+        if not (isinstance(cls, type) and issubclass(cls, SearchStrategy)):
+            raise TypeError(f"optimizer_class must be a SearchStrategy class or instance, got "
+                            f"{optimizer_class!r}")
+        if strategy_instance is not None:
+            for k in _LOOP_KWARGS:
+                loop_kwargs.setdefault(k, getattr(strategy_instance, k, None))
+            if strategy_instance.space.parameters and not hyper_parameters:
+                hyper_parameters = strategy_instance.space.parameters
+        seed = optimizer_kwargs.pop("seed", None)
+        if strategy_instance is not None:
+            seed = strategy_instance.seed
+        config = OptimizerConfig(
+            base_task_id=base_task_id,
+            hyper_parameters=SearchSpace(hyper_parameters).to_dicts(),
+            objectives=objective.to_dicts(), optimizer_class=_class_path(cls),
+            optimizer_kwargs=_json_safe(optimizer_kwargs),
+            max_number_of_concurrent_tasks=max_number_of_concurrent_tasks,
+            execution_queue=execution_queue, optimization_time_limit=optimization_time_limit,
+            compute_time_limit=compute_time_limit, save_top_k_tasks_only=save_top_k_tasks_only,
+            spawn_project=spawn_project,
+            early_stopping=[p.to_dict() for p in build_policies(early_stopping)],
+            seed=seed, **{k: v for k, v in loop_kwargs.items() if v is not None})
+        opt_task = auto_connect_task if isinstance(auto_connect_task, Task) else None
+        if opt_task is None:
+            opt_task = Task.current_task()
+        self._setup(config, opt_task=opt_task, strategy=strategy_instance,
+                    extra_kwargs=optimizer_kwargs, resume=False)
+
+    # ------------------------------------------------------------------- setup
+    def _setup(self, config: OptimizerConfig, *, opt_task: Task | None,
+               strategy: SearchStrategy | None, extra_kwargs: Mapping[str, Any],
+               resume: bool) -> None:
+        store = self._store
+        _validate_limits(config)
+        base = store.get(config.base_task_id)
+        space = SearchSpace.from_dicts(config.hyper_parameters)
+        base_params = codec.loads(base.get("parameters"), {})
+        unknown = [n for n in space.names if n not in base_params]
+        if unknown:
+            raise ValueError(
+                f"hyper-parameter(s) {unknown} are not parameters of base task "
+                f"{config.base_task_id}; it has: {sorted(base_params) or '(none)'}")
+        objective = MultiObjective([Objective(**o) for o in config.objectives])
+        self._config = config
+        self._objective = objective
+        self._space = space
+        self._base = base
+        self._opt_task = opt_task
+        self._opt_id = opt_task.id if opt_task is not None else new_task_id()
+        if strategy is None:
+            strategy = self._build_strategy(config, space, objective, extra_kwargs)
+        strategy.set_objective(objective)
+        self._strategy = strategy
+        config.seed = strategy.seed
+        self._scheduler = Scheduler(
+            strategy, objective, concurrency=config.max_number_of_concurrent_tasks,
+            budget=Budget(config.total_max_jobs, config.max_iteration_per_job,
+                          config.compute_time_limit),
+            time_limit_per_job=config.time_limit_per_job,
+            policies=build_policies(config.early_stopping),
+            save_top_k=config.save_top_k_tasks_only)
+        self._lock = threading.RLock()
+        self._results = ResultsView(store, self._scheduler, self._lock, space.names)
+        strategy.attach_results(self._results)
+        self._time_limit: tuple[str, float] | None = None
+        if config.optimization_time_limit:
+            self._time_limit = ("minutes", float(config.optimization_time_limit))
+        self._report_seconds = 60.0
+        self._naming: Callable[[str, dict[str, Any]], str] | None = None
+        self._local = False
+        self._local_workers: Any = None
+        self._driver: Driver | None = None
+        self._thread: threading.Thread | None = None
+        self._started_at: float | None = None
+        self._elapsed_before = 0.0
+        self._cursor = "0-0"
+        if resume:
+            self._restore()
+        else:
+            self._write_record()
+
+    def _build_strategy(self, config: OptimizerConfig, space: SearchSpace,
+                        objective: MultiObjective, extra: Mapping[str, Any]) -> SearchStrategy:
+        cls = _import_class(config.optimizer_class)
+        kwargs: dict[str, Any] = {**config.optimizer_kwargs, **extra}
+        accepted = inspect.signature(cls.__init__).parameters
+        if "optuna_storage" in accepted and kwargs.get("optuna_storage") is None:
+            kwargs.update(self._optuna_storage())
+        loop = {k: getattr(config, k) for k in _LOOP_KWARGS}
+        return cls(base_task_id=config.base_task_id, hyper_parameters=space.parameters,
+                   objective_metric=objective, execution_queue=config.execution_queue,
+                   num_concurrent_workers=config.max_number_of_concurrent_tasks,
+                   compute_time_limit=config.compute_time_limit, seed=config.seed,
+                   **{k: v for k, v in loop.items() if v is not None}, **kwargs)
+
+    def _optuna_storage(self) -> dict[str, Any]:
+        """An Optuna study in the same Redis (journal storage), named after the optimizer."""
+        if not self._store.url:
+            return {"study_name": self._opt_id}
+        from .strategies.optuna_search import redis_journal_storage
+
+        return {"optuna_storage": redis_journal_storage(self._store.url),
+                "study_name": self._opt_id, "continue_previous_study": True}
+
+    def _write_record(self) -> None:
+        config_json = codec.dumps(asdict(self._config), "optimizer configuration")
+        if self._opt_task is not None:
+            self._store.set_fields(self._opt_id, {"configuration": config_json})
+            self._opt_task.add_tags(["optimization"])
+            return
+        base = self._base
+        record = Task._base_record(
+            self._config.spawn_project or base.get("project", ""),
+            f"Optimizing: {base.get('name', '')}", "optimizer", "", ["optimization"],
+            {f"opt/{k}": v for k, v in json.loads(config_json).items()
+             if isinstance(v, (str, int, float, bool)) or v is None})
+        record["id"] = self._opt_id
+        record["configuration"] = config_json
+        self._store.create(record)
+        self._opt_task = Task(self._opt_id, store=self._store, record=record)
+
+    # ------------------------------------------------------------------ resume
+    @classmethod
+    def resume(cls, optimizer_task_id: str, *, store: Store | None = None,
+               **optimizer_kwargs: Any) -> HyperParameterOptimizer:
+        """The optimizer of an existing optimizer task, ready to :meth:`start` again.
+
+        Finished jobs are never run again, running ones are re-attached, budgets, elapsed time
+        and the strategy's state continue. Arguments that could not be saved as JSON (an Optuna
+        sampler object, say) must be passed again in ``optimizer_kwargs``.
+        Raises TaskNotFoundError, or ValueError if the task is not an optimizer.
+        """
+        store = store or get_store()
+        task = Task.get_task(optimizer_task_id, store=store)
+        raw = task.record.get("configuration")
+        if not raw:
+            raise ValueError(f"task {optimizer_task_id} is not an hpqueue optimizer")
+        config = OptimizerConfig(**json.loads(raw))
+        self = cls.__new__(cls)
+        self._store = store
+        self._setup(config, opt_task=task, strategy=None, extra_kwargs=optimizer_kwargs,
+                    resume=True)
+        return self
+
+    def _restore(self) -> None:
+        store = self._store
+        state = store.redis.hgetall(store.keys.opt_state(self._opt_id))
+        jobs = load_rows(store, self._opt_id)
+        sched = codec.loads(state.get("scheduler"), {})
+        self._scheduler.restore(jobs, sched.get("counts", {}), sched.get("iterations_used", 0),
+                                sched.get("ending"), sched.get("exhausted", False))
+        if state.get("strategy"):
+            trials = [j.as_trial(self._objective) for j in sorted(jobs, key=lambda j: j.index)]
+            self._strategy.load_state_dict(json.loads(state["strategy"]), trials)
+        self._cursor = state.get("cursor", "0-0")
+        timing = codec.loads(state.get("timing"), {})
+        if timing:
+            self._elapsed_before = timing["elapsed_before"] + max(
+                0.0, codec.loads(state.get("saved_at"), timing["session_started"])
+                - timing["session_started"])
+            if timing.get("time_limit"):
+                self._time_limit = tuple(timing["time_limit"])  # type: ignore[assignment]
+
+    # ----------------------------------------------------------------- running
+    def start(self, job_complete_callback: Callback | None = None) -> bool:
+        """Start the optimization on a daemon thread and return at once (True).
+
+        ``job_complete_callback(job_id, objective_value, objective_iteration, job_parameters,
+        top_performance_job_id)`` fires once per job that ends with its objective (a float and
+        an int for one objective, lists for several). A callback that raises is logged.
+        In local mode (no ``HPQ_REDIS_URL``) local worker processes are started as well.
+        """
+        if self._thread is not None:
+            return True
+        from workers import local
+
+        if self._local or local.is_embedded(self._store.url):
+            self._start_local_workers()
+        now = time.time()
+        self._started_at = now
+        won, prev = self._store.transition(
+            self._opt_id, self._opt_task.parent if self._opt_task else None,
+            [TaskStatus.CREATED, TaskStatus.QUEUED, TaskStatus.IN_PROGRESS, TaskStatus.STOPPED,
+             TaskStatus.FAILED], TaskStatus.IN_PROGRESS)
+        if not won and prev == TaskStatus.COMPLETED.value:
+            raise StatusConflictError(f"optimizer {self._opt_id} has already completed")
+        config = DriverConfig(
+            opt_id=self._opt_id, base_record=self._base, queue=self._config.execution_queue,
+            project=self._config.spawn_project or (self._opt_task.project if self._opt_task
+                                                   else self._base.get("project", "")),
+            housekeeping_seconds=min(1.0, max(0.05, self._config.pool_period_min * 60)),
+            report_seconds=self._report_seconds, naming=self._naming)
+        driver = Driver(self._store, self._scheduler, config, callback=job_complete_callback,
+                        deadline=self._deadline, lock=self._lock, cursor=self._cursor)
+        driver.set_extra_state(timing={"session_started": now,
+                                       "elapsed_before": self._elapsed_before,
+                                       "time_limit": list(self._time_limit)
+                                       if self._time_limit else None})
+        self._driver = driver
+        self._thread = threading.Thread(target=self._run, name=f"hpq-optimizer-{self._opt_id}",
+                                        daemon=True)
+        self._thread.start()
+        return True
+
+    def start_locally(self, job_complete_callback: Callback | None = None, *,
+                      num_workers: int | None = None) -> bool:
+        """Like :meth:`start`, with local Celery worker processes (``num_workers``, default the
+        concurrency) consuming the execution queue of this machine."""
+        self._local = True
+        self._num_local_workers = num_workers
+        return self.start(job_complete_callback)
+
+    def _start_local_workers(self) -> None:
+        from workers.local import LocalWorkers
+
+        if self._local_workers is None:
+            n = getattr(self, "_num_local_workers", None) or \
+                self._config.max_number_of_concurrent_tasks
+            self._local_workers = LocalWorkers([self._config.execution_queue], concurrency=n,
+                                               url=self._store.url)
+
+    def _run(self) -> None:
+        assert self._driver is not None
+        self._driver.run()
+        self._finalize()
+
+    def _finalize(self) -> None:
+        """Write the final report on the optimizer's record."""
+        driver = self._driver
+        assert driver is not None
+        reason = driver.end_reason or (f"controller error: {driver.error}" if driver.error
+                                       else "ended")
+        try:
+            with self._lock:
+                state = driver.state()
+                state["saved_at"] = codec.dumps(time.time())
+            self._store.redis.hset(self._store.keys.opt_state(self._opt_id), mapping=state)
+            summary = {"reason": reason, "jobs": self._scheduler.created,
+                       "objective": self._objective.to_dicts(),
+                       "top": self._results.get_top_experiments_details(10)}
+            if self._opt_task is not None:
+                self._opt_task.upload_artifact("summary", summary)
+            if driver.end_reason is not None:
+                final = (TaskStatus.STOPPED if reason == driver.stop_reason
+                         else TaskStatus.COMPLETED)
+                self._store.transition(self._opt_id, self._opt_task.parent if self._opt_task
+                                       else None, [TaskStatus.IN_PROGRESS], final, reason=reason)
+        except Exception:  # noqa: BLE001 - the report must not hide the loop's outcome
+            log.exception("optimizer %s: final report failed", self._opt_id)
+        finally:
+            if self._local_workers is not None:
+                self._local_workers.stop()
+
+    def stop(self, timeout: float | None = None, wait_for_reporter: bool = True) -> None:
+        """Stop every queued and running job and end the optimization.
+
+        Waits for the loop to write its final report (up to ``timeout`` minutes when given)
+        unless ``wait_for_reporter`` is False.
+        """
+        if self._driver is None or self._thread is None:
+            return
+        if self._thread.is_alive():
+            self._driver.request_stop()
+        if wait_for_reporter:
+            self._thread.join(None if timeout is None else timeout * 60)
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the optimization ends (or ``timeout`` minutes); True if it ended."""
+        if self._thread is None:
+            return True
+        self._thread.join(None if timeout is None else timeout * 60)
+        return not self._thread.is_alive()
+
+    def is_active(self) -> bool:
+        """True while the optimization runs (False before :meth:`start` and after the end)."""
+        return self._thread is not None and self._thread.is_alive()
+
+    def is_running(self) -> bool:
+        """Same as :meth:`is_active`."""
+        return self.is_active()
+
+    # ----------------------------------------------------------------- timing
+    def elapsed(self) -> float:
+        """Minutes since :meth:`start` (summed over resumed sessions); -1 before start."""
+        if self._started_at is None:
+            return -1.0
+        return (time.time() - self._started_at + self._elapsed_before) / 60.0
+
+    def set_time_limit(self, in_minutes: float | None = None,
+                       specific_time: datetime | None = None) -> None:
+        """Limit the optimization's duration, counted from :meth:`start` (``specific_time``
+        wins when given); a falsy value removes the limit."""
+        if specific_time is not None:
+            self._time_limit = ("at", specific_time.timestamp())
+        elif in_minutes:
+            self._time_limit = ("minutes", float(_positive("in_minutes", in_minutes)))
+        else:
+            self._time_limit = None
+        if self._driver is not None:
+            self._driver.set_extra_state(timing={
+                "session_started": self._started_at, "elapsed_before": self._elapsed_before,
+                "time_limit": list(self._time_limit) if self._time_limit else None})
+
+    def _deadline(self) -> float | None:
+        if self._time_limit is None:
+            return None
+        kind, value = self._time_limit
+        if kind == "at":
+            return value
+        start = self._started_at if self._started_at is not None else time.time()
+        return start + value * 60.0 - self._elapsed_before
+
+    def get_time_limit(self) -> datetime | None:
+        """When the time limit ends (None without a limit)."""
+        deadline = self._deadline()
+        return None if deadline is None else datetime.fromtimestamp(deadline)
+
+    def reached_time_limit(self) -> bool:
+        """True once started and past the time limit; False without a limit."""
+        deadline = self._deadline()
+        return self._started_at is not None and deadline is not None and time.time() >= deadline
+
+    # ---------------------------------------------------------------- results
+    def get_top_experiments(self, top_k: int, *, include_running: bool = False) -> list[Task]:
+        """The best ``top_k`` jobs (finished, with the objective; running ones on request)."""
+        return self._results.get_top_experiments(top_k, include_running=include_running)
+
+    def get_top_experiments_details(self, top_k: int, all_metrics: bool = False,
+                                    all_hyper_parameters: bool = False,
+                                    only_completed: bool = False) -> list[dict[str, Any]]:
+        return self._results.get_top_experiments_details(top_k, all_metrics,
+                                                         all_hyper_parameters, only_completed)
+
+    def get_top_experiments_id_metrics_pair(self, top_k: int, all_metrics: bool = False,
+                                            only_completed: bool = False) -> list[Any]:
+        return self._results.get_top_experiments_id_metrics_pair(top_k, all_metrics,
+                                                                 only_completed)
+
+    def get_active_experiments(self) -> list[Task]:
+        """Queued and running jobs as Tasks."""
+        with self._lock:
+            ids = list(self._scheduler.active)
+        return self._results.tasks(ids)
+
+    def get_num_active_experiments(self) -> int:
+        with self._lock:
+            return len(self._scheduler.active)
+
+    def get_optimizer(self) -> SearchStrategy:
+        return self._strategy
+
+    def set_default_job_class(self, job_class: type) -> None:
+        """``LocalJob`` runs jobs on local worker processes; other job classes are a TypeError
+        (jobs always run through Celery)."""
+        if job_class is not LocalJob:
+            raise TypeError("hpqueue runs every job through Celery; the only job class is "
+                            "controller.LocalJob (local worker processes)")
+        self._local = True
+
+    def set_report_period(self, report_period_minutes: float) -> None:
+        """How often the budget summary on the optimizer's record is refreshed (default 1 min).
+
+        Callbacks, archiving and reports of results are immediate regardless of this period.
+        """
+        self._report_seconds = float(_positive("report_period_minutes", report_period_minutes)) * 60
+
+    def set_job_naming_scheme(self, naming: Callable[[str, dict[str, Any]], str] | None) -> None:
+        """``naming(base_task_name, parameters) -> job name`` (default ``"base: k=v ..."``)."""
+        self._naming = naming
+
+    @property
+    def objective_metric(self) -> Objective | MultiObjective:
+        objs = self._objective.objectives
+        return objs[0] if len(objs) == 1 else self._objective
+
+    @property
+    def id(self) -> str:
+        """The optimizer task's id (pass it to :meth:`resume` or ``hpq``)."""
+        return self._opt_id
+
+    @property
+    def end_reason(self) -> str | None:
+        """Why the optimization ended (None while it runs)."""
+        return self._driver.end_reason if self._driver is not None else None
+
+    @classmethod
+    def get_optimizer_top_experiments(cls, objective_metric_title: str,
+                                      objective_metric_series: str,
+                                      objective_metric_sign: str, optimizer_task_id: str,
+                                      top_k: int, *, store: Store | None = None) -> list[Task]:
+        """Post-hoc: the best ``top_k`` finished jobs of an optimizer task by any objective."""
+        store = store or get_store()
+        objective = Objective(objective_metric_title, objective_metric_series,
+                              objective_metric_sign)
+        ids = store.find(parent=optimizer_task_id,
+                         status=[TaskStatus.COMPLETED.value, TaskStatus.STOPPED.value])
+        scored = [(i, v) for i, m in zip(ids, store.metrics_many(ids))
+                  if (v := objective.from_metrics(m)) is not None]
+        ranked = MultiObjective([objective]).rank([(i, [v]) for i, v in scored])[:max(top_k, 0)]
+        return [Task(i, store=store) for i in ranked]
+
+
+def _validate_limits(config: OptimizerConfig) -> None:
+    _positive("max_number_of_concurrent_tasks", config.max_number_of_concurrent_tasks,
+              integer=True, allow_none=False)
+    if not isinstance(config.execution_queue, str) or not config.execution_queue:
+        raise ValueError(f"execution_queue must be a non-empty string, got "
+                         f"{config.execution_queue!r}")
+    _positive("optimization_time_limit", config.optimization_time_limit)
+    _positive("compute_time_limit", config.compute_time_limit)
+    _positive("time_limit_per_job", config.time_limit_per_job)
+    _positive("pool_period_min", config.pool_period_min)
+    _positive("total_max_jobs", config.total_max_jobs, integer=True)
+    _positive("max_iteration_per_job", config.max_iteration_per_job, integer=True)
+    _positive("min_iteration_per_job", config.min_iteration_per_job, integer=True)
+    if config.save_top_k_tasks_only is not None and (
+            isinstance(config.save_top_k_tasks_only, bool)
+            or not isinstance(config.save_top_k_tasks_only, int)):
+        raise ValueError(f"save_top_k_tasks_only must be an integer or None, got "
+                         f"{config.save_top_k_tasks_only!r}")
+    if not isinstance(config.spawn_project, (str, type(None))):
+        raise InvalidTaskError(f"spawn_project must be a string, got {config.spawn_project!r}")

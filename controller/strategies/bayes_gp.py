@@ -1,0 +1,466 @@
+"""Bayesian optimization with a Gaussian process (Polyaxon's ``kind: bayes``), in plain numpy.
+
+``num_initial_runs`` random configurations come first, then ``max_iterations`` GP suggestions,
+then the search is exhausted. Each GP suggestion:
+
+1. encodes every completed trial with an objective into the unit cube (Polyaxon's encoding, each
+   dimension rescaled to [0, 1]: a categorical choice or a ParameterSet -> one-hot dims, argmax
+   decodes; a numeric finite list (stepped range, integer range, numeric choice) -> one dim over
+   [min, max], decoded to the nearest valid point; a continuous range -> one dim over
+   [low, high], in exponent space for LogUniform);
+2. fits a zero-mean GP with unit signal variance to the standardised targets ``y = -loss``
+   (maximised), kernel RBF or Matern (nu 0.5, 1.5, 2.5), picking the isotropic length scale and the
+   noise level that maximise the log marginal likelihood over a log-grid, the given
+   ``length_scale`` and ``num_restarts_optimizer`` random length scales;
+3. treats running trials as observed at the GP's posterior mean (the "kriging believer"), so that
+   the GP is certain there and concurrent suggestions spread out instead of coinciding;
+4. maximises the acquisition (UCB ``mu + kappa * sigma``; EI ``(mu - y_max - eps) * Phi(z) +
+   sigma * phi(z)``; POI ``Phi(z)``, ``z = (mu - y_max - eps) / sigma``, in the objective's units)
+   over ``num_warmup`` random points, then refines the best ``num_iterations`` by a shrinking
+   random local search (instead of Polyaxon's L-BFGS-B restarts);
+5. decodes the best candidate whose configuration was not suggested before (a random one if every
+   candidate is taken).
+
+Unlike Polyaxon, which waits for all runs before each single suggestion, :meth:`suggest` always
+answers, so every worker stays busy: with no observation yet, GP iterations fall back to random.
+Only ``completed`` trials with a finite objective are observations; failed ones are ignored.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..parameters import (
+    DiscreteParameterRange,
+    LogUniformParameterRange,
+    Parameter,
+    ParameterSet,
+    SearchSpace,
+    UniformIntegerParameterRange,
+    UniformParameterRange,
+)
+from .base import SearchStrategy, Suggestion, Trial
+from .grid_random import config_key
+
+_CAMEL = {"acquisitionFunction": "acquisition_function", "gaussianProcess": "gaussian_process",
+          "numWarmup": "num_warmup", "numIterations": "num_iterations",
+          "lengthScale": "length_scale", "numRestartsOptimizer": "num_restarts_optimizer"}
+_UTILITY_DEFAULTS = {"acquisition_function": "ucb", "kappa": None, "eps": None,
+                     "gaussian_process": None, "num_warmup": 1000, "num_iterations": 10}
+_GP_DEFAULTS = {"kernel": "matern", "length_scale": 1.0, "nu": 1.5, "num_restarts_optimizer": 0}
+_DEFAULT_UTILITY = {"acquisition_function": "ucb", "kappa": 2.576}
+_MATERN_NU = (0.5, 1.5, 2.5)
+_LENGTH_SCALE_GRID = tuple(np.geomspace(0.03, 3.0, 9))
+_LENGTH_SCALE_BOUNDS = (0.01, 10.0)
+_NOISE_GRID = (1e-6, 1e-4, 1e-2, 1e-1)
+_JITTER = (0.0, 1e-10, 1e-8, 1e-6, 1e-4, 1e-2)
+_REFINE_ROUNDS = 20
+_REFINE_PROPOSALS = 8
+_REFINE_STEP = 0.1
+_REFINE_SHRINK = 0.8
+_RANDOM_TRIES = 64
+_erf = np.vectorize(math.erf, otypes=[float])
+
+
+# ---------------------------------------------------------------------- settings
+@dataclass(frozen=True)
+class Utility:
+    """Validated ``utility_function`` (Polyaxon's ``UtilityFunctionConfig``)."""
+
+    acquisition_function: str
+    kappa: float | None
+    eps: float | None
+    kernel: str
+    length_scale: float
+    nu: float
+    num_restarts_optimizer: int
+    num_warmup: int
+    num_iterations: int
+
+
+def _fields(section: str, raw: Any, defaults: dict[str, Any]) -> dict[str, Any]:
+    """``raw`` with snake_case keys over ``defaults``; ValueError naming unknown/repeated fields."""
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, Mapping):
+        raise ValueError(f"{section} must be a dict, got {raw!r}")
+    out: dict[str, Any] = {}
+    for key, value in raw.items():
+        name = _CAMEL.get(key, key)
+        if name not in defaults:
+            raise ValueError(f"{section}.{key} is not a known field; known: "
+                             f"{', '.join(sorted(defaults))}")
+        if name in out:
+            raise ValueError(f"{section}.{name} is given twice (snake_case and camelCase)")
+        out[name] = value
+    return {**defaults, **out}
+
+
+def _number(field: str, value: Any, minimum: float, integer: bool = False) -> Any:
+    """``value`` checked to be a finite (integer) number ``>= minimum``; ValueError naming it."""
+    kinds = (int,) if integer else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kinds) or not math.isfinite(value) \
+            or value < minimum:
+        kind = "an integer" if integer else "a number"
+        raise ValueError(f"{field} must be {kind} >= {minimum}, got {value!r}")
+    return value
+
+
+def parse_utility(raw: Mapping[str, Any] | None) -> Utility:
+    """Validate a Polyaxon ``utilityFunction`` (snake_case or camelCase field names).
+
+    None means UCB with ``kappa=2.576``. Defaults otherwise: ``acquisition_function`` ucb,
+    kernel matern, ``length_scale`` 1.0, ``nu`` 1.5, ``num_restarts_optimizer`` 0,
+    ``num_warmup`` 1000 and ``num_iterations`` 10 (more than Polyaxon's 5 warm-up points, because
+    the local search here is derivative-free).
+
+    Raises:
+        ValueError: naming the field: unknown field, unknown acquisition or kernel, ucb without
+            ``kappa``, ei/poi without ``eps``, ``nu`` not in 0.5/1.5/2.5 for matern, or an
+            out-of-range number.
+    """
+    fields = _fields("utility_function", _DEFAULT_UTILITY if raw is None else raw,
+                     _UTILITY_DEFAULTS)
+    gp = _fields("utility_function.gaussian_process", fields["gaussian_process"], _GP_DEFAULTS)
+    acquisition = str(fields["acquisition_function"]).lower()
+    if acquisition not in ("ucb", "ei", "poi"):
+        raise ValueError(f"utility_function.acquisition_function must be ucb, ei or poi, got "
+                         f"{fields['acquisition_function']!r}")
+    needed = "kappa" if acquisition == "ucb" else "eps"
+    if fields[needed] is None:
+        raise ValueError(f"utility_function.{needed} is required for acquisition_function "
+                         f"{acquisition!r}")
+    kernel = str(gp["kernel"]).lower()
+    if kernel not in ("matern", "rbf"):
+        raise ValueError(f"utility_function.gaussian_process.kernel must be matern or rbf, got "
+                         f"{gp['kernel']!r}")
+    if kernel == "matern" and gp["nu"] not in _MATERN_NU:
+        raise ValueError(f"utility_function.gaussian_process.nu must be one of {_MATERN_NU} for "
+                         f"the matern kernel, got {gp['nu']!r}")
+    section = "utility_function.gaussian_process"
+    return Utility(
+        acquisition_function=acquisition,
+        kappa=None if fields["kappa"] is None else
+        float(_number("utility_function.kappa", fields["kappa"], 0)),
+        eps=None if fields["eps"] is None else
+        float(_number("utility_function.eps", fields["eps"], -math.inf)),
+        kernel=kernel,
+        length_scale=float(_number(f"{section}.length_scale", gp["length_scale"], 1e-12)),
+        nu=float(gp["nu"]),
+        num_restarts_optimizer=_number(f"{section}.num_restarts_optimizer",
+                                       gp["num_restarts_optimizer"], 0, integer=True),
+        num_warmup=_number("utility_function.num_warmup", fields["num_warmup"], 1, integer=True),
+        num_iterations=_number("utility_function.num_iterations", fields["num_iterations"], 0,
+                               integer=True))
+
+
+# ---------------------------------------------------------------------- space encoding
+class _NumericAxis:
+    """One numeric parameter on one unit dim: continuous, or a finite list of points."""
+
+    width = 1
+
+    def __init__(self, name: str, low: float, high: float, points: list[tuple[float, Any]] | None,
+                 log_base: float | None) -> None:
+        self.name, self.low, self.high = name, low, high
+        self.span = (high - low) or 1.0
+        self.points = points
+        self.log_base = log_base
+
+    def encode(self, config: Mapping[str, Any]) -> list[float]:
+        value = float(config[self.name])
+        coord = math.log(value, self.log_base) if self.log_base else value
+        return [(coord - self.low) / self.span]
+
+    def decode(self, u: np.ndarray) -> dict[str, Any]:
+        coord = min(max(self.low + float(u[0]) * self.span, self.low), self.high)
+        if self.points is not None:
+            return {self.name: min(self.points, key=lambda p: abs(p[0] - coord))[1]}
+        return {self.name: float(self.log_base ** coord) if self.log_base else coord}
+
+
+class _ChoiceAxis:
+    """A choice among option dicts (categorical values, ParameterSet combinations): one-hot."""
+
+    def __init__(self, options: list[dict[str, Any]]) -> None:
+        self.options = options
+        self.width = len(options)
+
+    def encode(self, config: Mapping[str, Any]) -> list[float]:
+        index = next(i for i, option in enumerate(self.options)
+                     if all(config.get(k) == v for k, v in option.items()))
+        return [1.0 if i == index else 0.0 for i in range(self.width)]
+
+    def decode(self, u: np.ndarray) -> dict[str, Any]:
+        return dict(self.options[int(np.argmax(u))])
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _points_axis(name: str, values: list[Any], log_base: float | None) -> _NumericAxis:
+    coords = [math.log(v, log_base) if log_base else float(v) for v in values]
+    return _NumericAxis(name, min(coords), max(coords), list(zip(coords, values)), log_base)
+
+
+def _axis(parameter: Parameter) -> _NumericAxis | _ChoiceAxis:
+    """The encoding of one parameter; ValueError for a ParameterSet with nested ranges."""
+    p = parameter
+    if isinstance(p, (UniformParameterRange, UniformIntegerParameterRange)):
+        base = p.base if isinstance(p, LogUniformParameterRange) else None
+        if p.step_size is None:
+            return _NumericAxis(p.name, p.min_value, p.max_value, None, base)
+        return _points_axis(p.name, [d[p.name] for d in p.to_list()], base)
+    if isinstance(p, DiscreteParameterRange):
+        if all(_is_number(v) for v in p.values):
+            return _points_axis(p.name, p.values, None)
+        return _ChoiceAxis([{p.name: v} for v in p.values])
+    if isinstance(p, ParameterSet):
+        if any(isinstance(v, Parameter) for c in p.parameter_combinations for v in c.values()):
+            raise ValueError("BayesianGP supports ParameterSet only with constant combinations")
+        return _ChoiceAxis([dict(c) for c in p.parameter_combinations])
+    raise ValueError(f"BayesianGP cannot encode {type(p).__name__}")
+
+
+class SpaceEncoder:
+    """Maps configurations of a :class:`SearchSpace` to points of ``[0, 1]**width`` and back."""
+
+    def __init__(self, space: SearchSpace) -> None:
+        self.axes = [_axis(p) for p in space.parameters]
+        self.width = sum(a.width for a in self.axes)
+
+    def encode(self, config: Mapping[str, Any]) -> np.ndarray:
+        return np.array([u for axis in self.axes for u in axis.encode(config)], dtype=float)
+
+    def decode(self, point: np.ndarray) -> dict[str, Any]:
+        """The valid configuration nearest to ``point`` (see the module docstring)."""
+        out: dict[str, Any] = {}
+        start = 0
+        for axis in self.axes:
+            out.update(axis.decode(point[start:start + axis.width]))
+            start += axis.width
+        return out
+
+
+# ---------------------------------------------------------------------- Gaussian process
+def _correlation(a: np.ndarray, b: np.ndarray, kernel: str, nu: float,
+                 length_scale: float) -> np.ndarray:
+    dist = np.sqrt(((a[:, None, :] - b[None, :, :]) ** 2).sum(-1)) / length_scale
+    if kernel == "rbf":
+        return np.exp(-0.5 * dist ** 2)
+    if nu == 0.5:
+        return np.exp(-dist)
+    s = math.sqrt(2 * nu) * dist  # sqrt(3) d or sqrt(5) d
+    return (1 + s + (s ** 2 / 3 if nu == 2.5 else 0)) * np.exp(-s)
+
+
+def _cholesky(matrix: np.ndarray) -> np.ndarray:
+    """Cholesky factor, adding growing jitter to the diagonal until it succeeds."""
+    eye = np.eye(len(matrix))
+    for jitter in _JITTER:
+        try:
+            return np.linalg.cholesky(matrix + jitter * eye)
+        except np.linalg.LinAlgError:
+            continue
+    raise np.linalg.LinAlgError("kernel matrix is not positive definite even with jitter")
+
+
+class GaussianProcess:
+    """Zero-mean GP with unit signal variance on standardised targets ``y``."""
+
+    def __init__(self, x: np.ndarray, y: np.ndarray, kernel: str, nu: float, length_scale: float,
+                 noise: float) -> None:
+        self.x, self.y = x, y
+        self.kernel, self.nu, self.length_scale, self.noise = kernel, nu, length_scale, noise
+        k = _correlation(x, x, kernel, nu, length_scale) + noise * np.eye(len(x))
+        self.chol = _cholesky(k)
+        self.alpha = np.linalg.solve(self.chol.T, np.linalg.solve(self.chol, y))
+
+    def log_marginal_likelihood(self) -> float:
+        return float(-0.5 * self.y @ self.alpha - np.log(np.diag(self.chol)).sum()
+                     - 0.5 * len(self.y) * math.log(2 * math.pi))
+
+    def predict(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Posterior mean and standard deviation at the rows of ``x``."""
+        ks = _correlation(self.x, x, self.kernel, self.nu, self.length_scale)
+        v = np.linalg.solve(self.chol, ks)
+        return ks.T @ self.alpha, np.sqrt(np.clip(1.0 - (v ** 2).sum(0), 1e-12, None))
+
+    def believe(self, x: np.ndarray) -> GaussianProcess:
+        """The same GP with the rows of ``x`` observed at its own posterior mean."""
+        mean, _ = self.predict(x)
+        return GaussianProcess(np.vstack([self.x, x]), np.concatenate([self.y, mean]),
+                               self.kernel, self.nu, self.length_scale, self.noise)
+
+
+def fit_gp(x: np.ndarray, y: np.ndarray, utility: Utility,
+           rng: np.random.Generator) -> GaussianProcess:
+    """The GP whose length scale and noise maximise the log marginal likelihood (see module)."""
+    low, high = (math.log(b) for b in _LENGTH_SCALE_BOUNDS)
+    scales = [utility.length_scale, *_LENGTH_SCALE_GRID,
+              *np.exp(rng.uniform(low, high, utility.num_restarts_optimizer))]
+    fits = (GaussianProcess(x, y, utility.kernel, utility.nu, float(ls), noise)
+            for ls in scales for noise in _NOISE_GRID)
+    return max(fits, key=GaussianProcess.log_marginal_likelihood)
+
+
+def _normal_cdf(z: np.ndarray) -> np.ndarray:
+    return 0.5 * (1.0 + _erf(z / math.sqrt(2.0)))
+
+
+def acquisition(utility: Utility, mean: np.ndarray, std: np.ndarray, best: float) -> np.ndarray:
+    """UCB, EI or POI of posterior ``mean``/``std`` (maximised targets; ``best`` = max seen)."""
+    if utility.acquisition_function == "ucb":
+        return mean + utility.kappa * std  # type: ignore[operator]
+    improvement = mean - best - utility.eps  # type: ignore[operator]
+    z = improvement / std
+    if utility.acquisition_function == "poi":
+        return _normal_cdf(z)
+    return improvement * _normal_cdf(z) + std * np.exp(-0.5 * z ** 2) / math.sqrt(2 * math.pi)
+
+
+# ---------------------------------------------------------------------- strategy
+@dataclass
+class _Run:
+    """One job as the GP sees it: pending until it ends; ``loss`` None if it gave no objective."""
+
+    config: dict[str, Any]
+    pending: bool = True
+    loss: float | None = None
+
+
+class BayesianGP(SearchStrategy):
+    """GP Bayesian optimization, Polyaxon's ``bayes`` kept busy (see the module docstring).
+
+    Args:
+        num_initial_runs: random configurations before the GP (>= 1).
+        max_iterations: GP suggestions after them (>= 1); ``suggest`` returns None after
+            ``num_initial_runs + max_iterations`` suggestions.
+        utility_function: Polyaxon's ``utilityFunction`` (see :func:`parse_utility`).
+
+    Suggestion ``meta`` is ``{"index": i, "source": "random" | "gp"}``.
+
+    Raises:
+        TypeError: for an unknown argument.
+        ValueError: for invalid counts or ``utility_function`` (naming the field), an empty search
+            space, or a ParameterSet with nested ranges.
+    """
+
+    def __init__(self, *args: Any, num_initial_runs: int, max_iterations: int,
+                 utility_function: Mapping[str, Any] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.num_initial_runs = _number("num_initial_runs", num_initial_runs, 1, integer=True)
+        self.max_iterations = _number("max_iterations", max_iterations, 1, integer=True)
+        self.utility = parse_utility(utility_function)
+        if not self.space.parameters:
+            raise ValueError("BayesianGP needs at least one hyper-parameter")
+        self.encoder = SpaceEncoder(self.space)
+        self._num_suggested = 0
+        self._runs: dict[str, _Run] = {}
+        self._seen: set[str] = set()
+
+    # ------------------------------------------------------------------ contract
+    def suggest(self) -> Suggestion | None:
+        """A random configuration during the initial runs (or while nothing was observed), a GP
+        suggestion after; None once ``num_initial_runs + max_iterations`` were suggested."""
+        index = self._num_suggested
+        if index >= self.num_initial_runs + self.max_iterations:
+            return None
+        observed = [r for r in self._runs.values() if not r.pending and r.loss is not None]
+        if index < self.num_initial_runs or not observed:
+            config, source = self._random_config(), "random"
+        else:
+            config, source = self._gp_config(observed), "gp"
+        self._num_suggested += 1
+        self._seen.add(config_key(config))
+        return Suggestion(config, meta={"index": index, "source": source})
+
+    def on_trial_start(self, job_id: str, suggestion: Suggestion) -> None:
+        self._runs[job_id] = _Run(dict(suggestion.parameters))
+        self._seen.add(config_key(suggestion.parameters))
+
+    def on_trial_complete(self, trial: Trial) -> None:
+        """``trial`` stops being pending; it is an observation if it completed with a value."""
+        run = self._runs.setdefault(trial.job_id, _Run(dict(trial.parameters)))
+        self._seen.add(config_key(run.config))
+        run.pending = False
+        if trial.status == "completed" and trial.value is not None:
+            loss = self.loss(trial.value)
+            run.loss = loss if math.isfinite(loss) else None
+
+    def state_dict(self) -> dict[str, Any]:
+        return {**super().state_dict(), "num_suggested": self._num_suggested}
+
+    def load_state_dict(self, state: dict[str, Any], trials: Sequence[Trial] = ()) -> None:
+        """Restore the rng and the suggestion count; observations are rebuilt from ``trials``."""
+        super().load_state_dict(state, trials)
+        self._num_suggested = int(state["num_suggested"])
+        self._runs, self._seen = {}, set()
+        for trial in trials:
+            self._runs[trial.job_id] = _Run(dict(trial.parameters))
+            self._seen.add(config_key(trial.parameters))
+            if trial.finished:
+                self.on_trial_complete(trial)
+
+    # ------------------------------------------------------------------ internals
+    def _random_config(self) -> dict[str, Any]:
+        """A random configuration not suggested before (a repeat only if none is found)."""
+        config = self.space.sample(self.rng)
+        for _ in range(_RANDOM_TRIES - 1):
+            if config_key(config) not in self._seen:
+                break
+            config = self.space.sample(self.rng)
+        return config
+
+    def _gp_config(self, observed: list[_Run]) -> dict[str, Any]:
+        """The unseen configuration of highest acquisition (random if every candidate is seen)."""
+        x = np.array([self.encoder.encode(r.config) for r in observed])
+        target = np.array([-r.loss for r in observed])  # type: ignore[operator]
+        shift, scale = float(target.mean()), float(target.std()) or 1.0
+        gp = fit_gp(x, (target - shift) / scale, self.utility, self.rng)
+        pending = [self.encoder.encode(r.config) for r in self._runs.values() if r.pending]
+        if pending:
+            gp = gp.believe(np.array(pending))
+        best = float(target.max())
+
+        def score(points: np.ndarray) -> np.ndarray:
+            mean, std = gp.predict(points)
+            return acquisition(self.utility, mean * scale + shift, std * scale, best)
+
+        for point in self._candidates(score):
+            config = self.encoder.decode(point)
+            if config_key(config) not in self._seen:
+                return config
+        return self._random_config()
+
+    def _candidates(self, score: Any) -> np.ndarray:
+        """Warm-up points and their local refinements, best acquisition first."""
+        warmup = self.rng.random((self.utility.num_warmup, self.encoder.width))
+        values = score(warmup)
+        starts = warmup[np.argsort(-values, kind="stable")[:self.utility.num_iterations]]
+        refined, refined_values = self._refine(score, starts)
+        pool = np.vstack([refined, warmup])
+        order = np.argsort(-np.concatenate([refined_values, values]), kind="stable")
+        return pool[order]
+
+    def _refine(self, score: Any, starts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Shrinking random local search from each row of ``starts`` (kept inside the cube)."""
+        best, best_values = starts.copy(), score(starts)
+        n, width = best.shape
+        rows, step = np.arange(n), _REFINE_STEP
+        for _ in range(_REFINE_ROUNDS if n else 0):
+            noise = self.rng.normal(0.0, step, (n, _REFINE_PROPOSALS, width))
+            proposals = np.clip(best[:, None, :] + noise, 0.0, 1.0)
+            values = score(proposals.reshape(-1, width)).reshape(n, _REFINE_PROPOSALS)
+            pick = values.argmax(1)
+            better = values[rows, pick] > best_values
+            best[better] = proposals[rows, pick][better]
+            best_values[better] = values[rows, pick][better]
+            step *= _REFINE_SHRINK
+        return best, best_values

@@ -1,0 +1,350 @@
+"""Hyperband (Li et al., JMLR 2018) with Polyaxon's ``V1Hyperband`` semantics and bracket math.
+
+Hyperband runs brackets of synchronous successive halving, most aggressive first. Bracket ``s``
+(``s = s_max, ..., 0``) starts ``n = num_runs(s)`` random configurations with the resource
+``r = resources(s)``; after every rung ``bi`` it keeps the best ``num_runs_to_keep(n, bi)`` of them
+and runs those again with ``r * eta**(bi + 1)``. The resource reaches each trial as an ordinary
+task parameter (``resource``, e.g. ``General/epochs``) that the training code must read.
+
+The arithmetic is Polyaxon's (``V1Hyperband.set_tuning_params`` and friends), float quirks
+included. For ``max_iterations=81, eta=3``::
+
+    rung  bracket 4   bracket 3   bracket 2   bracket 1   bracket 0
+    0     81 x 1      34 x 3      15 x 9      8 x 27      5 x 81
+    1     27 x 3      11 x 9      5 x 27      2 x 81
+    2      9 x 9       3 x 27     1 x 81
+    3      3 x 27      1 x 81
+    4      1 x 81
+
+143 configurations and 206 trials when every trial completes. (Polyaxon's documentation shows
+another table for brackets 3 to 1; its code and tests produce this one.)
+
+Float pitfall, copied on purpose: ``s_max = int(log(max_iterations) / log(eta))`` truncates a
+float ratio, so ``max_iterations=243, eta=3`` gives ``s_max == 4`` (the ratio is 4.999...) and
+``1000, 10`` gives 2; likewise an ``int`` resource truncates ``99.99999999999999`` to 99 for
+``max_iterations=100``. Powers whose ratio is exact (81 and 27 with ``eta=3``) are unaffected.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from workers.task import normalize_parameters
+
+from ..objective import MultiObjective, Objective, parse_sign
+from ..parameters import Parameter
+from .base import WAIT, SearchStrategy, Suggestion, Trial, Wait
+
+_RESOURCE_TYPES: dict[str, type] = {"int": int, "float": float}
+_POLYAXON_KEYS = {"maxIterations": "max_iterations", "max_iterations": "max_iterations",
+                  "eta": "eta", "resource": "resource", "metric": "metric", "resume": "resume",
+                  "seed": "seed", "concurrency": "concurrency"}
+
+
+@dataclass(frozen=True)
+class HyperbandMath:
+    """Polyaxon's bracket arithmetic (``get_bracket``, ``get_num_runs``, ``get_resources``,
+    ``get_n_resources``, ``get_num_runs_to_keep``), as pure functions of ``max_iterations`` and
+    ``eta``. Iteration ``it`` runs bracket ``s_max - it``; a bracket's rungs are its
+    ``bracket_iteration`` values ``0..bracket``.
+    """
+
+    max_iterations: float
+    eta: float
+
+    @property
+    def s_max(self) -> int:
+        """Index of the most aggressive bracket (truncated float log, as Polyaxon)."""
+        return int(math.log(self.max_iterations) / math.log(self.eta))
+
+    @property
+    def B(self) -> float:  # noqa: N802 - Polyaxon's (and the paper's) name
+        """Budget of one bracket: ``(s_max + 1) * max_iterations``."""
+        return (self.s_max + 1) * self.max_iterations
+
+    def bracket(self, iteration: int) -> int:
+        """The bracket that iteration ``iteration`` runs (``s_max - iteration``)."""
+        return self.s_max - iteration
+
+    def num_runs(self, bracket: int) -> int:
+        """``n``: the number of configurations a bracket starts with."""
+        return int(math.ceil((self.B / self.max_iterations) * self.eta ** bracket
+                             / (bracket + 1)))
+
+    def resources(self, bracket: int) -> float:
+        """``r``: the resource of a bracket's first rung."""
+        return self.max_iterations * self.eta ** (-bracket)
+
+    def n_resources(self, resources: float, bracket_iteration: int) -> float:
+        """The resource of rung ``bracket_iteration`` of a bracket whose first rung has
+        ``resources``."""
+        return resources * self.eta ** bracket_iteration
+
+    def num_runs_to_keep(self, num_runs: int, bracket_iteration: int) -> int:
+        """How many of a bracket's ``num_runs`` initial configurations rung ``bracket_iteration``
+        passes on to rung ``bracket_iteration + 1``."""
+        return int(num_runs * self.eta ** (-bracket_iteration) / self.eta)
+
+    def rungs(self, bracket: int) -> list[tuple[int, float]]:
+        """``(configurations, resource)`` of each rung of ``bracket`` when every trial completes."""
+        n, r = self.num_runs(bracket), self.resources(bracket)
+        counts = [n] + [self.num_runs_to_keep(n, bi) for bi in range(bracket)]
+        return [(count, self.n_resources(r, bi)) for bi, count in enumerate(counts)]
+
+
+@dataclass(frozen=True)
+class Resource:
+    """The task parameter that receives each trial's resource, and its type (``int`` truncates,
+    as Polyaxon's ``cast_value``)."""
+
+    name: str
+    type: str = "int"
+
+    @classmethod
+    def parse(cls, spec: str | Mapping[str, Any] | None, owner: str) -> Resource:
+        """From ``"epochs"`` (type int) or Polyaxon's ``{"name": ..., "type": "int"|"float"}``;
+        a name without a section gets ``General/``.
+
+        Raises:
+            ValueError: for a missing spec or name, or a type other than int/float.
+        """
+        if spec is None:
+            raise ValueError(f"{owner} needs resource=: the task parameter that receives each "
+                             f"trial's resource, e.g. 'General/epochs' or "
+                             f"{{'name': 'epochs', 'type': 'int'}}")
+        if isinstance(spec, str):
+            spec = {"name": spec}
+        if not isinstance(spec, Mapping) or set(spec) - {"name", "type"}:
+            raise ValueError(f"resource must be a name or {{'name', 'type'}}, got {spec!r}")
+        kind = spec.get("type") or "int"
+        if kind not in _RESOURCE_TYPES:
+            raise ValueError(f"resource type must be 'int' or 'float', got {kind!r}")
+        name = spec.get("name")
+        if not isinstance(name, str):
+            raise ValueError(f"resource name must be a string, got {name!r}")
+        return cls(next(iter(normalize_parameters({name: None}, "resource"))), kind)
+
+    def cast(self, value: float) -> int | float:
+        return _RESOURCE_TYPES[self.type](value)
+
+
+def _metric_order(metric: Mapping[str, Any] | None) -> str | None:
+    """``"min"``/``"max"`` of Polyaxon's ``{"name", "optimization"}`` metric (None if absent)."""
+    if metric is None:
+        return None
+    if not isinstance(metric, Mapping) or "optimization" not in metric:
+        raise ValueError(f"metric must be {{'name': ..., 'optimization': 'maximize'|'minimize'}}, "
+                         f"got {metric!r}")
+    return parse_sign(metric["optimization"])[0]
+
+
+class Hyperband(SearchStrategy):
+    """Synchronous Hyperband with Polyaxon's bracket math (see the module docstring).
+
+    Args:
+        max_iterations: the largest resource a configuration gets (Polyaxon's ``maxIterations``).
+        eta: the reduction factor (keep ``1/eta``, multiply the resource by ``eta``).
+        resource: the task parameter receiving the resource: ``"General/epochs"`` (int) or
+            ``{"name": "epochs", "type": "int"|"float"}``; ``General/`` is added to a bare name.
+        metric: Polyaxon's ``{"name", "optimization"}``, accepted for schema compatibility; the
+            optimizer's objective decides, and a metric whose direction disagrees is an error.
+        resume: True: a promoted configuration continues its previous trial's latest checkpoint
+            (``Suggestion.continue_from``) with the larger resource; False: it restarts.
+        concurrency: at most this many of the strategy's trials active at once (WAIT beyond).
+        **kwargs: :class:`SearchStrategy` arguments (``hyper_parameters``, ``seed``, ...).
+
+    Rung 0 configurations are drawn at random from the space (not de-duplicated). A rung's
+    survivors are chosen once every trial of the rung has ended; meanwhile :meth:`suggest` says
+    WAIT. Only ``completed`` trials with a (non-NaN) objective are ranked (first objective, ties
+    by configuration id): failed, stopped and metric-less trials are never promoted. A rung left
+    without any survivor ends its bracket early. After the last bracket :meth:`suggest` returns
+    None. Each suggestion's ``meta`` is ``{"bracket", "iteration", "rung", "config",
+    "resource"}``.
+
+    Raises:
+        ValueError: for ``max_iterations <= 0``, ``eta <= 1``, an invalid resource, metric or
+            concurrency, a resource that is also a searched parameter, or a metric direction
+            that contradicts the objective.
+    """
+
+    def __init__(self, *args: Any, max_iterations: float | None = None, eta: float = 3,
+                 resource: str | Mapping[str, Any] | None = None,
+                 metric: Mapping[str, Any] | None = None, resume: bool = False,
+                 concurrency: int | None = None, **kwargs: Any) -> None:
+        self._metric_order = _metric_order(metric)
+        super().__init__(*args, **kwargs)
+        if _number("max_iterations", max_iterations) <= 0:
+            raise ValueError(f"max_iterations must be > 0, got {max_iterations}")
+        if _number("eta", eta) <= 1:
+            raise ValueError(f"eta must be > 1, got {eta}")
+        if concurrency is not None and (isinstance(concurrency, bool)
+                                        or not isinstance(concurrency, int) or concurrency < 1):
+            raise ValueError(f"concurrency must be a positive integer, got {concurrency!r}")
+        self.math = HyperbandMath(max_iterations, eta)  # type: ignore[arg-type]
+        self.resource = Resource.parse(resource, type(self).__name__)
+        if self.resource.name in self.space.names:
+            raise ValueError(f"resource {self.resource.name!r} is also a searched parameter")
+        self.metric = dict(metric) if metric is not None else None
+        self.resume = bool(resume)
+        self.concurrency = concurrency
+        self.iteration = 0
+        self.rung = 0
+        self._promoted: list[int] = []
+        self._next_config = 0
+        self._reset_trials()
+
+    @classmethod
+    def from_polyaxon(cls, config: Mapping[str, Any], hyper_parameters: Iterable[Parameter],
+                      **kwargs: Any) -> Hyperband:
+        """Build from a Polyaxon ``matrix`` section (camelCase or snake_case keys).
+
+        ``params`` cannot be translated here: pass the ranges as ``hyper_parameters``. Other
+        arguments (``objective_metric``, ...) go through ``kwargs``.
+
+        Raises:
+            ValueError: for another ``kind`` or keys this strategy does not support.
+        """
+        if config.get("kind", "hyperband") != "hyperband":
+            raise ValueError(f"matrix kind must be 'hyperband', got {config.get('kind')!r}")
+        unknown = sorted(set(config) - set(_POLYAXON_KEYS) - {"kind"})
+        if unknown:
+            raise ValueError(f"unsupported Polyaxon hyperband key(s): {', '.join(unknown)} "
+                             f"(pass the ranges as hyper_parameters)")
+        args = {_POLYAXON_KEYS[k]: v for k, v in config.items()
+                if k != "kind" and v is not None}
+        return cls(hyper_parameters=hyper_parameters, **args, **kwargs)
+
+    def set_objective(self, objective: MultiObjective | Objective) -> None:
+        """Set the objective; ValueError if it contradicts ``metric``'s optimization."""
+        super().set_objective(objective)
+        assert self.objective is not None
+        order = self.objective.objectives[0].order
+        if self._metric_order is not None and self._metric_order != order:
+            raise ValueError(f"metric optimization ({self._metric_order}) contradicts the "
+                             f"objective's sign ({self.objective.objectives[0].sign})")
+
+    # ------------------------------------------------------------------ contract
+    def suggest(self) -> Suggestion | Wait | None:
+        """The next trial of the current rung, WAIT while the rung runs, None when done."""
+        if self.concurrency is not None and len(self._active) >= self.concurrency:
+            return WAIT
+        while True:
+            bracket = self._bracket(self.iteration)
+            if bracket is None:
+                return None
+            if self._issued < self._rung_size(bracket):
+                return self._next_suggestion(bracket)
+            if len(self._results.get((self.iteration, self.rung), {})) < self._issued:
+                return WAIT
+            self._advance(bracket)
+
+    def on_trial_start(self, job_id: str, suggestion: Suggestion) -> None:
+        self._started += 1
+        self._active.add(job_id)
+        self._last_job[suggestion.meta["config"]] = job_id
+
+    def on_trial_complete(self, trial: Trial) -> None:
+        self._active.discard(trial.job_id)
+        key = (trial.meta["iteration"], trial.meta["rung"])
+        self._results.setdefault(key, {})[trial.meta["config"]] = self._trial_loss(trial)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {**super().state_dict(), "iteration": self.iteration, "rung": self.rung,
+                "promoted": list(self._promoted), "next_config": self._next_config}
+
+    def load_state_dict(self, state: dict[str, Any], trials: Sequence[Trial] = ()) -> None:
+        """Restore the cursor from ``state``; configurations, jobs and results from ``trials``."""
+        super().load_state_dict(state, trials)
+        self.iteration = int(state["iteration"])
+        self.rung = int(state["rung"])
+        self._promoted = [int(c) for c in state["promoted"]]
+        self._next_config = int(state["next_config"])
+        self._reset_trials()
+        for trial in trials:
+            meta = trial.meta
+            self._configs[meta["config"]] = {k: v for k, v in trial.parameters.items()
+                                             if k != self.resource.name}
+            self.on_trial_start(trial.job_id, Suggestion(trial.parameters, meta))
+            if trial.finished:
+                self.on_trial_complete(trial)
+            if (meta["iteration"], meta["rung"]) == (self.iteration, self.rung):
+                self._issued += 1
+
+    # ------------------------------------------------------------------ hooks
+    def _bracket(self, iteration: int) -> int | None:
+        """The bracket iteration ``iteration`` runs, or None once Hyperband is over."""
+        return self.math.bracket(iteration) if iteration <= self.math.s_max else None
+
+    def _resource_value(self, bracket: int, rung: int) -> int | float:
+        """The resource passed to a trial of ``rung`` in ``bracket``."""
+        return self.resource.cast(self.math.n_resources(self.math.resources(bracket), rung))
+
+    def _new_config(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        """A new rung-0 configuration (random here) and extra ``meta`` for its suggestion."""
+        return self.space.sample(self.rng), {}
+
+    # ------------------------------------------------------------------ internals
+    def _reset_trials(self) -> None:
+        self._configs: dict[int, dict[str, Any]] = {}
+        self._last_job: dict[int, str] = {}
+        self._results: dict[tuple[int, int], dict[int, float | None]] = {}
+        self._active: set[str] = set()
+        self._started = 0
+        self._issued = 0
+
+    def _rung_size(self, bracket: int) -> int:
+        return self.math.num_runs(bracket) if self.rung == 0 else len(self._promoted)
+
+    def _next_suggestion(self, bracket: int) -> Suggestion:
+        extra: dict[str, Any] = {}
+        if self.rung == 0:
+            config = self._next_config
+            self._next_config += 1
+            self._configs[config], extra = self._new_config()
+            continue_from = None
+        else:
+            config = self._promoted[self._issued]
+            continue_from = self._last_job[config] if self.resume else None
+        self._issued += 1
+        value = self._resource_value(bracket, self.rung)
+        meta = {"bracket": bracket, "iteration": self.iteration, "rung": self.rung,
+                "config": config, "resource": value, **extra}
+        return Suggestion({**self._configs[config], self.resource.name: value}, meta,
+                          continue_from)
+
+    def _advance(self, bracket: int) -> None:
+        """The current rung has ended: promote its best to the next rung, or start the next
+        bracket when the rung was the last one or left no survivor."""
+        self._issued = 0
+        if self.rung < bracket:
+            keep = self.math.num_runs_to_keep(self.math.num_runs(bracket), self.rung)
+            self._promoted = self._survivors((self.iteration, self.rung), keep)
+            if self._promoted:
+                self.rung += 1
+                return
+        self.iteration += 1
+        self.rung = 0
+        self._promoted = []
+
+    def _survivors(self, key: tuple[int, int], keep: int) -> list[int]:
+        """The ``keep`` best ranked configurations of a rung, best first (ties by config id)."""
+        ranked = sorted((loss, config) for config, loss in self._results.get(key, {}).items()
+                        if loss is not None)
+        return [config for _, config in ranked[:keep]]
+
+    def _trial_loss(self, trial: Trial) -> float | None:
+        """Lower-is-better objective of a completed trial; None if it may not rank."""
+        if trial.status != "completed" or trial.value is None:
+            return None
+        loss = self.loss(trial.value)
+        return None if math.isnan(loss) else loss
+
+
+def _number(what: str, value: Any) -> float:
+    """``value`` as a float; ValueError naming ``what`` unless it is a finite number."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError(f"{what} must be a finite number, got {value!r}")
+    return float(value)

@@ -1,0 +1,529 @@
+"""Optuna's ask/tell, driven by the optimizer's event loop (ClearML's ``OptimizerOptuna``).
+
+No thread per trial and no polling: :meth:`OptimizerOptuna.suggest` asks Optuna for a trial,
+reports go to the trial as intermediate values, and the job's end is told to the study. Any Optuna
+sampler and pruner can be passed; the default sampler is a seeded TPE with the constant liar, so
+running trials are known to the sampler and parallel workers do not all try the same region.
+
+Storage and resume: the study lives in the storage the optimizer injects (``optuna_storage``);
+:func:`redis_journal_storage` builds Optuna's journal storage on the optimizer's Redis, which
+``optuna-dashboard redis://...`` opens as it is. The strategy's own state is small (the study name,
+the jobs being pruned, an owner token); the trials come back from the study and from the loop's
+``trials``. A resumed controller re-opens the same study and continues as the original would have.
+
+Parameter mapping (each suggestion is exactly one of the range's own points, so
+:meth:`SearchSpace.contains` holds):
+
+* ``UniformParameterRange``: continuous -> ``FloatDistribution(min, max)``; stepped ->
+  ``FloatDistribution(low, high, step)`` when the points form an exact step grid, else categorical
+  over the points (``max_value`` off the grid but included).
+* ``UniformIntegerParameterRange``: ``IntDistribution(low, high, step)``, or categorical over the
+  points when ``max_value`` is off the grid.
+* ``LogUniformParameterRange`` (bounds are exponents): continuous ->
+  ``FloatDistribution(base**min, base**max, log=True)``; stepped -> categorical over its values.
+* ``DiscreteParameterRange``: categorical over the values (over their indices when a value is not
+  one of Optuna's choice types, or when values compare equal, like ``1`` and ``True``).
+* ``ParameterSet``: not supported (ValueError).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import secrets
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import optuna
+from optuna.distributions import (
+    BaseDistribution,
+    CategoricalDistribution,
+    FloatDistribution,
+    IntDistribution,
+)
+from optuna.storages import BaseStorage, InMemoryStorage, JournalStorage
+from optuna.trial import FrozenTrial, TrialState
+
+from ..parameters import (
+    DiscreteParameterRange,
+    LogUniformParameterRange,
+    Parameter,
+    UniformIntegerParameterRange,
+    UniformParameterRange,
+)
+from .base import WAIT, Decision, SearchStrategy, Suggestion, Trial, Wait
+from .grid_random import config_key
+
+#: Asks in a row that may return an already launched configuration before falling back.
+_DUPLICATE_TRIES = 8
+#: Largest finite space whose remaining points are enumerated when the sampler keeps repeating.
+_MAX_ENUMERATED = 100_000
+#: Trial user attributes written by this strategy (visible in optuna-dashboard).
+_ATTR_OWNER = "hpqueue_owner"
+_ATTR_JOB = "hpqueue_job_id"
+_ATTR_REJECTED = "hpqueue_rejected"
+_CHOICE_TYPES = (type(None), bool, int, float, str)
+
+
+def redis_journal_storage(url: str, prefix: str = "") -> JournalStorage:
+    """Optuna's journal storage on the Redis at ``url`` (``JournalRedisBackend``).
+
+    With the default empty ``prefix`` the study opens with ``optuna-dashboard <url>`` as it is
+    (the dashboard builds the backend without a prefix); a prefix keeps several journals apart in
+    one database, but then the dashboard needs a storage built in Python.
+    """
+    from optuna.storages.journal import JournalRedisBackend
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return JournalStorage(JournalRedisBackend(url, prefix=prefix))
+
+
+def _resolve_storage(storage: BaseStorage | str | None) -> BaseStorage:
+    if storage is None:
+        return InMemoryStorage()
+    if isinstance(storage, str):
+        if storage.startswith(("redis://", "rediss://", "unix://")):
+            return redis_journal_storage(storage)
+        # The object create_study will use itself (an RDB URL gets Optuna's cache in front), so
+        # that this strategy's reads and writes go through the same storage as the study's.
+        return optuna.storages.get_storage(storage)
+    if not isinstance(storage, BaseStorage):
+        raise TypeError(f"optuna_storage must be an optuna BaseStorage or a URL, got {storage!r}")
+    return optuna.storages.get_storage(storage)
+
+
+class _Codec:
+    """One parameter: its Optuna distribution and the mapping between both value spaces.
+
+    ``points`` are the parameter's distinct values when it has finitely many, else None.
+    Modes: ``continuous`` (Optuna value as it is), ``grid`` (a stepped Float/Int distribution
+    whose values map to ``points``), ``choice`` (categorical over the values themselves) and
+    ``index`` (categorical over indices into ``points``).
+    """
+
+    def __init__(self, name: str, distribution: BaseDistribution, mode: str,
+                 points: list[Any] | None) -> None:
+        self.name = name
+        self.distribution = distribution
+        self.mode = mode
+        self.points = points
+
+    def decode(self, value: Any) -> Any:
+        """The parameter value of Optuna's ``value``; ValueError if it is not one of ours."""
+        if self.mode == "continuous":
+            dist = self.distribution
+            if not dist.low <= value <= dist.high:  # type: ignore[attr-defined]
+                raise ValueError(f"{value!r} is outside {self.name}'s range")
+            return value
+        if self.mode == "grid":
+            assert self.points is not None
+            dist = self.distribution
+            step = dist.step  # type: ignore[attr-defined]
+            index = round((value - dist.low) / step)  # type: ignore[attr-defined]
+            if not 0 <= index < len(self.points) or not math.isclose(
+                    value, self.points[index], rel_tol=1e-9, abs_tol=step * 1e-6):
+                raise ValueError(f"{value!r} is not on {self.name}'s grid")
+            return self.points[index]
+        if self.mode == "index":
+            assert self.points is not None
+            if not isinstance(value, int) or not 0 <= value < len(self.points):
+                raise ValueError(f"{value!r} is not an index of {self.name}'s values")
+            return self.points[value]
+        if value not in self.distribution.choices:  # type: ignore[attr-defined]
+            raise ValueError(f"{value!r} is not one of {self.name}'s values")
+        return value
+
+    def encode(self, value: Any) -> Any:
+        """Optuna's value for the parameter value ``value`` (one of ``points``)."""
+        if self.mode == "index":
+            assert self.points is not None
+            key = _value_key(value)
+            return next(i for i, p in enumerate(self.points) if _value_key(p) == key)
+        return value
+
+
+def _value_key(value: Any) -> str:
+    return json.dumps(value, sort_keys=True)
+
+
+def _distinct(values: Sequence[Any]) -> list[Any]:
+    seen: set[str] = set()
+    out = []
+    for v in values:
+        key = _value_key(v)
+        if key not in seen:
+            seen.add(key)
+            out.append(v)
+    return out
+
+
+def _on_grid(points: Sequence[float], step: float) -> bool:
+    return len(points) >= 2 and all(
+        math.isclose(p, points[0] + i * step, rel_tol=0, abs_tol=abs(step) * 1e-9)
+        for i, p in enumerate(points))
+
+
+def _categorical(name: str, values: list[Any]) -> _Codec:
+    values = _distinct(values)
+    plain = all(type(v) in _CHOICE_TYPES and not (isinstance(v, float) and math.isnan(v))
+                for v in values)
+    # Optuna stores a choice as its position, found by ``==``: 1 and True (or 1 and 1.0) would
+    # collide, so such lists go by index.
+    if plain and all(a != b for a, b in itertools.combinations(values, 2)):
+        return _Codec(name, CategoricalDistribution(values), "choice", values)
+    return _Codec(name, CategoricalDistribution(list(range(len(values)))), "index", values)
+
+
+def _codec(param: Parameter) -> _Codec:
+    """The codec of one parameter; ValueError for ParameterSet or an unknown parameter type."""
+    name = param.name
+    if isinstance(param, LogUniformParameterRange):
+        if param.step_size is not None:
+            return _categorical(name, [p[name] for p in param.to_list()])
+        low, high = sorted((param.low, param.high))
+        points = [low] if low == high else None
+        return _Codec(name, FloatDistribution(low, high, log=True), "continuous", points)
+    if isinstance(param, UniformParameterRange):
+        if param.step_size is None:
+            low, high = param.min_value, param.max_value
+            points = [low] if low == high else None
+            return _Codec(name, FloatDistribution(low, high), "continuous", points)
+        points = param._points()
+        if _on_grid(points, param.step_size):
+            dist = FloatDistribution(points[0], points[-1], step=param.step_size)
+            return _Codec(name, dist, "grid", points)
+        return _categorical(name, points)
+    if isinstance(param, UniformIntegerParameterRange):
+        points = param._points()
+        if _on_grid(points, param.step_size):
+            dist = IntDistribution(points[0], points[-1], step=param.step_size)
+            return _Codec(name, dist, "grid", points)
+        return _categorical(name, points)
+    if isinstance(param, DiscreteParameterRange):
+        return _categorical(name, list(param.values))
+    raise ValueError(f"OptimizerOptuna does not support {type(param).__name__} parameters "
+                     f"(supported: UniformParameterRange, UniformIntegerParameterRange, "
+                     f"LogUniformParameterRange, DiscreteParameterRange)")
+
+
+class OptimizerOptuna(SearchStrategy):
+    """Optuna's samplers and pruners behind the strategy contract (see the module docstring).
+
+    Args:
+        optuna_sampler: any ``optuna.samplers.BaseSampler``. Default: a TPE sampler with the
+            constant liar (multivariate), reseeded for every trial from ``seed`` and the trial
+            number, so that a resumed strategy suggests exactly what the original would have. A
+            sampler passed here keeps its own random state, which is not part of
+            :meth:`state_dict` (a resumed strategy still continues the study, but may draw
+            differently).
+        optuna_pruner: any ``optuna.pruners.BasePruner``; None is Optuna's default
+            (``MedianPruner``), as in ClearML. Pruning applies to a single objective only.
+        optuna_storage: where the study lives: an ``optuna.storages.BaseStorage`` (the optimizer
+            passes :func:`redis_journal_storage`), or a storage URL (``redis://`` URLs become a
+            journal storage). Default: a private ``InMemoryStorage``.
+        study_name: the study's name in the storage (the optimizer passes its id). Default:
+            derived from ``seed``.
+        continue_previous_study: load the study if it already exists (and learn from its trials)
+            instead of failing with ``optuna.exceptions.DuplicatedStudyError``.
+
+    Raises:
+        TypeError: for an unknown argument or a storage of the wrong type.
+        ValueError: for a ``ParameterSet`` (or other unsupported) parameter; for an existing
+            study whose directions differ from the objective's (when the study is opened).
+    """
+
+    def __init__(self, *args: Any, optuna_sampler: optuna.samplers.BaseSampler | None = None,
+                 optuna_pruner: optuna.pruners.BasePruner | None = None,
+                 optuna_storage: BaseStorage | str | None = None, study_name: str | None = None,
+                 continue_previous_study: bool | None = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._codecs = [_codec(p) for p in self.space.parameters]
+        self._distributions = {c.name: c.distribution for c in self._codecs}
+        self._finite = all(c.points is not None for c in self._codecs)
+        self._size = (math.prod(len(c.points) for c in self._codecs)  # type: ignore[arg-type]
+                      if self._finite else math.inf)
+        self.optuna_sampler = optuna_sampler
+        self.optuna_pruner = optuna_pruner
+        self.continue_previous_study = bool(continue_previous_study)
+        self.storage = _resolve_storage(optuna_storage)
+        self.study_name = study_name if study_name is not None else f"hpqueue-{self.seed}"
+        self._owner = secrets.token_hex(8)
+        self._study: optuna.Study | None = None
+        self._study_id: int | None = None
+        self._trial_ids: dict[int, int] = {}   # optuna trial number -> storage trial id
+        self._numbers: dict[str, int] = {}     # job id -> optuna trial number
+        self._active: set[str] = set()         # started and not yet complete
+        self._pruned: set[str] = set()         # told to STOP by the pruner, not yet complete
+        self._seen: set[str] = set()           # config keys of every launched configuration
+
+    # ------------------------------------------------------------------ the study
+    @property
+    def study(self) -> optuna.Study:
+        """The Optuna study, created (or loaded, with ``continue_previous_study``) on first use.
+
+        Raises:
+            RuntimeError: if the objective is not set yet.
+            optuna.exceptions.DuplicatedStudyError: the study exists and may not be continued.
+        """
+        return self._ensure_study()
+
+    def _ensure_study(self) -> optuna.Study:
+        if self._study is None:
+            self._open(load_if_exists=self.continue_previous_study)
+            self._rebuild_seen()
+        assert self._study is not None
+        return self._study
+
+    def _directions(self) -> list[str]:
+        if self.objective is None:
+            raise RuntimeError("OptimizerOptuna needs the objective before it opens the study")
+        return ["maximize" if o.maximize else "minimize" for o in self.objective.objectives]
+
+    def _open(self, load_if_exists: bool) -> None:
+        directions = self._directions()
+        study = optuna.create_study(storage=self.storage, sampler=self.optuna_sampler,
+                                    pruner=self.optuna_pruner, study_name=self.study_name,
+                                    directions=directions, load_if_exists=load_if_exists)
+        found = [d.name.lower() for d in study.directions]
+        if found != directions:
+            raise ValueError(f"OptimizerOptuna: study {self.study_name!r} has directions {found}, "
+                             f"the objective needs {directions}")
+        self._study = study
+        self._study_id = self.storage.get_study_id_from_name(self.study_name)
+        self._trial_ids = {}
+
+    def _trial_id(self, number: int) -> int:
+        if number not in self._trial_ids:
+            self._trial_ids[number] = self.storage.get_trial_id_from_study_id_trial_number(
+                self._study_id, number)  # type: ignore[arg-type]
+        return self._trial_ids[number]
+
+    def _multi(self) -> bool:
+        return self.objective is not None and len(self.objective) > 1
+
+    # ------------------------------------------------------------------ suggestions
+    def _ask(self) -> optuna.trial.Trial:
+        study = self.study
+        if self.optuna_sampler is None:
+            # A fresh TPE seeded from (seed, trial number): its draws depend only on the seed and
+            # the study's history, never on how many asks this process made, so a resumed
+            # strategy continues exactly as the original would have.
+            number = len(study.get_trials(deepcopy=False))
+            sub_seed = int(np.random.SeedSequence([self.seed, number]).generate_state(1)[0])
+            study.sampler = optuna.samplers.TPESampler(seed=sub_seed, constant_liar=True,
+                                                       multivariate=True)
+        trial = study.ask(self._distributions)
+        trial.set_user_attr(_ATTR_OWNER, self._owner)
+        return trial
+
+    def _decode(self, params: dict[str, Any]) -> dict[str, Any] | None:
+        try:
+            return {c.name: c.decode(params[c.name]) for c in self._codecs}
+        except (KeyError, ValueError, TypeError):
+            return None
+
+    def _reject(self, trial: optuna.trial.Trial | FrozenTrial, reason: str) -> None:
+        # FAIL, not PRUNED: samplers ignore failed trials, while a pruned trial counts as a
+        # (bad) observation -- TPE would push a duplicate of a good configuration, or a trial
+        # that never ran, into its "worst" group and steer away from a region it knows nothing
+        # bad about. The configuration's real trial stays the only observation of it.
+        self.storage.set_trial_user_attr(self._trial_id(trial.number), _ATTR_REJECTED, reason)
+        self.study.tell(trial.number, state=TrialState.FAIL, skip_if_finished=True)
+
+    def _accept(self, trial: optuna.trial.Trial, config: dict[str, Any]) -> Suggestion:
+        self._seen.add(config_key(config))
+        return Suggestion(config, meta={"optuna_trial": trial.number})
+
+    def suggest(self) -> Suggestion | Wait | None:
+        """Ask Optuna for a configuration not launched before.
+
+        A repeated configuration is told FAIL (marked ``hpqueue_rejected``) and asked again; after
+        a few repeats in a finite space, one of its unused points is enqueued instead. Returns
+        None once a finite space is used up; WAIT if the sampler only repeats itself in an
+        infinite space while jobs are still running (their results may change its mind), None if
+        none is.
+        """
+        self._ensure_study()  # a continued study brings its configurations into _seen
+        if len(self._seen) >= self._size:
+            return None
+        for _ in range(_DUPLICATE_TRIES):
+            trial = self._ask()
+            config = self._decode(trial.params)
+            if config is not None and config_key(config) not in self._seen:
+                return self._accept(trial, config)
+            self._reject(trial, "duplicate")
+        remaining = self._remaining()
+        if remaining:
+            config = remaining[int(self.rng.integers(len(remaining)))]
+            self.study.enqueue_trial({c.name: c.encode(config[c.name]) for c in self._codecs})
+            trial = self._ask()
+            return self._accept(trial, config)
+        if self._finite and self._size <= _MAX_ENUMERATED:
+            return None
+        return WAIT if self._active else None
+
+    def _remaining(self) -> list[dict[str, Any]]:
+        """Unused points of a finite space small enough to enumerate, in grid order; else []."""
+        if not self._finite or self._size > _MAX_ENUMERATED:
+            return []
+        names = [c.name for c in self._codecs]
+        out = []
+        for values in itertools.product(*(c.points for c in self._codecs)):  # type: ignore[misc]
+            config = dict(zip(names, values))
+            if config_key(config) not in self._seen:
+                out.append(config)
+        return out
+
+    # ------------------------------------------------------------------ results
+    def on_trial_start(self, job_id: str, suggestion: Suggestion) -> None:
+        """Map ``job_id`` to the suggestion's Optuna trial (``meta["optuna_trial"]``)."""
+        number = suggestion.meta.get("optuna_trial")
+        if number is None:
+            return
+        self._numbers[job_id] = int(number)
+        self._active.add(job_id)
+        self.storage.set_trial_user_attr(self._trial_id(int(number)), _ATTR_JOB, job_id)
+
+    def on_trial_result(self, job_id: str, iteration: int, value: float | list[float]
+                        ) -> Decision:
+        """Report ``value`` at step ``iteration`` to the trial; STOP if the pruner says so.
+
+        Single objective only (Optuna's pruners are single-objective): a NaN, a negative or an
+        already reported step is not reported, and the pruner is consulted only from
+        ``min_iteration_per_job`` on. Unknown jobs and several objectives: CONTINUE.
+        """
+        if job_id in self._pruned:
+            return Decision.STOP
+        number = self._numbers.get(job_id)
+        if number is None or self._multi():
+            return Decision.CONTINUE
+        scalar = _scalar(value)
+        try:
+            step = int(iteration)
+        except (TypeError, ValueError):
+            return Decision.CONTINUE
+        if scalar is None or step < 0:
+            return Decision.CONTINUE
+        trial_id = self._trial_id(number)
+        frozen = self.storage.get_trial(trial_id)
+        if frozen.state != TrialState.RUNNING:
+            return Decision.CONTINUE
+        if step not in frozen.intermediate_values:
+            self.storage.set_trial_intermediate_value(trial_id, step, scalar)
+            frozen = self.storage.get_trial(trial_id)
+        if self.min_iteration_per_job is not None and step < self.min_iteration_per_job:
+            return Decision.CONTINUE
+        if self.study.pruner.prune(self.study, frozen):
+            self._pruned.add(job_id)
+            return Decision.STOP
+        return Decision.CONTINUE
+
+    def on_trial_complete(self, trial: Trial) -> None:
+        """Tell the study how the job ended (safe to repeat: ``skip_if_finished``).
+
+        * completed with a valid objective -> COMPLETE with it;
+        * stopped after reaching ``max_iteration_per_job`` with a valid objective -> COMPLETE
+          (it ran its whole budget, as ClearML counts it);
+        * stopped by our pruner, or stopped early (time limit, early-stopping policy) with an
+          objective -> PRUNED: Optuna's state for a trial ended before its budget; its
+          intermediate values tell TPE how far it got;
+        * failed, or ended without a usable objective (missing, NaN, wrong length) -> FAIL, which
+          samplers ignore (ClearML crashed here, #1401).
+        """
+        number = self._numbers.get(trial.job_id, trial.meta.get("optuna_trial"))
+        self._active.discard(trial.job_id)
+        pruned = trial.job_id in self._pruned
+        self._pruned.discard(trial.job_id)
+        if number is None:
+            return
+        values = self._values(trial.value)
+        state, told = TrialState.FAIL, None
+        if trial.status == "completed" and values is not None:
+            state, told = TrialState.COMPLETE, values
+        elif trial.status == "stopped":
+            full = (self.max_iteration_per_job is not None and trial.iteration is not None
+                    and trial.iteration >= self.max_iteration_per_job)
+            if values is not None and full and not pruned:
+                state, told = TrialState.COMPLETE, values
+            elif pruned or values is not None:
+                state = TrialState.PRUNED
+        self.study.tell(int(number), told, state=state, skip_if_finished=True)
+
+    def _values(self, value: float | list[float] | None) -> list[float] | None:
+        """The objective as Optuna's values, or None if it is not usable."""
+        if value is None:
+            return None
+        raw = list(value) if isinstance(value, (list, tuple)) else [value]
+        expected = len(self.objective) if self.objective is not None else 1
+        if len(raw) != expected:
+            return None
+        out = []
+        for v in raw:
+            scalar = _scalar(v)
+            if scalar is None:
+                return None
+            out.append(scalar)
+        return out
+
+    # ------------------------------------------------------------------ state
+    def state_dict(self) -> dict[str, Any]:
+        """Base state, the study name, the owner token and the jobs being pruned."""
+        return {**super().state_dict(), "study_name": self.study_name, "owner": self._owner,
+                "pruned": sorted(self._pruned)}
+
+    def load_state_dict(self, state: dict[str, Any], trials: Sequence[Trial] = ()) -> None:
+        """Re-open the study from the storage and rebuild the job maps from ``trials``.
+
+        Also tells the study what it missed: a finished job whose trial is still running there is
+        told now, and a trial this strategy asked for but that no job runs (the controller died
+        between the two) is told FAIL, so the sampler stops treating it as running.
+        """
+        super().load_state_dict(state, trials)
+        self.study_name = str(state["study_name"])
+        self._owner = str(state["owner"])
+        self._pruned = set(state["pruned"])
+        self._numbers = {t.job_id: int(t.meta["optuna_trial"]) for t in trials
+                         if t.meta.get("optuna_trial") is not None}
+        self._active = {t.job_id for t in trials if t.job_id in self._numbers and not t.finished}
+        self._open(load_if_exists=True)
+        frozen = {ft.number: ft for ft in self.study.get_trials(deepcopy=False)}
+        for t in trials:
+            ft = frozen.get(self._numbers.get(t.job_id, -1))
+            if t.finished and ft is not None and ft.state == TrialState.RUNNING:
+                self.on_trial_complete(t)
+        started = set(self._numbers.values())
+        for ft in frozen.values():
+            if (ft.state == TrialState.RUNNING and ft.number not in started
+                    and ft.user_attrs.get(_ATTR_OWNER) == self._owner):
+                self._reject(ft, "orphan")
+        self._rebuild_seen()
+        self._seen.update(config_key(t.parameters) for t in trials
+                          if t.meta.get("optuna_trial") is not None)
+
+    def _rebuild_seen(self) -> None:
+        """The configurations of every trial of the study but the rejected ones."""
+        self._seen = set()
+        for ft in self.study.get_trials(deepcopy=False):
+            if ft.state != TrialState.WAITING and _ATTR_REJECTED not in ft.user_attrs:
+                config = self._decode(ft.params)
+                if config is not None:
+                    self._seen.add(config_key(config))
+
+
+def _scalar(value: Any) -> float | None:
+    """A float from a number or a one-element list; None for anything else or NaN."""
+    if isinstance(value, (list, tuple)):
+        if len(value) != 1:
+            return None
+        value = value[0]
+    if isinstance(value, bool):
+        return None
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(out) else out
