@@ -343,9 +343,9 @@ class OptimizerOptuna(SearchStrategy):
 
         A repeated configuration is told FAIL (marked ``hpqueue_rejected``) and asked again; after
         a few repeats in a finite space, one of its unused points is enqueued instead. Returns
-        None once a finite space is used up; WAIT if the sampler only repeats itself in an
-        infinite space while jobs are still running (their results may change its mind), None if
-        none is.
+        None once a finite space is used up; WAIT if the sampler only repeats itself in a space
+        too large to enumerate while jobs are still running (their results may change its mind),
+        None if none is.
         """
         self._ensure_study()  # a continued study brings its configurations into _seen
         if len(self._seen) >= self._size:
