@@ -225,7 +225,9 @@ class HyperParameterOptimizer:
         kwargs: dict[str, Any] = {**config.optimizer_kwargs, **extra}
         accepted = inspect.signature(cls.__init__).parameters
         if "optuna_storage" in accepted and kwargs.get("optuna_storage") is None:
-            kwargs.update(self._optuna_storage())
+            for key, value in self._optuna_storage().items():
+                if kwargs.get(key) is None:
+                    kwargs[key] = value
         loop = {k: getattr(config, k) for k in _LOOP_KWARGS}
         return cls(base_task_id=config.base_task_id, hyper_parameters=space.parameters,
                    objective_metric=objective, execution_queue=config.execution_queue,

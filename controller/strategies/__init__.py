@@ -1,7 +1,26 @@
-"""Search strategies: one small module per algorithm behind :class:`SearchStrategy`."""
+"""Search strategies: one small module per algorithm behind :class:`SearchStrategy`.
+
+Strategies whose module needs a heavier library (Optuna) are imported on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 from .base import WAIT, Decision, SearchStrategy, Suggestion, Trial, Wait
 from .grid_random import GridSearch, RandomSearch
 
+_LAZY = {
+    "OptimizerOptuna": "optuna_search",
+    "redis_journal_storage": "optuna_search",
+}
+
 __all__ = ["WAIT", "Decision", "GridSearch", "RandomSearch", "SearchStrategy", "Suggestion",
-           "Trial", "Wait"]
+           "Trial", "Wait", *_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
