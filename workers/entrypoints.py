@@ -38,11 +38,14 @@ def load_entry_point(spec: str, working_dir: str | None = None) -> Callable[...,
                 path = Path(working_dir) / path
             if not path.is_file():
                 raise FileNotFoundError(f"no file {path}")
-            mod_spec = importlib.util.spec_from_file_location(f"_hpq_entry_{path.stem}", path)
-            assert mod_spec is not None and mod_spec.loader is not None
-            module = importlib.util.module_from_spec(mod_spec)
-            sys.modules[mod_spec.name] = module
-            mod_spec.loader.exec_module(module)
+            name = f"_hpq_entry_{path.stem}_{abs(hash(str(path.resolve())))}"
+            module = sys.modules.get(name)
+            if module is None:  # load each file once per process
+                mod_spec = importlib.util.spec_from_file_location(name, path)
+                assert mod_spec is not None and mod_spec.loader is not None
+                module = importlib.util.module_from_spec(mod_spec)
+                mod_spec.loader.exec_module(module)
+                sys.modules[name] = module
         else:
             if working_dir and working_dir not in sys.path:
                 sys.path.insert(0, working_dir)

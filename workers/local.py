@@ -147,12 +147,20 @@ class LocalWorkers:
                "HPQ_PARENT_PID": str(os.getpid()),
                "PYTHONPATH": os.pathsep.join(dict.fromkeys(paths))}
         self._store = store
+        log_dir = store.settings.home / "logs"
+        log_dir.mkdir(parents=True, exist_ok=True)
+        #: Where the workers' output (and the trials' stdout) goes.
+        self.log_path = log_dir / f"{self.hostname.split('@')[0]}.log"
+        self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "workers.app", "worker",
              "-Q", ",".join(self.queues), "-c", str(concurrency), "-P", "prefork",
              "-n", self.hostname, "--without-mingle", "--without-gossip", "-l", loglevel],
-            env=env, stdin=subprocess.DEVNULL, start_new_session=True)
+            env=env, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT,
+            start_new_session=True)
         atexit.register(self.stop)
+        print(f"hpqueue: {concurrency} local worker process(es) on queue(s) "
+              f"{','.join(self.queues)}; log: {self.log_path}", file=sys.stderr)
 
     def wait_ready(self, timeout: float = 60.0) -> None:
         """Block until the worker registered itself; HpqError if it exits or times out."""
@@ -168,6 +176,7 @@ class LocalWorkers:
     def stop(self, timeout: float = 30.0) -> None:
         """Warm shutdown (running trials finish), then kill after ``timeout`` seconds."""
         if self.proc.poll() is not None:
+            self._log.close()
             return
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.proc.pid, signal.SIGTERM)
@@ -177,6 +186,7 @@ class LocalWorkers:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait()
+        self._log.close()
 
     def __enter__(self) -> LocalWorkers:
         return self
