@@ -61,8 +61,9 @@ class HyperbandMath:
         return int(math.log(self.max_iterations) / math.log(self.eta))
 
     @property
-    def B(self) -> float:  # noqa: N802 - Polyaxon's (and the paper's) name
-        """Budget of one bracket: ``(s_max + 1) * max_iterations``."""
+    def B(self) -> float:
+        """Budget of one bracket: ``(s_max + 1) * max_iterations`` (Polyaxon's and the paper's
+        name)."""
         return (self.s_max + 1) * self.max_iterations
 
     def bracket(self, iteration: int) -> int:
@@ -71,8 +72,7 @@ class HyperbandMath:
 
     def num_runs(self, bracket: int) -> int:
         """``n``: the number of configurations a bracket starts with."""
-        return int(math.ceil((self.B / self.max_iterations) * self.eta ** bracket
-                             / (bracket + 1)))
+        return math.ceil((self.B / self.max_iterations) * self.eta ** bracket / (bracket + 1))
 
     def resources(self, bracket: int) -> float:
         """``r``: the resource of a bracket's first rung."""
@@ -166,8 +166,8 @@ class Hyperband(SearchStrategy):
 
     Raises:
         ValueError: for ``max_iterations <= 0``, ``eta <= 1``, an invalid resource, metric or
-            concurrency, a resource that is also a searched parameter, or a metric direction
-            that contradicts the objective.
+            concurrency, a resource that is also a searched parameter or whose smallest value
+            casts to 0, or a metric direction that contradicts the objective.
     """
 
     def __init__(self, *args: Any, max_iterations: float | None = None, eta: float = 3,
@@ -176,17 +176,17 @@ class Hyperband(SearchStrategy):
                  concurrency: int | None = None, **kwargs: Any) -> None:
         self._metric_order = _metric_order(metric)
         super().__init__(*args, **kwargs)
-        if _number("max_iterations", max_iterations) <= 0:
-            raise ValueError(f"max_iterations must be > 0, got {max_iterations}")
-        if _number("eta", eta) <= 1:
-            raise ValueError(f"eta must be > 1, got {eta}")
         if concurrency is not None and (isinstance(concurrency, bool)
                                         or not isinstance(concurrency, int) or concurrency < 1):
             raise ValueError(f"concurrency must be a positive integer, got {concurrency!r}")
-        self.math = HyperbandMath(max_iterations, eta)  # type: ignore[arg-type]
+        self.math = HyperbandMath(_above("max_iterations", max_iterations, 0),
+                                  _above("eta", eta, 1))
         self.resource = Resource.parse(resource, type(self).__name__)
         if self.resource.name in self.space.names:
             raise ValueError(f"resource {self.resource.name!r} is also a searched parameter")
+        if self._resource_value(self.math.s_max, 0) <= 0:
+            raise ValueError(f"the smallest resource is 0 as {self.resource.type}; use "
+                             f"resource type 'float' or a larger budget")
         self.metric = dict(metric) if metric is not None else None
         self.resume = bool(resume)
         self.concurrency = concurrency
@@ -348,3 +348,10 @@ def _number(what: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise ValueError(f"{what} must be a finite number, got {value!r}")
     return float(value)
+
+
+def _above(what: str, value: Any, bound: float) -> Any:
+    """``value`` itself if it is a number above ``bound``; ValueError naming ``what`` if not."""
+    if _number(what, value) <= bound:
+        raise ValueError(f"{what} must be > {bound}, got {value}")
+    return value
