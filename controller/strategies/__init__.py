@@ -9,15 +9,17 @@ import importlib
 from typing import Any
 
 from .base import WAIT, Decision, SearchStrategy, Suggestion, Trial, Wait
+from .bohb import OptimizerBOHB
 from .grid_random import GridSearch, RandomSearch
+from .hyperband import Hyperband, HyperbandMath
 
 _LAZY = {
     "OptimizerOptuna": "optuna_search",
     "redis_journal_storage": "optuna_search",
 }
 
-__all__ = ["WAIT", "Decision", "GridSearch", "RandomSearch", "SearchStrategy", "Suggestion",
-           "Trial", "Wait", *_LAZY]
+__all__ = ["WAIT", "Decision", "GridSearch", "Hyperband", "HyperbandMath", "OptimizerBOHB",
+           "RandomSearch", "SearchStrategy", "Suggestion", "Trial", "Wait", *_LAZY]
 
 
 def __getattr__(name: str) -> Any:
