@@ -25,38 +25,25 @@ promote. Ranking uses the first objective (:meth:`SearchStrategy.loss`), ties by
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
-
-from workers.task import normalize_parameters
 
 from .base import WAIT, SearchStrategy, Suggestion, Trial, Wait
 from .grid_random import config_key
+from .hyperband import Resource
 
 _REJECTION_TRIES = 64
-_RESOURCE_TYPES = {"int": int, "float": float}
-
-
-def parameter_name(name: str, what: str = "parameter") -> str:
-    """``name`` as a full task-parameter key: ``General/`` is added when it has no section.
-
-    Raises:
-        ValueError: if ``name`` is not a string that can be a ``Section/name`` key.
-    """
-    return next(iter(normalize_parameters({name: None}, what)))
 
 
 def rung_resources(min_resource: float, max_resource: float, reduction_factor: float,
-                   resource_type: str = "int") -> list[int | float]:
+                   cast: Callable[[float], int | float] = int) -> list[int | float]:
     """The resource of each rung: ``min_resource * reduction_factor**k`` below ``max_resource``,
-    then ``max_resource``; cast with ``int()`` (truncation, as Polyaxon) or ``float()``.
+    then ``max_resource``; each passed through ``cast`` (``int`` truncates, as Polyaxon's).
 
     Raises:
-        ValueError: for non-positive or inverted bounds, ``reduction_factor <= 1``, an unknown
-            ``resource_type``, or rungs that collapse to equal values when cast.
+        ValueError: for non-positive or inverted bounds, ``reduction_factor <= 1``, or rungs that
+            collapse to equal values when cast.
     """
-    if resource_type not in _RESOURCE_TYPES:
-        raise ValueError(f"resource_type must be 'int' or 'float', got {resource_type!r}")
     for what, v in (("min_resource", min_resource), ("max_resource", max_resource),
                     ("reduction_factor", reduction_factor)):
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
@@ -71,11 +58,10 @@ def rung_resources(min_resource: float, max_resource: float, reduction_factor: f
         levels.append(level)
         level *= reduction_factor
     levels.append(float(max_resource))
-    cast = _RESOURCE_TYPES[resource_type]
     out = [cast(v) for v in levels]
     if out[0] <= 0 or any(b <= a for a, b in zip(out, out[1:])):
-        raise ValueError(f"rung resources {levels} collapse to {out} as {resource_type}; use "
-                         f"resource_type='float' or a larger min_resource/reduction_factor")
+        raise ValueError(f"rung resources {levels} collapse to {out} when cast; use a float "
+                         f"resource or a larger min_resource/reduction_factor")
     return out
 
 
@@ -87,8 +73,10 @@ class ASHA(SearchStrategy):
         max_resource: resource of the last rung (default: ``max_iteration_per_job``).
         reduction_factor: ``eta``; the top ``1/eta`` of a rung are promoted (default 3).
         resource: task parameter that receives the rung's resource (``General/`` added when the
-            name has no section). It may not also be a searched hyper-parameter.
-        resource_type: ``"int"`` (default; values truncated) or ``"float"``.
+            name has no section), or Polyaxon's ``{"name": ..., "type": "int"|"float"}``. It may
+            not also be a searched hyper-parameter.
+        resource_type: type of a resource given by name: ``"int"`` (default; values truncated)
+            or ``"float"``.
         resume: promotions continue the previous job's checkpoint instead of restarting.
         max_trials: cap on the number of distinct configurations (None: no cap).
 
@@ -98,21 +86,24 @@ class ASHA(SearchStrategy):
             ``max_trials < 1``.
     """
 
-    def __init__(self, *args: Any, resource: str, min_resource: float | None = None,
-                 max_resource: float | None = None, reduction_factor: float = 3,
+    def __init__(self, *args: Any, resource: str | Mapping[str, Any],
+                 min_resource: float | None = None, max_resource: float | None = None,
+                 reduction_factor: float = 3,
                  resource_type: str = "int", resume: bool = False,
                  max_trials: int | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.resource = parameter_name(resource, "resource")
-        if self.resource in self.space.names:
-            raise ValueError(f"resource {self.resource!r} is also a searched hyper-parameter")
+        spec = resource if isinstance(resource, Mapping) else {"name": resource,
+                                                                "type": resource_type}
+        self.resource = Resource.parse(spec, type(self).__name__)
+        if self.resource.name in self.space.names:
+            raise ValueError(f"resource {self.resource.name!r} is also a searched hyper-parameter")
         min_r = self.min_iteration_per_job if min_resource is None else min_resource
         max_r = self.max_iteration_per_job if max_resource is None else max_resource
         if min_r is None or max_r is None:
             raise ValueError("min_resource and max_resource are required (or "
                              "min_iteration_per_job and max_iteration_per_job)")
         self.reduction_factor = reduction_factor
-        self.rungs = rung_resources(min_r, max_r, reduction_factor, resource_type)
+        self.rungs = rung_resources(min_r, max_r, reduction_factor, self.resource.cast)
         if max_trials is not None and (isinstance(max_trials, bool) or
                                        not isinstance(max_trials, int) or max_trials < 1):
             raise ValueError(f"max_trials must be a positive integer or None, got {max_trials!r}")
@@ -178,7 +169,7 @@ class ASHA(SearchStrategy):
         if "config" not in meta or "rung" not in meta:
             return
         config_id, rung = int(meta["config"]), int(meta["rung"])
-        config = {k: v for k, v in parameters.items() if k != self.resource}
+        config = {k: v for k, v in parameters.items() if k != self.resource.name}
         self._configs[config_id] = config
         self._seen.add(config_key(config))
         if rung > 0:
@@ -208,6 +199,6 @@ class ASHA(SearchStrategy):
 
     def _suggestion(self, config_id: int, rung: int, continue_from: str | None) -> Suggestion:
         resource = self.rungs[rung]
-        return Suggestion({**self._configs[config_id], self.resource: resource},
+        return Suggestion({**self._configs[config_id], self.resource.name: resource},
                           meta={"rung": rung, "config": config_id, "resource": resource},
                           continue_from=continue_from)
