@@ -17,9 +17,14 @@ from .parameters import (
 )
 from .stopping import FailureRate, MedianStopping, MetricThreshold, StoppingPolicy
 from .strategies import (
+    ASHA,
     WAIT,
+    BayesianGP,
     Decision,
     GridSearch,
+    Hyperband,
+    Mapping,
+    OptimizerBOHB,
     RandomSearch,
     SearchStrategy,
     Suggestion,
@@ -27,18 +32,24 @@ from .strategies import (
 )
 
 __all__ = [
+    "ASHA",
     "WAIT",
+    "BayesianGP",
     "Decision",
     "DiscreteParameterRange",
     "FailureRate",
     "GridSearch",
     "HyperParameterOptimizer",
+    "Hyperband",
     "LocalJob",
     "LogUniformParameterRange",
+    "Mapping",
     "MedianStopping",
     "MetricThreshold",
     "MultiObjective",
     "Objective",
+    "OptimizerBOHB",
+    "OptimizerOptuna",
     "Parameter",
     "ParameterSet",
     "RandomSearch",
@@ -50,3 +61,11 @@ __all__ = [
     "UniformIntegerParameterRange",
     "UniformParameterRange",
 ]
+
+
+def __getattr__(name: str) -> object:
+    if name == "OptimizerOptuna":  # imports optuna on first use
+        from .strategies import OptimizerOptuna
+
+        return OptimizerOptuna
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -8,18 +8,22 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from .asha import ASHA
 from .base import WAIT, Decision, SearchStrategy, Suggestion, Trial, Wait
+from .bayes_gp import BayesianGP
 from .bohb import OptimizerBOHB
 from .grid_random import GridSearch, RandomSearch
 from .hyperband import Hyperband, HyperbandMath
+from .mapping import Mapping
 
 _LAZY = {
     "OptimizerOptuna": "optuna_search",
     "redis_journal_storage": "optuna_search",
 }
 
-__all__ = ["WAIT", "Decision", "GridSearch", "Hyperband", "HyperbandMath", "OptimizerBOHB",
-           "RandomSearch", "SearchStrategy", "Suggestion", "Trial", "Wait", *_LAZY]
+__all__ = ["ASHA", "WAIT", "BayesianGP", "Decision", "GridSearch", "Hyperband", "HyperbandMath",
+           "Mapping", "OptimizerBOHB", "RandomSearch", "SearchStrategy", "Suggestion", "Trial",
+           "Wait", *_LAZY]
 
 
 def __getattr__(name: str) -> Any:
