@@ -1,0 +1,163 @@
+"""The optimizer report: summary read from Redis, and the self-contained HTML page.
+
+Optimizations run in-process on the fakeredis store: the driver's ``send_trial`` is replaced by a
+queue that one thread drains with :class:`workers.runner.TrialRunner` (no Celery, no workers).
+"""
+
+from __future__ import annotations
+
+import queue
+import re
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from controller import (
+    DiscreteParameterRange,
+    GridSearch,
+    HyperParameterOptimizer,
+    UniformParameterRange,
+)
+from controller.report import list_optimizers, load_summary, read_progress, render_html
+from controller.report_svg import CategoryScale, LinearScale, LogScale, nice_ticks, scale_for
+from workers import Store, Task
+from workers.errors import TaskNotFoundError
+from workers.runner import TrialRunner
+
+ENTRY = f"{__name__}:trial"
+
+
+def trial(task: Task) -> None:
+    """Loss (lr - 0.1)^2, reported over 3 iterations; ``opt == "fail"`` raises."""
+    p = task.connect({"lr": 0.1, "opt": "sgd"})
+    if p["opt"] == "fail":
+        raise RuntimeError("boom")
+    for i in range(3):
+        task.get_logger().report_scalar("val", "loss", value=(p["lr"] - 0.1) ** 2 + 0.01 * (2 - i),
+                                        iteration=i)
+        task.get_logger().report_scalar("val", "acc", value=1 - p["lr"], iteration=i)
+
+
+@pytest.fixture
+def inline_workers(store: Store, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """Run every trial the driver sends on one thread of this process; yields the sent ids."""
+    jobs: queue.Queue[str | None] = queue.Queue()
+    sent: list[str] = []
+
+    def drain() -> None:
+        while (task_id := jobs.get()) is not None:
+            TrialRunner(store, task_id).run()
+
+    def send(task_id: str, queue_name: str) -> None:
+        sent.append(task_id)
+        jobs.put(task_id)
+
+    thread = threading.Thread(target=drain, name="inline-worker", daemon=True)
+    thread.start()
+    monkeypatch.setattr("controller.driver.send_trial", send)
+    yield sent
+    jobs.put(None)
+    thread.join(timeout=10)
+
+
+def base_task(store: Store) -> Task:
+    return Task.create("reports", "base <task>", entry_point=ENTRY,
+                       parameters={"lr": 0.1, "opt": "sgd"}, store=store)
+
+
+def run_grid(store: Store, **kwargs: object) -> HyperParameterOptimizer:
+    """A finished grid search: 3 optimizers x 2 learning rates, the "fail" ones fail."""
+    opt = HyperParameterOptimizer(
+        base_task(store).id,
+        [DiscreteParameterRange("General/opt", ["sgd", "<b>", "fail"]),
+         DiscreteParameterRange("General/lr", [0.05, 0.3])],
+        "val", "loss", "min", optimizer_class=GridSearch, max_number_of_concurrent_tasks=2,
+        pool_period_min=0.001, store=store, **kwargs)
+    opt.start()
+    assert opt.wait(timeout=0.5)
+    return opt
+
+
+@pytest.mark.timeout(20)
+def test_summary_ranks_best_first_and_keeps_failed_rows(store: Store, inline_workers) -> None:
+    opt = run_grid(store)
+    s = load_summary(store, opt.id)
+    assert s.status == "completed" and s.end_reason == opt.end_reason and not s.live
+    assert len(s.jobs) == 6 and s.counts == {"completed": 4, "failed": 2}
+    assert [j.rank for j in s.jobs] == [0, 1, 2, 3, None, None]
+    assert s.best is not None and s.best.parameters["General/lr"] == 0.05
+    assert s.best.values == pytest.approx([0.0025]) and s.best.iterations == [2]
+    assert all(j.status == "failed" and j.values is None for j in s.jobs[4:])
+    top_ids = [d["task_id"] for d in opt.get_top_experiments_details(4)]
+    assert [j.id for j in s.top(4)] == top_ids  # the same ranking as the optimizer's
+    assert s.parameter_names == ["General/opt", "General/lr"]
+    assert s.budget["jobs"] == {"limit": None, "used": 6, "fraction": None}
+    assert s.budget["iterations"]["used"] == 8  # 4 jobs x iterations 0..2
+    assert s.best_over_time and s.best_over_time[-1]["job_id"] == s.best.id
+    progress = read_progress(store, opt.id)
+    assert (progress.done, progress.best, progress.live) == (6, s.best.values, False)
+    assert "done 6 | running 0 | queued 0 | best 0.0025" in progress.line()
+    assert [rec["id"] for rec, _ in list_optimizers(store)] == [opt.id]
+
+
+@pytest.mark.timeout(20)
+def test_html_is_self_contained_and_escaped(store: Store, inline_workers) -> None:
+    opt = run_grid(store)
+    page = render_html(load_summary(store, opt.id))
+    assert page.startswith("<!DOCTYPE html>")
+    assert "<script" not in page and "<link" not in page and "@import" not in page
+    assert not re.search(r"(src|href)\s*=\s*['\"]?(https?:)?//", page)
+    assert page.count("<svg") == 2  # objective over jobs, parallel coordinates
+    for job in load_summary(store, opt.id).jobs:
+        assert job.id in page
+    assert "<b>" not in page and "&lt;b&gt;" in page  # a parameter value
+    assert "base &lt;task&gt;" in page  # the base task's name, in the title
+    assert page.count("<tr class='best'>") == 1
+    assert page.count("<tr class='unranked'>") == 2
+    assert "failed: RuntimeError: boom" in page
+    assert "red: best so far" in page and "<path d='M" in page
+    for axis in ("General/opt", "General/lr", "val/loss"):
+        assert f">{axis}</text>" in page
+
+
+@pytest.mark.timeout(20)
+def test_multi_objective_and_continuous_parameter(store: Store, inline_workers) -> None:
+    opt = HyperParameterOptimizer(
+        base_task(store).id, [UniformParameterRange("General/lr", 0.01, 0.5)],
+        ["val", "val"], ["loss", "acc"], ["min", "max"], max_number_of_concurrent_tasks=2,
+        total_max_jobs=4, pool_period_min=0.001, store=store)
+    opt.start()
+    assert opt.wait(timeout=0.5)
+    s = load_summary(store, opt.id)
+    assert s.objective_labels == ["val/loss", "val/acc"] and len(s.ranked) == 4
+    assert all(len(j.values or []) == 2 for j in s.jobs)
+    page = render_html(s)
+    assert page.count("<svg") == 3  # one objective chart per objective + parallel coordinates
+
+
+@pytest.mark.timeout(10)
+def test_empty_and_unknown_optimizers(store: Store) -> None:
+    opt = HyperParameterOptimizer(base_task(store).id,
+                                  [DiscreteParameterRange("General/lr", [0.1])], "val", "loss",
+                                  store=store)
+    s = load_summary(store, opt.id)  # created, never started
+    assert s.jobs == [] and s.best is None and s.status == "created"
+    page = render_html(s)
+    assert "no jobs yet" in page and page.count("<svg") == 2
+    with pytest.raises(TaskNotFoundError):
+        load_summary(store, "nope")
+    with pytest.raises(ValueError, match="not an hpqueue optimizer"):
+        load_summary(store, base_task(store).id)
+
+
+def test_scales() -> None:
+    assert nice_ticks(0, 1) == [0, 0.2, 0.4, 0.6, 0.8, 1.0]
+    assert isinstance(scale_for([1, 2.5]), LinearScale)
+    assert isinstance(scale_for([0.001, 1], log=True), LogScale)
+    cats = scale_for(["b", 1, True], categories=["z", "b"])
+    assert isinstance(cats, CategoryScale)
+    assert cats.labels == ["z", "b", "1", "true"]
+    assert cats.unit("z") == 0 and cats.unit(True) == 1 and cats.unit("missing") is None
+    lin = LinearScale([0.0, 10.0])
+    assert 0 < lin.unit(0.0) < lin.unit(10.0) < 1
