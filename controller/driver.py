@@ -147,7 +147,9 @@ class Driver:
         if event.kind == "status":
             status = event.status
             assert status is not None
-            return self.scheduler.on_status(event.task_id, status, now,
+            # when the event happened (its stream id), not when it is read: a resumed
+            # controller catching up must not count its downtime as run time (or miss it)
+            return self.scheduler.on_status(event.task_id, status, _event_time(event, now),
                                             event.fields.get("reason", ""))
         if event.kind == "scalar":
             value = event.value
@@ -318,7 +320,31 @@ class Driver:
             time.sleep(0.2)
 
     def _redo_side_effects(self) -> None:
-        """After a resume: enqueue jobs that were saved but never queued, resend unsent ones."""
+        """After a resume: redo what a crash between persisting a pass and carrying it out may
+        have lost -- stop requests, archive flags and callbacks of ended jobs -- then enqueue
+        jobs that were saved but never queued and resend unsent ones.
+
+        A callback fires at least once: only a crash after it returned and before its
+        ``notified`` flag was written makes it fire again here.
+        """
+        sched = self.scheduler
+        opt = self.config.opt_id
+        with self.lock:
+            stops = [(j.id, j.reason) for j in sched.active.values() if j.reason]
+            finished = [j for j in sched.jobs.values() if j.status.is_final]
+            unnotified = [j.id for j in sorted(finished, key=lambda j: j.index)
+                          if not j.notified and j.status in (TaskStatus.COMPLETED,
+                                                             TaskStatus.STOPPED)
+                          and j.objective_values(sched.objective) is not None]
+        for job_id, reason in stops:
+            self.store.request_stop(job_id, opt, reason)
+        if sched.save_top_k is not None and finished:
+            records = self.store.get_many(j.id for j in finished)
+            for job, rec in zip(finished, records):
+                if rec is not None and (rec.get("archived") == "1") != job.archived:
+                    self.store.set_fields(job.id, {"archived": "1" if job.archived else "0"})
+        for job_id in unnotified:
+            self._notify(job_id)
         with self.lock:
             pending = [j for j in self.scheduler.active.values() if not j.sent]
         if not pending:
@@ -330,6 +356,14 @@ class Driver:
                 self._send(job, enqueue=True)
             elif status == TaskStatus.QUEUED.value:
                 self._send(job, enqueue=False)
+
+
+def _event_time(event: Event, now: float) -> float:
+    """The time of an event: the milliseconds of its stream id (never later than ``now``)."""
+    try:
+        return min(now, int(event.id.split("-", 1)[0]) / 1000.0)
+    except ValueError:
+        return now
 
 
 def load_rows(store: Store, opt_id: str) -> list[Job]:

@@ -25,7 +25,7 @@ from workers.store import Store, get_store
 from workers.task import Task, new_task_id
 
 from .budget import Budget
-from .driver import Callback, Driver, DriverConfig, load_rows
+from .driver import Callback, Driver, DriverConfig, LeaseHeldError, load_rows
 from .loop import Scheduler
 from .objective import MultiObjective, Objective
 from .parameters import Parameter, SearchSpace
@@ -289,8 +289,11 @@ class HyperParameterOptimizer:
         state = store.redis.hgetall(store.keys.opt_state(self._opt_id))
         jobs = load_rows(store, self._opt_id)
         sched = codec.loads(state.get("scheduler"), {})
+        ending = sched.get("ending")
+        if self._opt_task is not None and self._opt_task.status == TaskStatus.STOPPED:
+            ending = None  # the last session ended by stop(): resuming continues the search
         self._scheduler.restore(jobs, sched.get("counts", {}), sched.get("iterations_used", 0),
-                                sched.get("ending"), sched.get("exhausted", False))
+                                ending, sched.get("exhausted", False))
         if state.get("strategy"):
             trials = [j.as_trial(self._objective) for j in sorted(jobs, key=lambda j: j.index)]
             self._strategy.load_state_dict(json.loads(state["strategy"]), trials)
@@ -372,6 +375,11 @@ class HyperParameterOptimizer:
         assert driver is not None
         reason = driver.end_reason or (f"controller error: {driver.error}" if driver.error
                                        else "ended")
+        if isinstance(driver.error, LeaseHeldError):
+            # another controller drives this optimizer: its state and report are not ours
+            if self._local_workers is not None:
+                self._local_workers.stop()
+            return
         try:
             with self._lock:
                 state = driver.state()

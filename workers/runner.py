@@ -127,6 +127,9 @@ class TrialRunner:
         self._thread_id = threading.get_ident()
         self._proc: subprocess.Popen[str] | None = None
         self._terminated = False
+        # a callable trial can be interrupted only while it runs (never the code after it)
+        self._interrupt_lock = threading.Lock()
+        self._interruptible = True
 
     # ----------------------------------------------------------------- claiming
     def run(self) -> str:
@@ -219,9 +222,12 @@ class TrialRunner:
 
     def _run_callable(self, task: Task, rec: dict[str, str], output: OutputTail
                       ) -> dict[str, str]:
-        func = load_entry_point(rec["entry_point"], rec.get("working_dir") or None)
-        with contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
-            result = func(task)
+        try:
+            func = load_entry_point(rec["entry_point"], rec.get("working_dir") or None)
+            with contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
+                result = func(task)
+        finally:
+            self._end_interrupts()
         if result is None:
             return {}
         try:
@@ -264,8 +270,24 @@ class TrialRunner:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(self._proc.pid, sig)
             return
-        ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(self._thread_id),
-                                                   ctypes.py_object(exc_type))
+        with self._interrupt_lock:
+            if self._interruptible:
+                ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(self._thread_id),
+                                                           ctypes.py_object(exc_type))
+
+    def _end_interrupts(self) -> None:
+        """In the trial's thread, once the callable returned or raised: no interrupt may reach
+        the code that follows (the finish, or the worker's next task). An interrupt already on
+        its way is dropped: the callable has ended anyway."""
+        while True:
+            try:
+                with self._interrupt_lock:
+                    self._interruptible = False
+                ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(self._thread_id),
+                                                           None)
+                return
+            except (TrialStopped, AttemptLostError):
+                continue
 
 
 def _pid_alive(pid: int) -> bool:
