@@ -187,6 +187,10 @@ class HyperParameterOptimizer:
         self._base = base
         self._opt_task = opt_task
         self._opt_id = opt_task.id if opt_task is not None else new_task_id()
+        # a task this process runs as a trial (ClearML's optimizer run by an agent) keeps the
+        # status its worker gives it: the optimizer must not complete it under its feet
+        current = Task.current_task()
+        self._owns_status = current is None or current.id != self._opt_id
         if strategy is None:
             strategy = self._build_strategy(config, space, objective, extra_kwargs)
         strategy.set_objective(objective)
@@ -323,12 +327,13 @@ class HyperParameterOptimizer:
             self._start_local_workers()
         now = time.time()
         self._started_at = now
-        won, prev = self._store.transition(
-            self._opt_id, self._opt_task.parent if self._opt_task else None,
-            [TaskStatus.CREATED, TaskStatus.QUEUED, TaskStatus.IN_PROGRESS, TaskStatus.STOPPED,
-             TaskStatus.FAILED], TaskStatus.IN_PROGRESS)
-        if not won and prev == TaskStatus.COMPLETED.value:
-            raise StatusConflictError(f"optimizer {self._opt_id} has already completed")
+        if self._owns_status:
+            won, prev = self._store.transition(
+                self._opt_id, self._opt_task.parent if self._opt_task else None,
+                [TaskStatus.CREATED, TaskStatus.QUEUED, TaskStatus.IN_PROGRESS,
+                 TaskStatus.STOPPED, TaskStatus.FAILED], TaskStatus.IN_PROGRESS)
+            if not won and prev == TaskStatus.COMPLETED.value:
+                raise StatusConflictError(f"optimizer {self._opt_id} has already completed")
         config = DriverConfig(
             opt_id=self._opt_id, base_record=self._base, queue=self._config.execution_queue,
             project=self._config.spawn_project or (self._opt_task.project if self._opt_task
@@ -390,7 +395,7 @@ class HyperParameterOptimizer:
                        "top": self._results.get_top_experiments_details(10)}
             if self._opt_task is not None:
                 self._opt_task.upload_artifact("summary", summary)
-            if driver.end_reason is not None:
+            if driver.end_reason is not None and self._owns_status:
                 final = (TaskStatus.STOPPED if reason == driver.stop_reason
                          else TaskStatus.COMPLETED)
                 self._store.transition(self._opt_id, self._opt_task.parent if self._opt_task

@@ -1034,3 +1034,42 @@ def test_resume_counts_run_time_of_jobs_that_ran_while_the_controller_was_down(e
     assert 0.8 * ran <= job.run_seconds(time.time()) <= ran + 0.3
     trial_fns.release()
     assert again.wait(timeout=0.5)
+
+
+def test_an_optimizer_run_inside_a_trial_adopts_it_and_leaves_its_status_alone(env: Env
+                                                                               ) -> None:
+    inner = env.base("quadratic", {"x": 0.5, "epochs": 1, "sleep": 0.0})
+    outer_base = env.base("optimizer_in_a_trial", {"base": inner.id})
+    outer = Task.clone(outer_base, parameters={"base": inner.id})
+    outer.enqueue("default")
+    assert outer.wait_for_status(timeout=30) is TaskStatus.COMPLETED, outer.record
+    record = outer.record
+    assert record.get("error") is None and "3 callbacks" in outer.output
+    jobs = Task.get_tasks(parent=outer.id)
+    assert len(jobs) == 3 and all(t.status is TaskStatus.COMPLETED for t in jobs)
+    assert json.loads(record["result"]) == min(
+        jobs, key=lambda t: trial_fns.loss_of(t.get_parameter("x"), 0)).id
+    assert outer.get_last_scalar_metrics()["hpo"]["best"]["last"] == 0.3
+    assert "optimization" in outer.tags and json.loads(record["configuration"])
+    assert outer.artifacts["summary"].get()["jobs"] == 3
+
+
+def test_the_time_limit_continues_across_a_resume(env: Env) -> None:
+    base = env.base("gated", {"x": 0.5})
+    opt = env.optimizer(base, grid([0.1, 0.2]), optimizer_class=GridSearch,
+                        optimization_time_limit=1.0)
+    opt.start()
+    wait_until(lambda: trial_fns.running() == 2, 10, "two running jobs")
+    time.sleep(1.5)  # housekeeping passes (every 0.6 s) save the elapsed time meanwhile
+    crash(opt)
+    again = HyperParameterOptimizer.resume(opt.id)
+    env.optimizers.append(again)
+    before = time.time()
+    again.start()
+    after = time.time()
+    deadline = again.get_time_limit().timestamp()
+    # one minute in all: what the first session used is not granted again
+    assert before + 60 - 3.0 <= deadline <= after + 60 - 0.5
+    assert again.elapsed() >= 0.5 / 60
+    trial_fns.release()
+    assert again.wait(timeout=0.5)

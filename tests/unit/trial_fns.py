@@ -185,3 +185,23 @@ def gated(task: Task) -> float:
             task.check_stop()
         log.report_scalar("val", "loss", value=x, iteration=1)
     return x
+
+
+def optimizer_in_a_trial(task: Task) -> str:
+    """A trial that runs an optimization, as ClearML's optimizer script run by an agent: the
+    optimizer adopts the running task (``Task.current_task()``) as its record."""
+    from controller import DiscreteParameterRange, GridSearch, HyperParameterOptimizer
+
+    p = task.connect({"base": ""})
+    done: list[str] = []
+    opt = HyperParameterOptimizer(
+        p["base"], [DiscreteParameterRange("General/x", [0.1, 0.2, 0.3])], "val", "loss", "min",
+        optimizer_class=GridSearch, max_number_of_concurrent_tasks=2, pool_period_min=0.01)
+    opt.start(job_complete_callback=lambda job_id, *_: done.append(job_id))
+    if not opt.wait(timeout=0.5):
+        opt.stop()
+        raise TimeoutError("the inner optimization did not end")
+    best = opt.get_top_experiments(1)[0]
+    task.get_logger().report_scalar("hpo", "best", value=best.get_parameter("x"), iteration=0)
+    print(f"optimizer {opt.id} ended: {opt.end_reason}; {len(done)} callbacks")
+    return best.id
