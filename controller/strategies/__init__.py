@@ -15,6 +15,7 @@ from .bohb import OptimizerBOHB
 from .grid_random import GridSearch, RandomSearch
 from .hyperband import Hyperband, HyperbandMath
 from .mapping import Mapping
+from .pbt import PopulationBasedTraining
 
 _LAZY = {
     "OptimizerOptuna": "optuna_search",
@@ -22,7 +23,7 @@ _LAZY = {
 }
 
 __all__ = ["ASHA", "WAIT", "BayesianGP", "Decision", "GridSearch", "Hyperband", "HyperbandMath",
-           "Mapping", "OptimizerBOHB", "RandomSearch", "SearchStrategy", "Suggestion", "Trial",
+           "Mapping", "OptimizerBOHB", "PopulationBasedTraining", "RandomSearch", "SearchStrategy", "Suggestion", "Trial",
            "Wait", *_LAZY]
 
 

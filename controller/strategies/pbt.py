@@ -1,0 +1,224 @@
+"""Population-based training (Jaderberg et al. 2017), asynchronous, with truncation selection.
+
+A population of ``population_size`` members trains in segments of ``perturbation_interval``
+units of the resource (epochs, steps). Each segment is one job that continues the member's
+previous job from its checkpoint (``Suggestion.continue_from``; the trial calls
+``task.latest_checkpoint()``). When a member's segment ends, its latest value is ranked against
+every member's latest value (chrischute/pbt ranks each member's most recent checkpoint):
+
+* exploit -- a member in the bottom ``quantile_fraction`` (at least one) copies a member drawn
+  uniformly from the top ``quantile_fraction``: its next job continues the donor's checkpoint;
+* explore -- the copied hyper-parameters are perturbed: each one is resampled from its range with
+  probability ``resample_probability``, else multiplied by one of ``perturbation_factors``
+  (0.8 or 1.2), clipped to its range and snapped to its points;
+
+otherwise the member continues its own checkpoint with its own hyper-parameters. No member
+exploits before ``min_population`` members have a value (5, as chrischute/pbt). A member ends when
+it reaches ``max_resource``; a failed segment ends it. The hyper-parameter schedule of a member is
+the sequence of its jobs' parameters (``meta["member"]``, ``meta["generation"]``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..parameters import (
+    LogUniformParameterRange,
+    Parameter,
+    UniformIntegerParameterRange,
+    UniformParameterRange,
+)
+from .base import WAIT, SearchStrategy, Suggestion, Trial, Wait
+from .hyperband import Resource
+
+
+@dataclass
+class _Segment:
+    job_id: str
+    config: dict[str, Any]
+    resource: float
+    generation: int
+    status: str = "queued"
+    value: float | None = None  # lower is better (loss)
+
+
+@dataclass
+class _Member:
+    segments: list[_Segment] = field(default_factory=list)
+
+    @property
+    def latest(self) -> _Segment:
+        return self.segments[-1]
+
+    @property
+    def latest_finished(self) -> bool:
+        return self.latest.status in ("completed", "failed", "stopped")
+
+    @property
+    def score(self) -> float | None:
+        """The loss of the newest segment that ended with a value."""
+        for seg in reversed(self.segments):
+            if seg.value is not None:
+                return seg.value
+        return None
+
+
+class PopulationBasedTraining(SearchStrategy):
+    """Asynchronous PBT; see the module docstring.
+
+    Args (besides the base ones): ``resource`` (task parameter receiving the total resource a
+    segment trains up to, e.g. ``"General/epochs"``), ``perturbation_interval`` (resource units
+    per segment), ``max_resource`` (a member's total), ``population_size=8``,
+    ``quantile_fraction=0.2``, ``resample_probability=0.25``,
+    ``perturbation_factors=(0.8, 1.2)``, ``min_population=5``.
+
+    Raises:
+        ValueError: for an invalid value, naming the argument.
+    """
+
+    def __init__(self, *args: Any, resource: str | Mapping[str, Any],
+                 perturbation_interval: float, max_resource: float, population_size: int = 8,
+                 quantile_fraction: float = 0.2, resample_probability: float = 0.25,
+                 perturbation_factors: Sequence[float] = (0.8, 1.2), min_population: int = 5,
+                 **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.resource = Resource.parse(resource, "PopulationBasedTraining")
+        if self.resource.name in self.space.names:
+            raise ValueError(f"resource {self.resource.name!r} is also a searched parameter")
+        for name, value in (("perturbation_interval", perturbation_interval),
+                            ("max_resource", max_resource)):
+            if not isinstance(value, (int, float)) or value <= 0:
+                raise ValueError(f"{name} must be > 0, got {value!r}")
+        if perturbation_interval > max_resource:
+            raise ValueError("perturbation_interval must be <= max_resource")
+        if not isinstance(population_size, int) or population_size < 2:
+            raise ValueError(f"population_size must be an integer >= 2, got {population_size!r}")
+        if not 0 < quantile_fraction <= 0.5:
+            raise ValueError(f"quantile_fraction must be in (0, 0.5], got {quantile_fraction!r}")
+        if not 0 <= resample_probability <= 1:
+            raise ValueError(f"resample_probability must be in [0, 1], got "
+                             f"{resample_probability!r}")
+        if not perturbation_factors or any(f <= 0 for f in perturbation_factors):
+            raise ValueError("perturbation_factors must be positive numbers")
+        self.perturbation_interval = perturbation_interval
+        self.max_resource = max_resource
+        self.population_size = population_size
+        self.quantile_fraction = quantile_fraction
+        self.resample_probability = resample_probability
+        self.perturbation_factors = list(perturbation_factors)
+        self.min_population = max(1, int(min_population))
+        self._members: dict[int, _Member] = {}
+        self._by_job: dict[str, _Segment] = {}
+
+    # ------------------------------------------------------------------ contract
+    def suggest(self) -> Suggestion | Wait | None:
+        if len(self._members) < self.population_size:
+            config = self.space.sample(self.rng)
+            return self._suggestion(len(self._members), 0, config,
+                                    self.perturbation_interval, None, None)
+        ready = [m for m, member in sorted(self._members.items()) if self._is_ready(member)]
+        if ready:
+            return self._next_segment(ready[0])
+        if any(not member.latest_finished for member in self._members.values()):
+            return WAIT
+        return None
+
+    def on_trial_start(self, job_id: str, suggestion: Suggestion) -> None:
+        meta = suggestion.meta
+        seg = _Segment(job_id, dict(suggestion.parameters), meta["resource"], meta["generation"])
+        self._members.setdefault(meta["member"], _Member()).segments.append(seg)
+        self._by_job[job_id] = seg
+
+    def on_trial_complete(self, trial: Trial) -> None:
+        seg = self._by_job.get(trial.job_id)
+        if seg is None:
+            return
+        seg.status = trial.status
+        value = trial.value
+        if trial.status in ("completed", "stopped") and value is not None and not (
+                isinstance(value, float) and math.isnan(value)):
+            seg.value = self.loss(value)
+
+    def load_state_dict(self, state: dict[str, Any], trials: Sequence[Trial] = ()) -> None:
+        super().load_state_dict(state, trials)
+        self._members, self._by_job = {}, {}
+        for trial in trials:
+            suggestion = Suggestion(trial.parameters, trial.meta)
+            self.on_trial_start(trial.job_id, suggestion)
+            if trial.finished:
+                self.on_trial_complete(trial)
+
+    # ------------------------------------------------------------------ helpers
+    def _is_ready(self, member: _Member) -> bool:
+        seg = member.latest
+        return (seg.status in ("completed", "stopped") and seg.value is not None
+                and seg.resource < self.max_resource)
+
+    def _next_segment(self, member_id: int) -> Suggestion:
+        member = self._members[member_id]
+        own = member.latest
+        resource = min(own.resource + self.perturbation_interval, self.max_resource)
+        donor_id = self._donor_for(member_id)
+        if donor_id is None:
+            return self._suggestion(member_id, own.generation + 1, own.config, resource,
+                                    own.job_id, None)
+        donor = self._members[donor_id]
+        donor_seg = next(s for s in reversed(donor.segments) if s.value is not None)
+        # the donor's checkpoint carries the donor's progress: train on from there
+        resource = min(donor_seg.resource + self.perturbation_interval, self.max_resource)
+        return self._suggestion(member_id, own.generation + 1, self._explore(donor_seg.config),
+                                resource, donor_seg.job_id, donor_id)
+
+    def _donor_for(self, member_id: int) -> int | None:
+        """A top-quantile member to copy if ``member_id`` is in the bottom quantile."""
+        scored = sorted((score, m) for m, member in self._members.items()
+                        if (score := member.score) is not None)
+        if len(scored) < self.min_population:
+            return None
+        k = max(1, int(self.quantile_fraction * len(scored)))
+        bottom = {m for _, m in scored[-k:]}
+        if member_id not in bottom:
+            return None
+        top = [m for _, m in scored[:k]]
+        return top[int(self.rng.integers(len(top)))]
+
+    def _explore(self, config: dict[str, Any]) -> dict[str, Any]:
+        out = dict(config)
+        for param in self.space.parameters:
+            if self.rng.random() < self.resample_probability or param.name is None:
+                out.update(param.get_value(self.rng))
+            else:
+                factor = self.perturbation_factors[
+                    int(self.rng.integers(len(self.perturbation_factors)))]
+                out[param.name] = _perturb(param, out[param.name], factor)
+        return out
+
+    def _suggestion(self, member: int, generation: int, config: dict[str, Any],
+                    resource: float, continue_from: str | None, donor: int | None) -> Suggestion:
+        meta: dict[str, Any] = {"member": member, "generation": generation, "resource": resource}
+        if donor is not None:
+            meta["exploited"] = donor
+        return Suggestion({**config, self.resource.name: self.resource.cast(resource)}, meta,
+                          continue_from)
+
+
+def _perturb(param: Parameter, value: Any, factor: float) -> Any:
+    """``value * factor`` kept inside the parameter's range and on its points."""
+    continuous = isinstance(param, UniformParameterRange) and param.step_size is None
+    if continuous:
+        lo, hi = ((param.low, param.high) if isinstance(param, LogUniformParameterRange)
+                  else (param.min_value, param.max_value))
+        return min(max(value * factor, min(lo, hi)), max(lo, hi))
+    points = [p[param.name] for p in param.to_list()]  # type: ignore[index]
+    step = 1 if factor > 1 else -1
+    if isinstance(param, (UniformParameterRange, UniformIntegerParameterRange)) or all(
+            isinstance(p, (int, float)) and not isinstance(p, bool) for p in points):
+        points = sorted(points)
+        nearest = min(points, key=lambda p: (abs(p - value * factor), p))
+        if nearest != value or value not in points:
+            return nearest
+    index = points.index(value) if value in points else 0
+    return points[min(max(index + step, 0), len(points) - 1)]
