@@ -416,7 +416,8 @@ class HyperParameterOptimizer:
             return
         if self._thread.is_alive():
             self._driver.request_stop()
-        if wait_for_reporter:
+        if wait_for_reporter and self._thread is not threading.current_thread():
+            # (from the callback, on the loop's own thread, the loop ends after it returns)
             self._thread.join(None if timeout is None else timeout * 60)
 
     def wait(self, timeout: float | None = None) -> bool:

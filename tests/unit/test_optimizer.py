@@ -375,16 +375,16 @@ def test_raising_callback_is_logged_and_never_stops_the_optimizer(
 
 def test_jobs_without_objective_never_rank_nor_notify(env: Env) -> None:
     base = env.base("by_kind", {"kind": "ok", "x": 1.0})
-    kinds = ["fail", "crash", "ok", "silent", "other"]
+    kinds = ["fail", "crash", "ok", "silent", "other", "nan"]
     calls = Calls()
     opt = env.optimizer(base, grid(kinds, "General/kind"), optimizer_class=GridSearch,
-                        max_number_of_concurrent_tasks=5)
+                        max_number_of_concurrent_tasks=6)
     run_to_end(opt, calls)
     assert opt.end_reason == "search space exhausted"
     by_kind = {t.get_parameter("kind"): t for t in env.children(opt)}
     assert {k: t.status.value for k, t in by_kind.items()} == {
         "fail": "failed", "crash": "failed", "ok": "completed", "silent": "completed",
-        "other": "completed"}
+        "other": "completed", "nan": "completed"}
     ok = by_kind["ok"].id
     assert calls.ids == [ok]
     assert [t.id for t in opt.get_top_experiments(10)] == [ok]
@@ -1073,3 +1073,21 @@ def test_the_time_limit_continues_across_a_resume(env: Env) -> None:
     assert again.elapsed() >= 0.5 / 60
     trial_fns.release()
     assert again.wait(timeout=0.5)
+
+
+def test_stop_from_the_callback(env: Env, caplog: pytest.LogCaptureFixture) -> None:
+    base = env.base("quadratic", {"x": 0.5, "epochs": 1, "sleep": 0.0})
+    calls = Calls()
+    opt = env.optimizer(base, grid([0.1, 0.2, 0.3, 0.4, 0.5, 0.6]), optimizer_class=GridSearch,
+                        max_number_of_concurrent_tasks=1)
+
+    def callback(*args: Any) -> None:
+        calls(*args)
+        if len(calls.calls) == 2:
+            opt.stop()  # ClearML users stop the search from the callback
+
+    run_to_end(opt, callback)
+    assert opt.end_reason == "stopped by user"
+    assert not [r for r in caplog.records if "job_complete_callback raised" in r.getMessage()]
+    assert len(env.children(opt)) <= 3
+    assert Task.get_task(opt.id).status is TaskStatus.STOPPED

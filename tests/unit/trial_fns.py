@@ -138,7 +138,7 @@ def by_kind(task: Task) -> float | None:
 
     ``ok`` reports ``val/loss = x``; ``fail`` reports a better value then raises; ``crash``
     raises without reporting; ``silent`` ends without reporting; ``other`` reports only another
-    metric.
+    metric; ``nan`` reports a NaN objective.
     """
     p = task.connect({"kind": "ok", "x": 1.0})
     log = task.get_logger()
@@ -154,6 +154,8 @@ def by_kind(task: Task) -> float | None:
             raise RuntimeError("trial failed before reporting")
         if kind == "other":
             log.report_scalar("train", "loss", value=0.0, iteration=0)
+        if kind == "nan":
+            log.report_scalar("val", "loss", value=float("nan"), iteration=0)
         return None
 
 
