@@ -11,6 +11,7 @@ timeouts, and hold jobs running with gates (``trial_fns.release``) instead of sl
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import statistics
 import threading
@@ -715,7 +716,7 @@ def test_reaction_is_event_driven_not_polled(env: Env) -> None:
     run_to_end(opt)
     total = time.monotonic() - started
     children = sorted(env.children(opt), key=lambda t: t.created)
-    latencies = [b.created - a.completed for a, b in zip(children, children[1:])]
+    latencies = [b.created - a.completed for a, b in itertools.pairwise(children)]
     print(f"dispatch latency after a job ended: median {statistics.median(latencies) * 1000:.1f}"
           f" ms, max {max(latencies) * 1000:.1f} ms; whole run {total:.2f} s")
     assert len(children) == 6
