@@ -211,10 +211,16 @@ class Driver:
         records = [self._job_record(job) for job in new_jobs]
         for record in records:
             created = float(record["created"])
+            # a new job is written queued, with its created -> queued event, in this transaction:
+            # one round trip per pass instead of a compare-and-set per job before its send
+            record.update(status=TaskStatus.QUEUED.value, queue=self.config.queue,
+                          last_update=record["created"])
             pipe.hset(keys.task(record["id"]), mapping=record)
             pipe.zadd(keys.tasks, {record["id"]: created})
             pipe.zadd(keys.project(record["project"]), {record["id"]: created})
             pipe.zadd(keys.children(opt), {record["id"]: created})
+            self.store.add_status_event(pipe, record["id"], opt, TaskStatus.QUEUED.value,
+                                        TaskStatus.CREATED.value)
         if writes["rows"]:
             pipe.hset(keys.opt_jobs(opt), mapping=writes["rows"])
         pipe.hset(keys.opt_state(opt), mapping=writes["state"])
@@ -241,7 +247,7 @@ class Driver:
     # ------------------------------------------------------------ side effects
     def _enqueue(self, jobs: list[Job]) -> None:
         for job in jobs:
-            self._send(job, enqueue=True)
+            self._send(job, enqueue=False)  # _persist wrote them queued
 
     def _send(self, job: Job, *, enqueue: bool) -> None:
         """CAS created -> queued (if ``enqueue``) and send the trial message."""

@@ -376,6 +376,14 @@ class Store:
         entries = reply[0][1] if isinstance(reply, list) else reply[stream][0]
         return [Event(eid, f.get("task", ""), f.get("kind", ""), f) for eid, f in entries]
 
+    def add_status_event(self, pipe: redis.client.Pipeline, task_id: str, parent: str | None,
+                         status: str, prev: str, reason: str = "") -> None:
+        """Queue on ``pipe`` the event of a status move that the caller writes inside its own
+        transaction (the same fields as the scripts' status events)."""
+        pipe.xadd(self.keys.events(parent), {"task": task_id, "kind": "status", "status": status,
+                                             "prev": prev, "reason": reason},
+                  maxlen=self.settings.stream_maxlen, approximate=True)
+
     def post_control(self, parent: str, command: str) -> None:
         """Append a control event (e.g. ``stop``) that wakes whoever reads ``parent``'s stream."""
         self.redis.xadd(self.keys.events(parent), {"task": "", "kind": "control",
