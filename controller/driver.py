@@ -131,6 +131,12 @@ class Driver:
                 out.extend(self.scheduler.housekeeping(now, self.deadline()))
             new_jobs = self.scheduler.launch(now, lambda: uuid.uuid4().hex)
             self._track_best(out, now)
+            if self.callback is None:
+                # nothing to call: the notified flags go out with this pass's rows
+                for note in out.notify:
+                    self.scheduler.jobs[note.job_id].notified = True
+                    out.dirty.add(note.job_id)
+                out.notify.clear()
             done = self.scheduler.done
             if done is None and self.scheduler.ending:
                 done = self._drain_timeout(now)
@@ -269,29 +275,35 @@ class Driver:
             self.store.request_stop(stop.job_id, opt, stop.reason)
         for change in out.archives:
             self.store.set_fields(change.job_id, {"archived": "1" if change.archived else "0"})
-        for note in out.notify:
-            self._notify(note.job_id)
+        if out.notify:
+            self._notify(*(note.job_id for note in out.notify),
+                         best={note.job_id: note.best for note in out.notify})
 
-    def _notify(self, job_id: str) -> None:
-        with self.lock:
-            job = self.scheduler.jobs[job_id]
-            if job.notified:
-                return
-            values = job.objective_values(self.scheduler.objective)
-            iterations = job.objective_iterations()
-            best = self.scheduler.leaderboard.best()
-            params = dict(job.parameters)
-        if self.callback is not None and values is not None:
-            single = len(values) == 1
-            try:
-                self.callback(job_id, values[0] if single else values,
-                              iterations[0] if single else iterations, params, best)
-            except Exception:  # noqa: BLE001 - a user callback never stops the optimizer
-                log.exception("job_complete_callback raised for job %s", job_id)
-        with self.lock:
-            job.notified = True
-        self.store.redis.hset(self._keys.opt_jobs(self.config.opt_id), job_id,
-                              codec.dumps(job.to_row()))
+    def _notify(self, *job_ids: str, best: dict[str, str | None] | None = None) -> None:
+        """Run the callback of each job (once), then save their ``notified`` flags. ``best``:
+        the best job when each ended (default: the best job now)."""
+        rows = {}
+        for job_id in job_ids:
+            with self.lock:
+                job = self.scheduler.jobs[job_id]
+                if job.notified:
+                    continue
+                values = job.objective_values(self.scheduler.objective)
+                iterations = job.objective_iterations()
+                top = (best or {}).get(job_id) or self.scheduler.leaderboard.best()
+                params = dict(job.parameters)
+            if self.callback is not None and values is not None:
+                single = len(values) == 1
+                try:
+                    self.callback(job_id, values[0] if single else values,
+                                  iterations[0] if single else iterations, params, top)
+                except Exception:  # noqa: BLE001 - a user callback never stops the optimizer
+                    log.exception("job_complete_callback raised for job %s", job_id)
+            with self.lock:
+                job.notified = True
+                rows[job_id] = codec.dumps(job.to_row())
+        if rows:  # one write for the pass, not one per job
+            self.store.redis.hset(self._keys.opt_jobs(self.config.opt_id), mapping=rows)
 
     def _housekeeping(self, now: float) -> None:
         settings = self.store.settings

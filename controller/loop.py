@@ -44,9 +44,11 @@ class Archive:
 
 @dataclass(frozen=True)
 class Notify:
-    """A job ended with its objective: call the completion callback (once)."""
+    """A job ended with its objective: call the completion callback (once). ``best`` is the
+    best job when it ended (what the callback is told, even if it runs after later endings)."""
 
     job_id: str
+    best: str | None = None
 
 
 @dataclass
@@ -194,7 +196,7 @@ class Scheduler:
         values = job.objective_values(self.objective)
         if values is not None and job.status in (TaskStatus.COMPLETED, TaskStatus.STOPPED):
             rank = self.leaderboard.add(job.id, job.index, values)
-            out.notify.append(Notify(job.id))
+            out.notify.append(Notify(job.id, self.leaderboard.best()))
             out.archives += self._archive_changes(job.id, rank)
         counts = {**self.counts, "total": self.created}
         for policy in self.policies:
