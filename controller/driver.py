@@ -127,7 +127,8 @@ class Driver:
                 out.extend(self._apply_event(event, now))
             if self.stop_reason and not self.scheduler.ending:
                 self.scheduler.end(self.stop_reason, out)
-            if now >= self._next_housekeeping:
+            housekeeping = now >= self._next_housekeeping
+            if housekeeping:
                 out.extend(self.scheduler.housekeeping(now, self.deadline()))
             new_jobs = self.scheduler.launch(now, lambda: uuid.uuid4().hex)
             self._track_best(out, now)
@@ -141,11 +142,21 @@ class Driver:
             if done is None and self.scheduler.ending:
                 done = self._drain_timeout(now)
             self.end_reason = done
-            writes = self._collect_writes(out.dirty | {j.id for j in new_jobs}, done)
-        self._persist(new_jobs, writes)
+            dirty = out.dirty | {j.id for j in new_jobs}
+            # A pass with nothing to carry out is saved later: after a crash its events are
+            # read again from the saved cursor. Saved before any side effect, at housekeeping
+            # (so the job table lags by a housekeeping period at most) and at the end.
+            writes = None
+            if (new_jobs or out.stops or out.archives or out.notify or done is not None
+                    or housekeeping):
+                writes = self._collect_writes(dirty, done)
+            else:
+                self._dirty |= dirty
+        if writes is not None:
+            self._persist(new_jobs, writes)
         self._enqueue(new_jobs)
         self._carry_out(out)
-        if now >= self._next_housekeeping:
+        if housekeeping:
             self._housekeeping(now)
         return done is not None
 
