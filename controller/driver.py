@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import queue
 import threading
 import time
 import traceback
@@ -59,7 +60,8 @@ class DriverConfig:
 
 
 class Driver:
-    """Runs one session of an optimization (one controller process, one thread)."""
+    """Runs one session of an optimization (one controller process: the loop's thread, and a
+    sender thread that publishes the trial messages)."""
 
     def __init__(self, store: Store, scheduler: Scheduler, config: DriverConfig, *,
                  callback: Callback | None = None,
@@ -88,6 +90,11 @@ class Driver:
         self._next_report = 0.0
         self._ending_since: float | None = None
         self._extra_state: dict[str, Any] = {}
+        # jobs persisted and waiting for their message: the sender thread sends them while
+        # the loop reads on (a Celery publish is a round trip the loop need not wait for)
+        self._outbox: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
+        self._sender: threading.Thread | None = None
+        self._send_error: BaseException | None = None
 
     # ------------------------------------------------------------------ control
     def request_stop(self, reason: str = "stopped by user") -> None:
@@ -100,6 +107,9 @@ class Driver:
         try:
             self._take_lease()
             self._redo_side_effects()
+            self._sender = threading.Thread(target=self._send_loop, daemon=True,
+                                            name=f"hpq-sender-{self.config.opt_id}")
+            self._sender.start()
             while not self._step():
                 pass
         except BaseException as exc:  # noqa: BLE001 - report, then let the facade see it
@@ -107,6 +117,7 @@ class Driver:
             log.error("optimizer %s loop failed: %s\n%s", self.config.opt_id, exc,
                       traceback.format_exc())
         finally:
+            self._stop_sender()
             self.finished.set()
             try:
                 self.store.release_lease(self._keys.opt_lease(self.config.opt_id), self.owner)
@@ -116,6 +127,8 @@ class Driver:
     # ---------------------------------------------------------------- one pass
     def _step(self) -> bool:
         """One pass of the loop; True when the optimization is over."""
+        if self._send_error is not None:
+            raise self._send_error
         now = self.clock()
         block_ms = max(1, int((self._next_housekeeping - now) * 1000))
         events = self.store.read_events(self.config.opt_id, self.cursor, block_ms=block_ms)
@@ -263,8 +276,32 @@ class Driver:
 
     # ------------------------------------------------------------ side effects
     def _enqueue(self, jobs: list[Job]) -> None:
-        for job in jobs:
-            self._send(job, enqueue=False)  # _persist wrote them queued
+        sender = self._sender
+        for job in jobs:  # _persist wrote them queued
+            if sender is not None and sender.is_alive():
+                self._outbox.put(job)
+            else:
+                self._send(job, enqueue=False)
+
+    def _send_loop(self) -> None:
+        """Sender thread: send the persisted jobs' messages in order. A failure ends it and the
+        loop (unsent jobs are sent again on resume: their ``sent`` flag stays false)."""
+        while (job := self._outbox.get()) is not None:
+            try:
+                self._send(job, enqueue=False)
+            except BaseException as exc:  # noqa: BLE001 - the loop raises it
+                self._send_error = exc
+                try:
+                    self.store.post_control(self.config.opt_id, "wake")
+                except Exception:  # noqa: BLE001 - the loop sees the error at its next pass
+                    pass
+                return
+
+    def _stop_sender(self) -> None:
+        """Send what is left, then end the sender thread."""
+        if self._sender is not None and self._sender.is_alive():
+            self._outbox.put(None)
+            self._sender.join(timeout=60)
 
     def _send(self, job: Job, *, enqueue: bool) -> None:
         """CAS created -> queued (if ``enqueue``) and send the trial message."""
