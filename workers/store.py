@@ -113,7 +113,20 @@ class Store:
             client.ping()
         except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
             raise RedisUnavailableError(url, exc) from None
-        return cls(client, settings.namespace, settings, url)
+        store = cls(client, settings.namespace, settings, url)
+        store.load_scripts()
+        return store
+
+    def load_scripts(self) -> None:
+        """Load every script into the server's cache (one round trip), so that the first call
+        of each is an EVALSHA that succeeds rather than a NOSCRIPT error and a retry (the
+        local mode's fakeredis server drops a connection on any error reply)."""
+        pipe = self.redis.pipeline(transaction=False)
+        for script in (self._transition, self._claim, self._declare_dead, self._heartbeat,
+                       self._report, self._finish, self._request_stop, self._renew,
+                       self._release):
+            pipe.script_load(script.script)
+        pipe.execute()
 
     # ------------------------------------------------------------------ records
     def create(self, record: Mapping[str, str]) -> None:
