@@ -104,7 +104,8 @@ def simulate(strategy: SearchStrategy, model: TrialModel, *,
         start_it = 0
         if job.continue_from:
             prev = sched.jobs.get(job.continue_from)
-            start_it = (prev.objective_iteration() or -1) + 1 if prev else 0
+            last = prev.objective_iteration() if prev else None
+            start_it = last + 1 if last is not None else 0
         reports, runtime, failed = model(dict(job.parameters), start_it)
         push(now, "start", job.id)
         for r in reports:

@@ -527,10 +527,6 @@ def test_state_dict_is_json_and_small(entry: Entry) -> None:
 
 
 # ---------------------------------------------------------------------- the simulator
-@pytest.mark.xfail(strict=True, reason="controller/simulate.py: start_it = "
-                   "(prev.objective_iteration() or -1) + 1 treats a last iteration of 0 as "
-                   "'nothing reported', so a trial continuing one that reported iteration 0 "
-                   "re-runs iteration 0 (start_iteration 0 instead of 1)")
 def test_simulate_continues_after_iteration_zero() -> None:
     """A trial that continues a job whose last report was iteration 0 starts at iteration 1."""
     starts: list[int] = []
