@@ -205,5 +205,6 @@ def optimizer_in_a_trial(task: Task) -> str:
         raise TimeoutError("the inner optimization did not end")
     best = opt.get_top_experiments(1)[0]
     task.get_logger().report_scalar("hpo", "best", value=best.get_parameter("x"), iteration=0)
+    task.get_logger().report_scalar("hpo", "callbacks", value=len(done), iteration=0)
     print(f"optimizer {opt.id} ended: {opt.end_reason}; {len(done)} callbacks")
     return best.id
