@@ -2,9 +2,9 @@
 
 Budgets from 1 to 9 epochs (``min_budget=1, max_budget=9, eta=3``), passed to each trial as
 ``General/epochs`` of examples/train_resumable.py; promoted configurations continue their
-checkpoint (``resume=True``). Once a budget has enough results, two thirds of the new
-configurations come from the model (``random_fraction=1/3``). Brackets repeat until
-``total_max_jobs`` trials were started.
+checkpoint (``resume=True``). Once a budget has enough results, about two thirds of the new
+configurations come from the model (the rest are random: ``random_fraction=1/3`` by default).
+Brackets repeat until ``total_max_jobs`` trials were started.
 
 Runs as it is (local mode without ``HPQ_REDIS_URL``, see examples/quickstart.py).
 """
