@@ -215,6 +215,7 @@ class HyperParameterOptimizer:
         self._local_workers: Any = None
         self._driver: Driver | None = None
         self._thread: threading.Thread | None = None
+        self._done = threading.Event()
         self._started_at: float | None = None
         self._elapsed_before = 0.0
         self._cursor = "0-0"
@@ -371,8 +372,11 @@ class HyperParameterOptimizer:
 
     def _run(self) -> None:
         assert self._driver is not None
-        self._driver.run()
-        self._finalize()
+        try:
+            self._driver.run()
+            self._finalize()
+        finally:
+            self._done.set()
 
     def _finalize(self) -> None:
         """Write the final report on the optimizer's record."""
@@ -414,22 +418,25 @@ class HyperParameterOptimizer:
         """
         if self._driver is None or self._thread is None:
             return
-        if self._thread.is_alive():
+        if not self._done.is_set():
             self._driver.request_stop()
         if wait_for_reporter and self._thread is not threading.current_thread():
             # (from the callback, on the loop's own thread, the loop ends after it returns)
-            self._thread.join(None if timeout is None else timeout * 60)
+            self.wait(timeout)
 
     def wait(self, timeout: float | None = None) -> bool:
-        """Block until the optimization ends (or ``timeout`` minutes); True if it ended."""
+        """Block until the optimization ends (or ``timeout`` minutes); True if it ended.
+
+        Safe to interrupt with Ctrl-C (``try: opt.wait() except KeyboardInterrupt: opt.stop()``).
+        """
         if self._thread is None:
             return True
-        self._thread.join(None if timeout is None else timeout * 60)
-        return not self._thread.is_alive()
+        # an Event, not Thread.join: a join interrupted by Ctrl-C marks a live thread as ended
+        return self._done.wait(None if timeout is None else timeout * 60)
 
     def is_active(self) -> bool:
         """True while the optimization runs (False before :meth:`start` and after the end)."""
-        return self._thread is not None and self._thread.is_alive()
+        return self._thread is not None and not self._done.is_set()
 
     def is_running(self) -> bool:
         """Same as :meth:`is_active`."""
