@@ -13,7 +13,8 @@ every member's latest value (chrischute/pbt ranks each member's most recent chec
   (0.8 or 1.2), clipped to its range and snapped to its points;
 
 otherwise the member continues its own checkpoint with its own hyper-parameters. No member
-exploits before ``min_population`` members have a value (5, as chrischute/pbt). A member ends when
+exploits before ``min_population`` members have a value (5, as chrischute/pbt), and members that
+finished their training are not copied. An exploiting member takes over the donor's progress. A member ends when
 it reaches ``max_resource``; a failed segment ends it. The hyper-parameter schedule of a member is
 the sequence of its jobs' parameters (``meta["member"]``, ``meta["generation"]``).
 """
@@ -165,25 +166,29 @@ class PopulationBasedTraining(SearchStrategy):
         if donor_id is None:
             return self._suggestion(member_id, own.generation + 1, own.config, resource,
                                     own.job_id, None)
-        donor = self._members[donor_id]
-        donor_seg = next(s for s in reversed(donor.segments) if s.value is not None)
+        donor_seg = self._donor_segment(donor_id)
         # the donor's checkpoint carries the donor's progress: train on from there
         resource = min(donor_seg.resource + self.perturbation_interval, self.max_resource)
         return self._suggestion(member_id, own.generation + 1, self._explore(donor_seg.config),
                                 resource, donor_seg.job_id, donor_id)
 
     def _donor_for(self, member_id: int) -> int | None:
-        """A top-quantile member to copy if ``member_id`` is in the bottom quantile."""
+        """A member to copy if ``member_id`` is in the bottom quantile: drawn from the top
+        quantile of the members that can still train (copying a finished member's checkpoint
+        would leave nothing to train)."""
         scored = sorted((score, m) for m, member in self._members.items()
                         if (score := member.score) is not None)
         if len(scored) < self.min_population:
             return None
         k = max(1, int(self.quantile_fraction * len(scored)))
-        bottom = {m for _, m in scored[-k:]}
-        if member_id not in bottom:
+        if member_id not in {m for _, m in scored[-k:]}:
             return None
-        top = [m for _, m in scored[:k]]
-        return top[int(self.rng.integers(len(top)))]
+        top = [m for _, m in scored if m != member_id
+               and self._donor_segment(m).resource < self.max_resource][:k]
+        return top[int(self.rng.integers(len(top)))] if top else None
+
+    def _donor_segment(self, member_id: int) -> _Segment:
+        return next(s for s in reversed(self._members[member_id].segments) if s.value is not None)
 
     def _explore(self, config: dict[str, Any]) -> dict[str, Any]:
         out = dict(config)

@@ -32,6 +32,7 @@ from controller import (
     MetricThreshold,
     OptimizerBOHB,
     OptimizerOptuna,
+    PopulationBasedTraining,
     RandomSearch,
     UniformParameterRange,
 )
@@ -324,3 +325,33 @@ def test_early_stopping_median_and_threshold(real_store: Store, queue: str,
     assert loss_history(real_store, bad.id) == [0, 1, 2, 3]  # the stop surfaces at report 3
     assert real_store.metric(best.id, "validation", "loss")["min"] <= 0.05
     assert opt.get_top_experiments(top_k=1)[0].id == best.id
+
+
+def test_population_based_training(real_store: Store, queue: str, local_workers: object) -> None:
+    # 5 members train to 6 epochs in segments of 1; the worst member copies a top member's
+    # checkpoint (and its progress) with perturbed hyper-parameters
+    opt = optimizer(real_store, queue, PopulationBasedTraining, resumable=True,
+                    resource="General/epochs", perturbation_interval=1, max_resource=6,
+                    population_size=5, resample_probability=0.0, seed=5, total_max_jobs=60)
+    calls = run(opt, local_workers)
+    jobs = check_run(opt, real_store, calls, reason="search space exhausted", max_jobs=30)
+    assert all(j.status == TaskStatus.COMPLETED for j in jobs)
+    by_id = {j.id: j for j in jobs}
+    last: dict[int, Job] = {}
+    for job in jobs:
+        last[job.meta["member"]] = job
+        if job.meta["generation"] == 0:
+            assert job.continue_from is None and start_epoch(real_store, job.id) == 0
+            assert job.parameters["General/epochs"] == 1
+            continue
+        source = by_id[job.continue_from]  # the member's own previous job, or the donor's
+        assert start_epoch(real_store, job.id) == source.parameters["General/epochs"]
+        assert job.parameters["General/epochs"] == source.parameters["General/epochs"] + 1
+        if "exploited" in job.meta:
+            assert source.meta["member"] == job.meta["exploited"] != job.meta["member"]
+        else:
+            assert source.meta["member"] == job.meta["member"]
+            assert job.parameters["General/lr"] == source.parameters["General/lr"]
+    assert sorted(last) == [0, 1, 2, 3, 4]
+    assert all(j.parameters["General/epochs"] == 6 for j in last.values())
+    assert any("exploited" in j.meta for j in jobs)
