@@ -178,8 +178,10 @@ class LocalWorkers:
         if self.proc.poll() is not None:
             self._log.close()
             return
+        # SIGTERM to the main process only: sent to the whole group it would also reach the pool
+        # processes, which then die mid-trial instead of finishing (warm shutdown)
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.proc.pid, signal.SIGTERM)
+            os.kill(self.proc.pid, signal.SIGTERM)
         try:
             self.proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -195,11 +197,36 @@ class LocalWorkers:
         self.stop()
 
 
+def _keep_connection_on_error_reply(base: type) -> type:
+    """fakeredis's TCP handler closes the connection after any error reply (fakeredis-py#432),
+    so that redis-py's EVALSHA -> NOSCRIPT -> SCRIPT LOAD fallback, which every store script
+    relies on, fails with ConnectionError. Send error replies as replies instead."""
+
+    class Handler(base):  # type: ignore[misc, valid-type]
+        def setup(self) -> None:
+            super().setup()
+            read = self.current_client.read_response
+
+            def read_response(*args: object, **kwargs: object) -> object:
+                try:
+                    return read(*args, **kwargs)
+                except redis.ResponseError as exc:  # an error reply, not a broken connection
+                    return exc
+
+            self.current_client.read_response = read_response
+
+    return Handler
+
+
 def _serve(port: int) -> None:
     """Run fakeredis's TCP server on 127.0.0.1:``port`` until terminated."""
     from fakeredis import TcpFakeServer
 
     server = TcpFakeServer(("127.0.0.1", port), server_type="redis")
+    server.RequestHandlerClass = _keep_connection_on_error_reply(server.RequestHandlerClass)
+    # on SIGTERM, exit without waiting for connected clients to hang up: the process that
+    # stops this server at its exit still holds connections (it would wait _stop_server's 10 s)
+    server.daemon_threads, server.block_on_close = True, False
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         server.serve_forever(poll_interval=0.05)
