@@ -83,36 +83,101 @@ class OutputTail(io.TextIOBase):
             return "".join(self._chunks)[-self._limit:]
 
 
-class _Heartbeat(threading.Thread):
-    """Refreshes the attempt's heartbeat; interrupts the trial if it must end."""
+class _Heartbeat:
+    """Refreshes the attempt's heartbeat; interrupts the trial if it must end.
+
+    Beaten by the process's one heartbeat thread (:class:`_Beater`): starting a thread per
+    trial cost about as much as the rest of a trivial trial.
+    """
 
     def __init__(self, runner: TrialRunner) -> None:
-        super().__init__(name=f"hpq-heartbeat-{runner.task_id}", daemon=True)
         self.runner = runner
         self.done = threading.Event()
         self.lost = False
         self.stop_seen: float | None = None
+        self.interval = runner.store.settings.heartbeat_interval
+        self.due = 0.0
+
+    def start(self) -> None:
+        self.due = time.monotonic() + self.interval
+        _beater().add(self)
+
+    def beat(self) -> bool:
+        """One heartbeat; False once this attempt needs no more."""
+        r = self.runner
+        try:
+            alive, stop = r.store.heartbeat(r.task_id, r.token)
+        except Exception as exc:  # Redis blip: keep trying, the grace period covers it
+            log.warning("heartbeat of %s failed: %s", r.task_id, exc)
+            return True
+        if self.done.is_set():
+            return False
+        if not alive:
+            self.lost = True
+            r.interrupt(AttemptLostError)
+            return False
+        if stop:
+            now = time.monotonic()
+            if self.stop_seen is None:
+                self.stop_seen = now
+            elif now - self.stop_seen > r.store.settings.stop_grace:
+                r.interrupt(TrialStopped)
+                self.stop_seen = now  # try again after another grace period
+        return True
+
+
+class _Beater(threading.Thread):
+    """The process's heartbeat thread: beats every running attempt every its interval."""
+
+    def __init__(self) -> None:
+        super().__init__(name="hpq-heartbeat", daemon=True)
+        self._beats: list[_Heartbeat] = []
+        self._cond = threading.Condition()
+
+    def add(self, beat: _Heartbeat) -> None:
+        with self._cond:
+            self._beats.append(beat)
+            self._cond.notify()
 
     def run(self) -> None:
-        r = self.runner
-        interval = r.store.settings.heartbeat_interval
-        while not self.done.wait(interval):
-            try:
-                alive, stop = r.store.heartbeat(r.task_id, r.token)
-            except Exception as exc:  # Redis blip: keep trying, the grace period covers it
-                log.warning("heartbeat of %s failed: %s", r.task_id, exc)
-                continue
-            if not alive:
-                self.lost = True
-                r.interrupt(AttemptLostError)
-                return
-            if stop:
+        while True:
+            with self._cond:
+                self._beats = [b for b in self._beats if not b.done.is_set()]
                 now = time.monotonic()
-                if self.stop_seen is None:
-                    self.stop_seen = now
-                elif now - self.stop_seen > r.store.settings.stop_grace:
-                    r.interrupt(TrialStopped)
-                    self.stop_seen = now  # try again after another grace period
+                due = [b for b in self._beats if b.due <= now]
+                if not due:
+                    wait = min((b.due for b in self._beats), default=now + 3600.0) - now
+                    self._cond.wait(wait)
+                    continue
+            for b in due:
+                try:
+                    if b.done.is_set() or not b.beat():
+                        b.done.set()  # no more beats (the runner sets it too when it ends)
+                except Exception:  # noqa: BLE001 - the thread beats every attempt: never die
+                    log.exception("heartbeat of %s failed", b.runner.task_id)
+                b.due = time.monotonic() + b.interval
+
+
+_beater_thread: _Beater | None = None
+_beater_lock = threading.Lock()
+
+
+def _beater() -> _Beater:
+    global _beater_thread
+    with _beater_lock:
+        if _beater_thread is None or not _beater_thread.is_alive():
+            _beater_thread = _Beater()
+            _beater_thread.start()
+        return _beater_thread
+
+
+def _after_fork_in_child() -> None:  # a forked pool process starts its own thread when needed
+    global _beater_thread, _beater_lock
+    _beater_thread = None
+    _beater_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 class TrialRunner:
