@@ -96,15 +96,19 @@ def start_workers(store: Store, queue: str, concurrency: int) -> LocalWorkers:
 
 
 @pytest.fixture(autouse=True)
-def _drop_queue_keys(request: pytest.FixtureRequest) -> Iterator[None]:
-    """Delete the Celery queue keys of the test's private queue afterwards (if it used one)."""
+def _queue_cleanup_and_worker_logs(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Afterwards, print the tail of the workers' logs (pytest shows it when the test failed)
+    and delete the Celery keys of the test's private queue."""
     if "queue" not in request.fixturenames or "real_store" not in request.fixturenames:
         yield
         return
     queue = request.getfixturevalue("queue")
-    client = request.getfixturevalue("real_store").redis
+    store = request.getfixturevalue("real_store")
     yield
-    client.delete(*client.scan_iter(match=f"{queue}*"), f"_kombu.binding.{queue}")
+    for log in sorted((store.settings.home / "logs").glob("*.log")):
+        lines = log.read_text(errors="replace").splitlines()[-60:]
+        print(f"----- {log.name} (last {len(lines)} lines)", *lines, sep="\n")
+    store.redis.delete(*store.redis.scan_iter(match=f"{queue}*"), f"_kombu.binding.{queue}")
 
 
 # ------------------------------------------------------------------- a trial on a worker
@@ -197,7 +201,8 @@ def test_entry_point_that_does_not_import_fails_clearly(real_store: Store, queue
 def test_command_task_renders_placeholders_and_reports(real_store: Store, queue: str,
                                                        local_workers: Any) -> None:
     # sys.executable rather than "python": the worker's PATH need not contain the venv
-    base = Task.create(PROJECT, "cmd", command=[sys.executable, str(TRIALS), "--lr={{ General/lr }}"],
+    base = Task.create(PROJECT, "cmd",
+                       command=[sys.executable, str(TRIALS), "--lr={{ General/lr }}"],
                        parameters={"General/lr": 0.1})
     clone = Task.clone(base, parameters={"General/lr": 0.05})
     failing_base = Task.create(
@@ -505,7 +510,7 @@ def run_local_mode(code: str, home: Path, timeout: float = 80) -> subprocess.Com
                 "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT),
                                                              os.environ.get("PYTHONPATH")]))})
     proc = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=timeout)
+                          capture_output=True, text=True, timeout=timeout, check=False)
     assert proc.returncode == 0, f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
     return proc
 
