@@ -520,12 +520,21 @@ def last_json(stdout: str) -> dict[str, Any]:
 
 
 def assert_server_gone(url: str) -> None:
-    client = redis.Redis.from_url(url, socket_connect_timeout=1)
-    try:
-        with pytest.raises(redis.ConnectionError):
+    """The server at ``url`` stops answering (it may still be shutting down at first)."""
+
+    def gone() -> bool:
+        client = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
+        try:
             client.ping()
-    finally:
-        client.close()
+        except redis.ConnectionError:
+            return True
+        except redis.TimeoutError:
+            return False
+        finally:
+            client.close()
+        return False
+
+    wait_until(gone, 30, f"the server at {url} to stop", poll=0.1)
 
 
 #: Starts local mode through the default store, runs one trial on local workers, prints JSON.
