@@ -13,7 +13,7 @@ One run measures:
 2. Reaction latency: for the k-th trial to complete (in event-stream order), the time from its
    record's ``completed`` timestamp (written by the worker's finish script) to the moment the
    controller has sent job number ``concurrency + k`` to Celery -- the job that the freed slot
-   allows. Dispatch times are recorded by wrapping ``controller.driver.send_trial`` (the wrapper
+   allows. Dispatch times are recorded by wrapping ``controller.driver.send_trials`` (the wrapper
    only notes ``time.time()`` after the real send returns). Same machine, same clock.
 3. Scale: 1,000 and 10,000 trials, the controller in a subprocess of its own (peak RSS from
    ``getrusage``), fed by fake fast workers: separate processes that run the real
@@ -197,29 +197,31 @@ def make_optimizer(store: Any, base_id: str, n: int, concurrency: int, queue: st
 
 
 class DispatchRecorder:
-    """Wraps ``controller.driver.send_trial`` to note when each job was handed to the transport
+    """Wraps ``controller.driver.send_trials`` to note when each job was handed to the transport
     (after the send returned). ``send`` replaces the real transport when given."""
 
     def __init__(self, send: Any = None) -> None:
         from controller import driver
 
         self._driver = driver
-        self._real = driver.send_trial
+        self._real = driver.send_trials
         self._send = send or self._real
         self.times: dict[str, float] = {}
 
     def __enter__(self) -> DispatchRecorder:
         send, times = self._send, self.times
 
-        def recorded(task_id: str, queue: str, **kwargs: Any) -> None:
-            send(task_id, queue, **kwargs)
-            times[task_id] = time.time()
+        def recorded(task_ids: list[str], queue: str, parent: str | None = None) -> None:
+            send(task_ids, queue, parent)
+            now = time.time()
+            for task_id in task_ids:
+                times[task_id] = now
 
-        self._driver.send_trial = recorded
+        self._driver.send_trials = recorded
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._driver.send_trial = self._real
+        self._driver.send_trials = self._real
 
 
 class RoundTrips:
@@ -430,7 +432,8 @@ def child_scale(args: argparse.Namespace) -> None:
         base = make_base_task(store)
         opt = make_optimizer(store, base.id, n, concurrency, "unused")
         rss_before_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        with DispatchRecorder(send=lambda tid, q, **_: store.redis.lpush(fake_q, tid)) as rec:
+        with DispatchRecorder(send=lambda ids, q, parent=None: store.redis.lpush(fake_q, *ids)
+                              ) as rec:
             stats0 = _commandstats(store.redis)
             cpu0 = resource.getrusage(resource.RUSAGE_SELF)
             t0 = time.time()

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from workers import codec
-from workers.app import send_trial
+from workers.app import send_trials
 from workers.status import TaskStatus
 from workers.store import Event, Store
 from workers.sweep import sweep_stale
@@ -286,24 +286,31 @@ class Driver:
     # ------------------------------------------------------------ side effects
     def _enqueue(self, jobs: list[Job]) -> None:
         sender = self._sender
-        for job in jobs:  # _persist wrote them queued
-            if sender is not None and sender.is_alive():
+        if sender is not None and sender.is_alive():
+            for job in jobs:  # _persist wrote them queued
                 self._outbox.put(job)
-            else:
-                self._send(job, enqueue=False)
+        else:
+            self._send(jobs)
 
     def _send_loop(self) -> None:
-        """Sender thread: send the persisted jobs' messages in order. A failure ends it and the
-        loop (unsent jobs are sent again on resume: their ``sent`` flag stays false)."""
-        while (job := self._outbox.get()) is not None:
+        """Sender thread: send the persisted jobs' messages in order, each waiting group in one
+        round trip. A failure ends it and the loop (unsent jobs are sent again on resume: their
+        ``sent`` flag stays false)."""
+        while True:
+            jobs = [self._outbox.get()]
+            while not self._outbox.empty() and jobs[-1] is not None:
+                jobs.append(self._outbox.get())
+            last = jobs[-1] is None
             try:
-                self._send(job, enqueue=False)
+                self._send([j for j in jobs if j is not None])
             except BaseException as exc:  # noqa: BLE001 - the loop raises it
                 self._send_error = exc
                 try:
                     self.store.post_control(self.config.opt_id, "wake")
                 except Exception:  # noqa: BLE001 - the loop sees the error at its next pass
                     pass
+                return
+            if last:
                 return
 
     def _stop_sender(self) -> None:
@@ -312,19 +319,15 @@ class Driver:
             self._outbox.put(None)
             self._sender.join(timeout=60)
 
-    def _send(self, job: Job, *, enqueue: bool) -> None:
-        """CAS created -> queued (if ``enqueue``) and send the trial message."""
-        if enqueue:
-            won, prev = self.store.transition(job.id, self.config.opt_id, [TaskStatus.CREATED],
-                                              TaskStatus.QUEUED,
-                                              fields={"queue": self.config.queue})
-            if not won:
-                log.warning("job %s could not be queued (it is %s)", job.id, prev or "missing")
-                return
-        send_trial(job.id, self.config.queue)
+    def _send(self, jobs: list[Job]) -> None:
+        """Send the trial messages of ``jobs`` (persisted as queued) and mark them sent."""
+        if not jobs:
+            return
+        send_trials([j.id for j in jobs], self.config.queue, self.config.opt_id)
         with self.lock:
-            job.sent = True
-            self._dirty.add(job.id)
+            for job in jobs:
+                job.sent = True
+                self._dirty.add(job.id)
 
     def _carry_out(self, out: Outcome) -> None:
         opt = self.config.opt_id
@@ -396,8 +399,8 @@ class Driver:
 
     def _redo_side_effects(self) -> None:
         """After a resume: redo what a crash between persisting a pass and carrying it out may
-        have lost -- stop requests, archive flags and callbacks of ended jobs -- then enqueue
-        jobs that were saved but never queued and resend unsent ones.
+        have lost -- stop requests, archive flags and callbacks of ended jobs -- then resend the
+        messages of queued jobs that may never have been sent.
 
         A callback fires at least once: only a crash after it returned and before its
         ``notified`` flag was written makes it fire again here.
@@ -424,13 +427,9 @@ class Driver:
             pending = [j for j in self.scheduler.active.values() if not j.sent]
         if not pending:
             return
-        statuses = self.store.get_many(j.id for j in pending)
-        for job, rec in zip(pending, statuses):
-            status = rec.get("status") if rec else None
-            if status == TaskStatus.CREATED.value:
-                self._send(job, enqueue=True)
-            elif status == TaskStatus.QUEUED.value:
-                self._send(job, enqueue=False)
+        records = self.store.get_many(j.id for j in pending)
+        self._send([job for job, rec in zip(pending, records)
+                    if rec is not None and rec.get("status") == TaskStatus.QUEUED.value])
 
 
 def _event_time(event: Event, now: float) -> float:

@@ -9,7 +9,10 @@ allowed trial, so that Celery never redelivers a trial that is still running.
 
 from __future__ import annotations
 
+import contextlib
 import threading
+from collections.abc import Sequence
+from typing import Any
 
 from celery import Celery
 
@@ -59,11 +62,28 @@ def ensure_configured() -> Celery:
     return app
 
 
-def send_trial(task_id: str, queue: str) -> None:
-    """Send one trial of ``task_id`` to the workers of ``queue``."""
-    ensure_configured().send_task(TRIAL_TASK, args=[task_id], queue=queue)
+def send_trial(task_id: str, queue: str, parent: str | None = None, *,
+               producer: Any = None) -> None:
+    """Send one trial of ``task_id`` to the workers of ``queue``.
+
+    ``parent`` (the record's parent) saves the worker a read; ``producer`` publishes through a
+    given kombu producer (e.g. inside ``producer.batch()``).
+    """
+    ensure_configured().send_task(TRIAL_TASK, args=[task_id],
+                                  kwargs={"parent": parent} if parent else None, queue=queue,
+                                  producer=producer)
 
 
 _settings = Settings.from_env()
 if _settings.redis_url:
     configure(_settings, _settings.redis_url)
+
+
+def send_trials(task_ids: Sequence[str], queue: str, parent: str | None = None) -> None:
+    """Send the trials of ``task_ids`` (children of ``parent``) in one round trip where kombu
+    can batch publications (kombu >= 5.7), else one after the other."""
+    with ensure_configured().producer_or_acquire() as producer:
+        batch = getattr(producer, "batch", None)
+        with batch() if batch is not None else contextlib.nullcontext():
+            for task_id in task_ids:
+                send_trial(task_id, queue, parent, producer=producer)

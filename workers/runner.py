@@ -47,9 +47,10 @@ log = logging.getLogger("hpqueue.worker")
 
 
 @app.task(name=TRIAL_TASK)
-def run_trial(task_id: str) -> str:
-    """Celery entry: run the trial of ``task_id``; returns how it ended (for logs only)."""
-    return TrialRunner(get_store(), task_id).run()
+def run_trial(task_id: str, parent: str | None = None) -> str:
+    """Celery entry: run the trial of ``task_id`` (whose parent the sender may name, saving a
+    read); returns how it ended (for logs only)."""
+    return TrialRunner(get_store(), task_id, parent).run()
 
 
 class OutputTail(io.TextIOBase):
@@ -183,12 +184,13 @@ os.register_at_fork(after_in_child=_after_fork_in_child)
 class TrialRunner:
     """Runs one delivery of a trial. Construct per delivery; call :meth:`run` once."""
 
-    def __init__(self, store: Store, task_id: str) -> None:
+    def __init__(self, store: Store, task_id: str, parent: str | None = None) -> None:
         self.store = store
         self.task_id = task_id
         self.token = uuid.uuid4().hex
         self.worker = f"{socket.gethostname()}:{os.getpid()}"
-        self.parent: str | None = None
+        #: the record's parent as the message says (None: read it first)
+        self.parent = parent
         self._thread_id = threading.get_ident()
         self._proc: subprocess.Popen[str] | None = None
         self._terminated = False
@@ -200,16 +202,20 @@ class TrialRunner:
     def run(self) -> str:
         """Claim, run and finish the trial; returns the outcome. Never raises."""
         try:
-            rec = self.store.get(self.task_id)
+            if self.parent is None:
+                self.parent = self.store.get(self.task_id).get("parent") or None
+            claim = self._claim()
+            if claim.outcome == "parent":  # the message named another parent: trust the record
+                self.parent = claim.status or None
+                claim = self._claim()
         except HpqError as exc:
             log.error("trial %s: %s", self.task_id, exc)
             return "missing"
-        self.parent = rec.get("parent") or None
-        claim = self._claim()
         if claim.outcome != "claimed":
             log.info("trial %s not run: %s %s", self.task_id, claim.outcome, claim.status)
             return claim.outcome
-        return self._execute(rec)
+        assert claim.record is not None
+        return self._execute(claim.record)
 
     def _claim(self) -> Claim:
         claim = self.store.claim(self.task_id, self.parent, self.token, self.worker)

@@ -41,14 +41,18 @@ redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[6], '*',
 return {1, st}
 """
 
-#: KEYS: record, stream, heartbeats.  ARGV: id, token, now, worker, max_attempts, maxlen.
+#: KEYS: record, stream, heartbeats.
+#: ARGV: id, token, now, worker, max_attempts, maxlen, expected parent ('' = the root stream).
 #: Returns {outcome, detail...}:
-#:   {'claimed', attempts} | {'stopped'} | {'failed'} | {'busy', attempt, heartbeat, worker}
-#:   | {'done', status} | {'missing'}
+#:   {'claimed', attempts, field, value, ...} (the whole record after the claim)
+#:   | {'stopped'} | {'failed'} | {'busy', attempt, heartbeat, worker} | {'done', status}
+#:   | {'missing'} | {'parent', actual parent} (KEYS[2] is not this record's stream)
 CLAIM = _PRELUDE + """
-local rec = redis.call('HMGET', KEYS[1], 'status', 'stop', 'attempts', 'attempt', 'heartbeat', 'worker')
+local rec = redis.call('HMGET', KEYS[1], 'status', 'stop', 'attempts', 'attempt', 'heartbeat',
+                       'worker', 'parent')
 local st = rec[1]
 if not st then return {'missing'} end
+if (rec[7] or '') ~= ARGV[7] then return {'parent', rec[7] or ''} end
 if st == 'in_progress' then return {'busy', rec[4] or '', rec[5] or '0', rec[6] or ''} end
 if st ~= 'queued' then return {'done', st} end
 local function move(to, reason)
@@ -77,7 +81,9 @@ redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
 redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[6], '*',
   'task', ARGV[1], 'kind', 'status', 'status', 'in_progress', 'prev', st, 'reason', '',
   'attempt', tostring(attempts))
-return {'claimed', attempts}
+local out = {'claimed', attempts}
+for _, v in ipairs(redis.call('HGETALL', KEYS[1])) do out[#out + 1] = v end
+return out
 """
 
 #: Declare one attempt dead if its heartbeat is older than ``stale_before``.

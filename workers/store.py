@@ -46,9 +46,10 @@ _FINAL = ",".join(s.value for s in (TaskStatus.COMPLETED, TaskStatus.FAILED, Tas
 class Claim:
     """Outcome of a worker's attempt to claim a queued record.
 
-    ``outcome`` is one of ``claimed``, ``stopped`` (a stop was requested while queued), ``failed``
-    (out of attempts), ``busy`` (another attempt holds it: see ``attempt``/``heartbeat``/``worker``),
-    ``done`` (already in ``status``) or ``missing``.
+    ``outcome`` is one of ``claimed`` (``record`` holds the record after the claim), ``stopped``
+    (a stop was requested while queued), ``failed`` (out of attempts), ``busy`` (another attempt
+    holds it: see ``attempt``/``heartbeat``/``worker``), ``done`` (already in ``status``),
+    ``missing``, or ``parent`` (the record's parent is not the one given: see ``status``).
     """
 
     outcome: str
@@ -57,6 +58,7 @@ class Claim:
     heartbeat: float = 0.0
     worker: str = ""
     status: str = ""
+    record: dict[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -244,17 +246,24 @@ class Store:
         return bool(won), prev
 
     def claim(self, task_id: str, parent: str | None, token: str, worker: str,
-              now: float | None = None) -> Claim:
-        """A worker's claim of a queued record (queued -> in_progress with ``token``)."""
+               now: float | None = None) -> Claim:
+        """A worker's claim of a queued record (queued -> in_progress with ``token``).
+
+        ``parent`` must be the record's parent (its events go to that stream); a mismatch
+        writes nothing and returns outcome ``parent`` with the actual parent in ``status``.
+        """
         res = self._claim(
             keys=[self.keys.task(task_id), self.keys.events(parent), self.keys.heartbeats],
-            args=[task_id, token, _now(now), worker, self.settings.max_attempts, self._maxlen])
+            args=[task_id, token, _now(now), worker, self.settings.max_attempts, self._maxlen,
+                  parent or ""])
         outcome = res[0]
         if outcome == "claimed":
-            return Claim(outcome, attempts=int(res[1]))
+            flat = res[2:]
+            return Claim(outcome, attempts=int(res[1]),
+                         record=dict(zip(flat[::2], flat[1::2], strict=True)))
         if outcome == "busy":
             return Claim(outcome, attempt=res[1], heartbeat=float(res[2]), worker=res[3])
-        if outcome == "done":
+        if outcome in ("done", "parent"):
             return Claim(outcome, status=res[1])
         return Claim(outcome)
 

@@ -27,11 +27,11 @@ log = logging.getLogger("hpqueue.sweep")
 
 
 def sweep_stale(store: Store, now: float | None = None,
-                send: Callable[[str, str], None] | None = None) -> list[tuple[str, str]]:
+                send: Callable[..., None] | None = None) -> list[tuple[str, str]]:
     """Declare dead every attempt whose heartbeat is older than the grace period.
 
     Trials with attempts left go back to ``queued`` and are re-sent with ``send(task_id, queue)``
-    (default: Celery). Returns ``(task_id, new status)`` for each attempt this call ended.
+    (default: Celery; ``parent`` is passed as a keyword). Returns ``(task_id, new status)`` for each attempt this call ended.
     """
     if send is None:
         from .app import send_trial as send
@@ -50,7 +50,7 @@ def sweep_stale(store: Store, now: float | None = None,
             continue
         log.warning("trial %s: heartbeat lost -> %s", task_id, new)
         if new == TaskStatus.QUEUED.value:
-            send(task_id, queue or "default")
+            send(task_id, queue or "default", parent=parent or None)
         ended.append((task_id, new))
     return ended
 

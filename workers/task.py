@@ -387,7 +387,7 @@ class Task:
             raise StatusConflictError(f"task {self._id} is {prev}; only a created task can be "
                                       "enqueued (clone it to run it again)")
         try:
-            send_trial(self._id, queue)
+            send_trial(self._id, queue, self.parent)
         except Exception:
             self._store.transition(self._id, self.parent, [TaskStatus.QUEUED],
                                    TaskStatus.CREATED, reason="enqueue failed")

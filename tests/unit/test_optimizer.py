@@ -1,6 +1,6 @@
 """HyperParameterOptimizer (the facade) on fakeredis, with jobs run in-process.
 
-``controller.driver.send_trial`` is replaced by :class:`InProcessWorkers`, which runs each trial
+``controller.driver.send_trials`` is replaced by :class:`InProcessWorkers`, which runs each trial
 with a real :class:`workers.runner.TrialRunner` on its own thread (claim, heartbeat, report, stop,
 finish: the same code a Celery worker runs). Trials live in :mod:`tests.unit.trial_fns`.
 
@@ -79,7 +79,7 @@ class InProcessWorkers:
         self.held: list[str] = []
         self._lock = threading.Lock()
 
-    def send(self, task_id: str, queue: str) -> None:
+    def send(self, task_id: str, queue: str, parent: str | None = None, **_: object) -> None:
         with self._lock:
             self.sent.append((time.time(), task_id))
             if self.hold_after is not None and len(self.sent) > self.hold_after:
@@ -160,7 +160,8 @@ def env(store: Store, monkeypatch: pytest.MonkeyPatch) -> Iterator[Env]:
                                          heartbeat_grace=5.0, stop_grace=1.0)
     trial_fns.reset()
     workers = InProcessWorkers(store)
-    monkeypatch.setattr(driver_module, "send_trial", workers.send)
+    monkeypatch.setattr(driver_module, "send_trials",
+                        lambda ids, queue, parent=None: [workers.send(i, queue) for i in ids])
     monkeypatch.setattr(app_module, "send_trial", workers.send)  # the dead-attempt sweep's
     e = Env(store, workers)
     try:

@@ -1,6 +1,6 @@
 """The optimizer report: summary read from Redis, and the self-contained HTML page.
 
-Optimizations run in-process on the fakeredis store: the driver's ``send_trial`` is replaced by a
+Optimizations run in-process on the fakeredis store: the driver's ``send_trials`` is replaced by a
 queue that one thread drains with :class:`workers.runner.TrialRunner` (no Celery, no workers).
 """
 
@@ -55,7 +55,8 @@ def inline_workers(store: Store, monkeypatch: pytest.MonkeyPatch) -> Iterator[li
 
     thread = threading.Thread(target=drain, name="inline-worker", daemon=True)
     thread.start()
-    monkeypatch.setattr("controller.driver.send_trial", send)
+    monkeypatch.setattr("controller.driver.send_trials",
+                        lambda ids, queue, parent=None: [send(i, queue) for i in ids])
     yield sent
     jobs.put(None)
     thread.join(timeout=10)

@@ -58,7 +58,7 @@ def test_stop_queued_never_starts(store: Store, clone: Task) -> None:
 def test_enqueue_only_from_created(store: Store, clone: Task,
                                    monkeypatch: pytest.MonkeyPatch) -> None:
     sent = []
-    monkeypatch.setattr("workers.app.send_trial", lambda tid, q: sent.append((tid, q)))
+    monkeypatch.setattr("workers.app.send_trial", lambda tid, q, parent: sent.append((tid, q)))
     clone.enqueue("gpu")
     assert sent == [(clone.id, "gpu")] and clone.status is TaskStatus.QUEUED
     with pytest.raises(StatusConflictError, match="only a created task"):
@@ -67,7 +67,7 @@ def test_enqueue_only_from_created(store: Store, clone: Task,
 
 def test_enqueue_rolls_back_when_send_fails(store: Store, clone: Task,
                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    def boom(tid: str, q: str) -> None:
+    def boom(tid: str, q: str, parent: str | None) -> None:
         raise ConnectionError("broker down")
 
     monkeypatch.setattr("workers.app.send_trial", boom)
@@ -105,9 +105,9 @@ def test_sweep_requeues_and_resends(store: Store, clone: Task) -> None:
     queue_it(store, clone)
     store.claim(clone.id, clone.parent, "a", "h:1", now=100.0)
     sent: list[tuple[str, str]] = []
-    assert sweep_stale(store, now=102.0, send=lambda t, q: sent.append((t, q))) == []
+    assert sweep_stale(store, now=102.0, send=lambda t, q, parent: sent.append((t, q))) == []
     ended = sweep_stale(store, now=100.0 + store.settings.heartbeat_grace + 1,
-                        send=lambda t, q: sent.append((t, q)))
+                        send=lambda t, q, parent: sent.append((t, q)))
     assert ended == [(clone.id, "queued")] and sent == [(clone.id, "default")]
     assert clone.status is TaskStatus.QUEUED
 
