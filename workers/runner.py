@@ -31,7 +31,8 @@ import uuid
 from collections import deque
 from typing import Any
 
-from celery.exceptions import SoftTimeLimitExceeded
+import redis
+from celery.exceptions import Reject, SoftTimeLimitExceeded
 
 from . import codec
 from . import sweep  # noqa: F401  (connects the worker supervisor)
@@ -45,12 +46,25 @@ from .task import Task, bind_current
 
 log = logging.getLogger("hpqueue.worker")
 
+#: Seconds a delivery waits before its message is requeued because Redis is unreachable.
+REQUEUE_PAUSE = 1.0
+
 
 @app.task(name=TRIAL_TASK)
 def run_trial(task_id: str, parent: str | None = None) -> str:
     """Celery entry: run the trial of ``task_id`` (whose parent the sender may name, saving a
-    read); returns how it ended (for logs only)."""
-    return TrialRunner(get_store(), task_id, parent).run()
+    read); returns how it ended (for logs only).
+
+    When Redis cannot be reached the message is rejected and requeued (after a pause), never
+    acknowledged: the trial is not lost. A claim made before the error is recovered as a dead
+    attempt (its heartbeat stops).
+    """
+    try:
+        return TrialRunner(get_store(), task_id, parent).run()
+    except (redis.ConnectionError, redis.TimeoutError) as exc:
+        log.warning("trial %s: Redis unavailable (%s); message requeued", task_id, exc)
+        time.sleep(REQUEUE_PAUSE)
+        raise Reject(exc, requeue=True) from exc
 
 
 class OutputTail(io.TextIOBase):
@@ -200,7 +214,10 @@ class TrialRunner:
 
     # ----------------------------------------------------------------- claiming
     def run(self) -> str:
-        """Claim, run and finish the trial; returns the outcome. Never raises."""
+        """Claim, run and finish the trial; returns the outcome.
+
+        Raises only Redis connection errors (the caller requeues the message).
+        """
         try:
             if self.parent is None:
                 self.parent = self.store.get(self.task_id).get("parent") or None
