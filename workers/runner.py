@@ -151,8 +151,12 @@ class _Beater(threading.Thread):
 
     def add(self, beat: _Heartbeat) -> None:
         with self._cond:
+            # beats are due in order of arrival (one interval after their start): the thread
+            # needs waking only when it has nothing to wait for
+            idle = not any(not b.done.is_set() for b in self._beats)
             self._beats.append(beat)
-            self._cond.notify()
+            if idle:
+                self._cond.notify()
 
     def run(self) -> None:
         while True:
