@@ -11,49 +11,21 @@ Runs as it is (local mode without ``HPQ_REDIS_URL``, see examples/quickstart.py)
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
+from common import QUEUE, SPACE, base_task, run
 
-from controller import (
-    ASHA,
-    HyperParameterOptimizer,
-    LogUniformParameterRange,
-    UniformParameterRange,
-)
-from workers import Task
-
-TRAIN = Path(__file__).resolve().with_name("train_resumable.py")
-
-
-def on_done(job_id: str, loss: float, iteration: int, params: dict, best: str) -> None:
-    resumed = Task.get_task(job_id).record.get("continue_from")
-    print(f"job {job_id[:8]} epochs={params['General/epochs']} lr={params['General/lr']:<8.4g} "
-          f"dropout={params['General/dropout']:<6.3g} loss={loss:.4f}"
-          f"{f'  (continued {resumed[:8]})' if resumed else ''}"
-          f"{'  <- best so far' if job_id == best else ''}", flush=True)
+from controller import ASHA, HyperParameterOptimizer
 
 
 def main() -> None:
-    base = Task.create(project="examples", name="train_resumable", entry_point=f"{TRAIN}:main",
-                       parameters={"General/lr": 0.1, "General/dropout": 0.25,
-                                   "General/epochs": 9})
     opt = HyperParameterOptimizer(
-        base_task_id=base.id,
-        hyper_parameters=[LogUniformParameterRange("General/lr", min_value=-3, max_value=0),
-                          UniformParameterRange("General/dropout", min_value=0.0, max_value=0.6)],
+        base_task_id=base_task(resumable=True).id, hyper_parameters=SPACE,
         objective_metric_title="validation", objective_metric_series="loss",
         objective_metric_sign="min", optimizer_class=ASHA,
         resource="General/epochs", min_resource=1, max_resource=9, reduction_factor=3,
         resume=True, max_trials=12, seed=5,
-        max_number_of_concurrent_tasks=2, execution_queue=os.environ.get("HPQ_QUEUE", "default"),
+        max_number_of_concurrent_tasks=2, execution_queue=QUEUE,
         total_max_jobs=30, pool_period_min=0.2)
-    opt.set_time_limit(in_minutes=5.0)
-    opt.start(job_complete_callback=on_done)
-    opt.wait()
-    print(f"\noptimizer {opt.id} ended ({opt.end_reason})\ntop 3:")
-    for rank, row in enumerate(opt.get_top_experiments_details(top_k=3), 1):
-        loss = row["metrics"]["validation/loss"]["value"]
-        print(f"  {rank}. {row['task_id'][:8]} loss={loss:.4f} {row['hyper_parameters']}")
+    run(opt)
 
 
 if __name__ == "__main__":

@@ -8,33 +8,21 @@ Runs as it is (local mode without ``HPQ_REDIS_URL``, see examples/quickstart.py)
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
+from common import QUEUE, SPACE, base_task
 
-from controller import (
-    HyperParameterOptimizer,
-    LogUniformParameterRange,
-    PopulationBasedTraining,
-    UniformParameterRange,
-)
+from controller import HyperParameterOptimizer, PopulationBasedTraining
 from controller.driver import load_rows
-from workers import Task, get_store
-
-TRAIN = Path(__file__).resolve().with_name("train_resumable.py")
+from workers import get_store
 
 
 def main() -> None:
-    base = Task.create(project="examples", name="train_resumable", entry_point=f"{TRAIN}:main",
-                       parameters={"General/lr": 0.1, "General/dropout": 0.25,
-                                   "General/epochs": 8})
     opt = HyperParameterOptimizer(
-        base_task_id=base.id,
-        hyper_parameters=[LogUniformParameterRange("General/lr", min_value=-3, max_value=0),
-                          UniformParameterRange("General/dropout", min_value=0.0, max_value=0.6)],
+        base_task_id=base_task(resumable=True, **{"General/epochs": 8}).id,
+        hyper_parameters=SPACE,
         objective_metric_title="validation", objective_metric_series="loss",
         objective_metric_sign="min", optimizer_class=PopulationBasedTraining,
         resource="General/epochs", perturbation_interval=2, max_resource=8, population_size=6,
-        max_number_of_concurrent_tasks=2, execution_queue=os.environ.get("HPQ_QUEUE", "default"),
+        max_number_of_concurrent_tasks=2, execution_queue=QUEUE,
         pool_period_min=0.2, seed=3)
     opt.start()
     opt.wait()

@@ -15,9 +15,9 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 
@@ -30,22 +30,13 @@ from controller import (
 )
 from workers import Store, Task, TaskStatus
 from workers.store import Event
+from tests.helpers import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 CONTROLLER = Path(__file__).resolve().with_name("hpo_controller.py")
 PROJECT = "hpo-integration"
-T = TypeVar("T")
 
 
-def wait_until(predicate: Callable[[], T], timeout: float, what: str, poll: float = 0.05) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(poll)
 
 
 def stream(store: Store, parent: str) -> list[Event]:

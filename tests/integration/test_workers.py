@@ -16,10 +16,9 @@ import subprocess
 import sys
 import textwrap
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 import redis
@@ -29,12 +28,12 @@ from workers.app import send_trial
 from workers.local import LocalWorkers
 from workers.store import Event
 from workers.sweep import sweep_stale
+from tests.helpers import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 TRIALS = Path(__file__).resolve().with_name("trials.py")
 PROJECT = "integration"
 
-T = TypeVar("T")
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -42,16 +41,6 @@ def entry(name: str) -> str:
     return f"tests.integration.trials:{name}"
 
 
-def wait_until(predicate: Callable[[], T], timeout: float, what: str, poll: float = 0.02) -> T:
-    """The first truthy value of ``predicate()``; AssertionError naming ``what`` on timeout."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(poll)
 
 
 def make_clone(trial: str, parameters: dict[str, Any] | None = None, **create: Any) -> Task:

@@ -17,7 +17,7 @@ import statistics
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 
@@ -35,23 +35,13 @@ from workers import Store, Task, TaskStatus
 from workers.errors import StatusConflictError, TaskNotFoundError
 from workers.runner import TrialRunner
 from workers.task import bind_current
+from tests.helpers import wait_until
 
-T = TypeVar("T")
 PROJECT = "hpo-unit"
 X = "General/x"
 
 
 # ----------------------------------------------------------------------------- helpers
-def wait_until(predicate: Callable[[], T], timeout: float, what: str, poll: float = 0.01) -> T:
-    """The first truthy value of ``predicate()``; AssertionError naming ``what`` on timeout."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(poll)
 
 
 def holds_for(predicate: Callable[[], bool], seconds: float) -> bool:
