@@ -51,6 +51,11 @@ def run(opt: HyperParameterOptimizer, *, all_hyper_parameters: bool = False) -> 
     opt.set_time_limit(in_minutes=5.0)
     opt.start(job_complete_callback=print_job)
     opt.wait()
+    print_end(opt, all_hyper_parameters=all_hyper_parameters)
+
+
+def print_end(opt: HyperParameterOptimizer, *, all_hyper_parameters: bool = False) -> None:
+    """Why the optimization ended, and its top 3."""
     print(f"\noptimizer {opt.id} ended ({opt.end_reason})\ntop 3:")
     rows = opt.get_top_experiments_details(top_k=3, all_hyper_parameters=all_hyper_parameters)
     for rank, row in enumerate(rows, 1):

@@ -8,7 +8,7 @@ Runs as it is (local mode without ``HPQ_REDIS_URL``, see examples/quickstart.py)
 
 from __future__ import annotations
 
-from common import QUEUE, SPACE, base_task
+from common import QUEUE, SPACE, base_task, print_end
 
 from controller import HyperParameterOptimizer, PopulationBasedTraining
 from controller.driver import load_rows
@@ -26,7 +26,8 @@ def main() -> None:
         pool_period_min=0.2, seed=3)
     opt.start()
     opt.wait()
-    print(f"optimizer {opt.id} ended ({opt.end_reason})\nlr schedule of each member:")
+    print_end(opt)
+    print("lr schedule of each member:")
     schedules: dict[int, list[str]] = {}
     for job in sorted(load_rows(get_store(), opt.id), key=lambda j: j.index):
         mark = f"(copied {job.meta['exploited']})" if "exploited" in job.meta else ""
@@ -34,10 +35,6 @@ def main() -> None:
             f"{job.parameters['General/lr']:.3g}{mark}")
     for member, lrs in sorted(schedules.items()):
         print(f"  member {member}: {' -> '.join(lrs)}")
-    print("top 3:")
-    for rank, row in enumerate(opt.get_top_experiments_details(top_k=3), 1):
-        loss = row["metrics"]["validation/loss"]["value"]
-        print(f"  {rank}. {row['task_id'][:8]} loss={loss:.4f} {row['hyper_parameters']}")
 
 
 if __name__ == "__main__":
