@@ -170,3 +170,17 @@ def test_checkpoints_follow_continue_from(store: Store, tmp_path: Path) -> None:
     second = Task.clone(first)
     store.set_fields(second.id, {"continue_from": first.id})
     assert second.latest_checkpoint() == stored
+
+
+def test_unreachable_redis_names_the_url() -> None:
+    import socket
+
+    from workers import RedisUnavailableError
+    from workers.config import Settings
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"redis://127.0.0.1:{port}/0"
+    with pytest.raises(RedisUnavailableError, match=f"127.0.0.1:{port}"):
+        Store.connect(url, Settings(redis_url=url))
