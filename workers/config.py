@@ -32,6 +32,8 @@ DEFAULT_STOP_GRACE = 30.0
 DEFAULT_STREAM_MAXLEN = 1_000_000
 #: Celery redelivers an unacknowledged message after this many seconds; it must exceed a trial.
 VISIBILITY_MARGIN = 3600.0
+#: Seconds a delivery waits before its message is requeued because Redis is unreachable.
+REQUEUE_PAUSE = 1.0
 #: Bytes of stdout/stderr kept on a trial's record.
 OUTPUT_TAIL_BYTES = 16_384
 

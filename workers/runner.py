@@ -37,7 +37,7 @@ from celery.exceptions import Reject, SoftTimeLimitExceeded
 from . import codec
 from . import sweep  # noqa: F401  (connects the worker supervisor)
 from .app import TRIAL_TASK, app
-from .config import OUTPUT_TAIL_BYTES
+from .config import OUTPUT_TAIL_BYTES, REQUEUE_PAUSE
 from .entrypoints import load_entry_point, render_command
 from .errors import AttemptLostError, HpqError, TrialStopped
 from .status import TaskStatus
@@ -45,9 +45,6 @@ from .store import Claim, Store, get_store
 from .task import Task, bind_current
 
 log = logging.getLogger("hpqueue.worker")
-
-#: Seconds a delivery waits before its message is requeued because Redis is unreachable.
-REQUEUE_PAUSE = 1.0
 
 
 @app.task(name=TRIAL_TASK)
