@@ -15,6 +15,14 @@ from .parameters import (
     UniformIntegerParameterRange,
     UniformParameterRange,
 )
+from .polyaxon import (
+    NormalParameter,
+    PChoiceParameter,
+    QUniformParameter,
+    matrix_from_polyaxon,
+    optimizer_from_polyaxon,
+    parameters_from_polyaxon,
+)
 from .stopping import FailureRate, MedianStopping, MetricThreshold, StoppingPolicy
 from .strategies import (
     ASHA,
@@ -48,12 +56,15 @@ __all__ = [
     "MedianStopping",
     "MetricThreshold",
     "MultiObjective",
+    "NormalParameter",
     "Objective",
     "OptimizerBOHB",
     "OptimizerOptuna",
+    "PChoiceParameter",
     "Parameter",
     "ParameterSet",
     "PopulationBasedTraining",
+    "QUniformParameter",
     "RandomSearch",
     "SearchSpace",
     "SearchStrategy",
@@ -62,6 +73,9 @@ __all__ = [
     "Trial",
     "UniformIntegerParameterRange",
     "UniformParameterRange",
+    "matrix_from_polyaxon",
+    "optimizer_from_polyaxon",
+    "parameters_from_polyaxon",
 ]
 
 

@@ -121,15 +121,21 @@ def _add_optimize(sub: Any) -> None:
                      '{"name": "batch_size", "value": 32}')
     opt.add_argument("--objective-metric-title", nargs="+", required=True, metavar="TITLE")
     opt.add_argument("--objective-metric-series", nargs="+", required=True, metavar="SERIES")
-    opt.add_argument("--objective-metric-sign", nargs="+", default=["min"], metavar="SIGN",
-                     help="min, max, min_global or max_global (default min); several "
-                     "titles/series/signs make a multi-objective search")
+    opt.add_argument("--objective-metric-sign", nargs="+", default=None, metavar="SIGN",
+                     help="min, max, min_global or max_global (default min, or a Polyaxon "
+                     "matrix's metric.optimization); several titles/series/signs make a "
+                     "multi-objective search")
     opt.add_argument("--optimizer-class", default=DEFAULT_STRATEGY,
                      help="a strategy of controller.strategies (RandomSearch, GridSearch, "
                      "OptimizerOptuna, OptimizerBOHB, ...) or module:Class "
                      f"(default {DEFAULT_STRATEGY}; ClearML's default is OptimizerOptuna)")
     opt.add_argument("--strategy-args", default=None, metavar="JSON",
                      help='keyword arguments of the strategy as a JSON object, e.g. {"seed": 1}')
+    opt.add_argument("--polyaxon-matrix", metavar="FILE.json",
+                     help="a Polyaxon matrix section as JSON (see controller/polyaxon.py): its "
+                     "kind, params, concurrency, earlyStopping and metric replace "
+                     "--optimizer-class, --params-search, --strategy-args and the defaults of "
+                     "--max-number-of-concurrent-tasks and --objective-metric-sign")
     opt.add_argument("--optimization-time-limit", type=float, metavar="MIN")
     opt.add_argument("--compute-time-limit", type=float, metavar="MIN")
     opt.add_argument("--time-limit-per-job", type=float, metavar="MIN")
@@ -140,8 +146,9 @@ def _add_optimize(sub: Any) -> None:
     opt.add_argument("--max-iteration-per-job", type=int)
     opt.add_argument("--save-top-k-tasks-only", type=int, default=10,
                      help="archive jobs ranked below k (-1 keeps everything; default 10)")
-    opt.add_argument("--max-number-of-concurrent-tasks", type=int, default=10,
-                     help="queued plus running jobs at a time (default 10)")
+    opt.add_argument("--max-number-of-concurrent-tasks", type=int, default=None,
+                     help="queued plus running jobs at a time (default 10, or a Polyaxon "
+                     "matrix's concurrency)")
     opt.add_argument("--queue", default="default", help="execution queue (default: default)")
     _add_run_options(opt)
 
@@ -241,8 +248,10 @@ def cmd_optimize(args: argparse.Namespace) -> int:
     from workers import get_store
 
     from .optimizer import HyperParameterOptimizer
+    from .polyaxon import optimizer_from_polyaxon
 
-    params = parse_params(args.params_search, args.params_override)
+    matrix = read_polyaxon_matrix(args) if args.polyaxon_matrix else None
+    params = [] if matrix is not None else parse_params(args.params_search, args.params_override)
     strategy = resolve_strategy(args.optimizer_class)
     strategy_args = _json_object(args.strategy_args, "--strategy-args")
     titles, series, signs = _objectives(args)
@@ -252,15 +261,19 @@ def cmd_optimize(args: argparse.Namespace) -> int:
     base_id = args.task_id or create_script_task(args, params, store)
     loop = {k: getattr(args, k) for k in ("time_limit_per_job", "total_max_jobs",
                                           "min_iteration_per_job", "max_iteration_per_job",
-                                          "pool_period_min") if getattr(args, k) is not None}
+                                          "pool_period_min", "max_number_of_concurrent_tasks")
+            if getattr(args, k) is not None}
+    common = {"execution_queue": args.queue, "spawn_project": args.project,
+              "optimization_time_limit": args.optimization_time_limit,
+              "compute_time_limit": args.compute_time_limit,
+              "save_top_k_tasks_only": args.save_top_k_tasks_only, "store": store, **loop}
     try:
-        opt = HyperParameterOptimizer(
-            base_id, params, titles, series, signs, optimizer_class=strategy,
-            max_number_of_concurrent_tasks=args.max_number_of_concurrent_tasks,
-            execution_queue=args.queue, optimization_time_limit=args.optimization_time_limit,
-            compute_time_limit=args.compute_time_limit, spawn_project=args.project,
-            save_top_k_tasks_only=args.save_top_k_tasks_only, store=store,
-            **loop, **strategy_args)
+        if matrix is not None:
+            sign = signs if args.objective_metric_sign else None
+            opt = optimizer_from_polyaxon(matrix, base_id, titles, series, sign, **common)
+        else:
+            opt = HyperParameterOptimizer(base_id, params, titles, series, signs,
+                                          optimizer_class=strategy, **common, **strategy_args)
     except (ValueError, TypeError) as exc:
         raise UsageError(_message(exc)) from None
     return run_and_report(opt, store, args)
@@ -421,6 +434,25 @@ def _parameter(data: dict[str, Any], text: str) -> Parameter:
         raise UsageError(f"--params-search: {_message(exc)}") from None
 
 
+def read_polyaxon_matrix(args: argparse.Namespace) -> dict[str, Any]:
+    """The ``--polyaxon-matrix`` file's JSON object (UsageError if unreadable, or combined with
+    the flags it replaces)."""
+    replaced = [flag for flag, given in (
+        ("--params-search", args.params_search), ("--params-override", args.params_override),
+        ("--strategy-args", args.strategy_args), ("--script", args.script),
+        ("--optimizer-class", args.optimizer_class != DEFAULT_STRATEGY),
+        ("several objectives", len(args.objective_metric_title) > 1)) if given]
+    if replaced:
+        raise UsageError(f"--polyaxon-matrix cannot be combined with {', '.join(replaced)}")
+    try:
+        matrix = json.loads(Path(args.polyaxon_matrix).read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise UsageError(f"--polyaxon-matrix: {exc}") from None
+    if not isinstance(matrix, dict):
+        raise UsageError(f"--polyaxon-matrix: expected a JSON object in {args.polyaxon_matrix}")
+    return matrix
+
+
 def _json_object(text: str | None, flag: str) -> dict[str, Any]:
     if text is None:
         return {}
@@ -436,7 +468,7 @@ def _json_object(text: str | None, flag: str) -> dict[str, Any]:
 def _objectives(args: argparse.Namespace) -> tuple[Any, Any, Any]:
     """Strings for one objective, lists for several (a single sign applies to all)."""
     titles, series, signs = (args.objective_metric_title, args.objective_metric_series,
-                             args.objective_metric_sign)
+                             args.objective_metric_sign or ["min"])
     if len(signs) == 1:
         signs = signs * len(titles)
     if not len(titles) == len(series) == len(signs):

@@ -17,7 +17,7 @@ import math
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -91,10 +91,10 @@ class Parameter(ABC):
         """Inverse of :meth:`to_dict`; ValueError for an unknown ``type``."""
         data = dict(data)
         kind = data.pop("type", None)
-        classes = {c.__name__: c for c in _PARAMETER_CLASSES}
-        if kind not in classes:
-            raise ValueError(f"unknown parameter type {kind!r}; known: {sorted(classes)}")
-        return classes[kind]._from_fields(data)
+        if kind not in _PARAMETER_CLASSES:
+            raise ValueError(f"unknown parameter type {kind!r}; known: "
+                             f"{sorted(_PARAMETER_CLASSES)}")
+        return _PARAMETER_CLASSES[kind]._from_fields(data)
 
     @classmethod
     def _from_fields(cls, data: dict[str, Any]) -> Parameter:
@@ -354,8 +354,18 @@ class ParameterSet(Parameter):
         return False
 
 
-_PARAMETER_CLASSES = (UniformParameterRange, UniformIntegerParameterRange,
-                      LogUniformParameterRange, DiscreteParameterRange, ParameterSet)
+_PARAMETER_CLASSES: dict[str, type[Parameter]] = {
+    c.__name__: c for c in (UniformParameterRange, UniformIntegerParameterRange,
+                            LogUniformParameterRange, DiscreteParameterRange, ParameterSet)}
+_P = TypeVar("_P", bound=type[Parameter])
+
+
+def register_parameter_class(cls: _P) -> _P:
+    """Let :meth:`Parameter.from_dict` rebuild ``cls`` (its ``type`` is the class name); usable
+    as a class decorator. A module defining parameter classes must be imported before a saved
+    search space that uses them is loaded (``controller`` imports its own)."""
+    _PARAMETER_CLASSES[cls.__name__] = cls
+    return cls
 
 
 class SearchSpace:

@@ -201,8 +201,19 @@ class Hyperband(SearchStrategy):
                       **kwargs: Any) -> Hyperband:
         """Build from a Polyaxon ``matrix`` section (camelCase or snake_case keys).
 
-        ``params`` cannot be translated here: pass the ranges as ``hyper_parameters``. Other
-        arguments (``objective_metric``, ...) go through ``kwargs``.
+        ``params`` cannot be translated here: pass the ranges as ``hyper_parameters`` (or use
+        :func:`controller.polyaxon.matrix_from_polyaxon`, which converts the whole section).
+        Other arguments (``objective_metric``, ...) go through ``kwargs``.
+
+        Raises:
+            ValueError: for another ``kind`` or keys this strategy does not support.
+        """
+        return cls(hyper_parameters=hyper_parameters, **cls.polyaxon_kwargs(config), **kwargs)
+
+    @classmethod
+    def polyaxon_kwargs(cls, config: Mapping[str, Any]) -> dict[str, Any]:
+        """The constructor arguments of a Polyaxon ``matrix`` section without its ``params``
+        (camelCase or snake_case keys; keys whose value is None are left out).
 
         Raises:
             ValueError: for another ``kind`` or keys this strategy does not support.
@@ -213,9 +224,7 @@ class Hyperband(SearchStrategy):
         if unknown:
             raise ValueError(f"unsupported Polyaxon hyperband key(s): {', '.join(unknown)} "
                              f"(pass the ranges as hyper_parameters)")
-        args = {_POLYAXON_KEYS[k]: v for k, v in config.items()
-                if k != "kind" and v is not None}
-        return cls(hyper_parameters=hyper_parameters, **args, **kwargs)
+        return {_POLYAXON_KEYS[k]: v for k, v in config.items() if k != "kind" and v is not None}
 
     def set_objective(self, objective: MultiObjective | Objective) -> None:
         """Set the objective; ValueError if it contradicts ``metric``'s optimization."""
