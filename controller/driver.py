@@ -278,9 +278,8 @@ class Driver:
                               project=self.config.project,
                               comment="\n".join(f"{k}={v}" for k, v in sorted(params.items())),
                               parameters=params,
-                              tags=["optimization", f"opt: {self.config.opt_id}"], extra=extra)
-        record["id"] = job.id
-        record["created"] = repr(job.created_at)
+                              tags=["optimization", f"opt: {self.config.opt_id}"],
+                              extra={**extra, "created": repr(job.created_at)}, task_id=job.id)
         return record
 
     # ------------------------------------------------------------ side effects

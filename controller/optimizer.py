@@ -260,8 +260,7 @@ class HyperParameterOptimizer:
             self._config.spawn_project or base.get("project", ""),
             f"Optimizing: {base.get('name', '')}", "optimizer", "", ["optimization"],
             {f"opt/{k}": v for k, v in json.loads(config_json).items()
-             if isinstance(v, (str, int, float, bool)) or v is None})
-        record["id"] = self._opt_id
+             if isinstance(v, (str, int, float, bool)) or v is None}, self._opt_id)
         record["configuration"] = config_json
         self._store.create(record)
         self._opt_task = Task(self._opt_id, store=self._store, record=record)

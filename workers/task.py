@@ -174,12 +174,13 @@ class Task:
 
     @staticmethod
     def _base_record(project: str, name: str, task_type: str, comment: str,
-                     tags: Iterable[str] | None, params: Mapping[str, Any]) -> dict[str, str]:
+                     tags: Iterable[str] | None, params: Mapping[str, Any],
+                     task_id: str | None = None) -> dict[str, str]:
         tag_list = list(tags or [])
         if not all(isinstance(t, str) for t in tag_list):
             raise InvalidTaskError(f"tags must be strings, got {tag_list!r}")
         return {
-            "id": new_task_id(), "name": name, "project": project, "type": task_type,
+            "id": task_id or new_task_id(), "name": name, "project": project, "type": task_type,
             "status": TaskStatus.CREATED.value, "status_reason": "",
             "comment": comment or "", "tags": codec.dumps(tag_list),
             "parameters": codec.dumps(dict(params)), "created": repr(time.time()),
@@ -550,8 +551,10 @@ class Task:
 def clone_record(src: Mapping[str, str], *, name: str | None = None, parent: str | None = None,
                  project: str | None = None, comment: str | None = None,
                  parameters: Mapping[str, Any] | None = None, tags: Iterable[str] | None = None,
-                 extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The record of a new ``created`` clone of the record ``src`` (nothing is written).
+                 extra: Mapping[str, str] | None = None,
+                 task_id: str | None = None) -> dict[str, str]:
+    """The record of a new ``created`` clone of the record ``src`` (nothing is written);
+    ``task_id`` chooses the clone's id (default: a fresh one).
 
     Raises InvalidTaskError for bad parameters, PlaceholderError when the source's command
     references a parameter the clone lacks.
@@ -562,7 +565,7 @@ def clone_record(src: Mapping[str, str], *, name: str | None = None, parent: str
         project if project is not None else src.get("project", ""),
         name or f"{src.get('name', 'task')} (clone)", src.get("type", "training"),
         src.get("comment", "") if comment is None else comment,
-        [*src_tags, *[t for t in (tags or []) if t not in src_tags]], params)
+        [*src_tags, *[t for t in (tags or []) if t not in src_tags]], params, task_id)
     for field in ("entry_point", "command", "working_dir"):
         if src.get(field):
             record[field] = src[field]
