@@ -78,7 +78,6 @@ class Driver:
         self.cursor = cursor
         self.owner = f"{uuid.uuid4().hex}"
         self.stop_reason: str | None = None
-        self.finished = threading.Event()
         self.end_reason: str | None = None
         self.error: BaseException | None = None
         self._dirty: set[str] = set()
@@ -118,7 +117,6 @@ class Driver:
                       traceback.format_exc())
         finally:
             self._stop_sender()
-            self.finished.set()
             try:
                 self.store.release_lease(self._keys.opt_lease(self.config.opt_id), self.owner)
             except Exception:  # noqa: BLE001 - the lease expires by itself
@@ -274,13 +272,12 @@ class Driver:
                 else f"{base.get('name', 'task')}: " + " ".join(
                     f"{k}={v}" for k, v in sorted(params.items())))
         extra = {"continue_from": job.continue_from} if job.continue_from else {}
-        record = clone_record(base, name=name, parent=self.config.opt_id,
-                              project=self.config.project,
-                              comment="\n".join(f"{k}={v}" for k, v in sorted(params.items())),
-                              parameters=params,
-                              tags=["optimization", f"opt: {self.config.opt_id}"],
-                              extra={**extra, "created": repr(job.created_at)}, task_id=job.id)
-        return record
+        return clone_record(base, name=name, parent=self.config.opt_id,
+                            project=self.config.project,
+                            comment="\n".join(f"{k}={v}" for k, v in sorted(params.items())),
+                            parameters=params,
+                            tags=["optimization", f"opt: {self.config.opt_id}"],
+                            extra={**extra, "created": repr(job.created_at)}, task_id=job.id)
 
     # ------------------------------------------------------------ side effects
     def _enqueue(self, jobs: list[Job]) -> None:

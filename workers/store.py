@@ -172,9 +172,6 @@ class Store:
             raise TaskNotFoundError(task_id)
         return TaskStatus(status)
 
-    def exists(self, task_id: str) -> bool:
-        return bool(self.redis.exists(self.keys.task(task_id)))
-
     def set_fields(self, task_id: str, fields: Mapping[str, str], *,
                    allowed: Iterable[TaskStatus] | None = None) -> None:
         """Update plain fields; with ``allowed``, only while the status is one of them.
@@ -433,11 +430,6 @@ class Store:
         pipe.pttl(key)
         owner, pttl = pipe.execute()
         return owner, max(pttl, 0) / 1000.0
-
-    def last_event_id(self, parent: str | None) -> str:
-        """Id of the newest event of ``parent``'s stream ('0-0' if it is empty)."""
-        info = self.redis.xrevrange(self.keys.events(parent), count=1)
-        return info[0][0] if info else "0-0"
 
 
 def parse_metrics(raw: Mapping[str, str]) -> dict[str, dict[str, dict[str, float | int]]]:
