@@ -38,7 +38,8 @@ class MultiValue(click.Option):
     """
 
     def __init__(self, *args: Any, allow_empty: bool = False, **kwargs: Any) -> None:
-        super().__init__(*args, multiple=True, **kwargs)
+        kwargs["multiple"] = True
+        super().__init__(*args, **kwargs)
         self.allow_empty = allow_empty
 
 

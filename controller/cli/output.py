@@ -19,6 +19,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .. import report
+from ..report_svg import fmt
 
 #: Console width when the output is not a terminal: wide enough never to wrap a row.
 _UNLIMITED = 100_000
@@ -82,9 +83,9 @@ def print_top(summary: report.OptimizerSummary, k: int, out: TextIO | None = Non
     print(f"top {len(top)} of {len(summary.ranked)} ranked jobs ({objectives}):", file=stream)
     header = ["rank", "job id", "job #", *summary.objective_labels, "iteration", "status",
               *summary.parameter_names]
-    rows = [[j.rank + 1, j.id, j.index, *[report.fmt(v, 6) for v in j.values or []],
+    rows = [[j.rank + 1, j.id, j.index, *[fmt(v, 6) for v in j.values or []],
              ",".join(str(i) for i in j.iterations if i is not None), j.status,
-             *[report.fmt(j.parameters.get(n, ""), 6) for n in summary.parameter_names]]
+             *[fmt(j.parameters.get(n, ""), 6) for n in summary.parameter_names]]
             for j in top if j.rank is not None]
     show(table(header, rows, right=["rank", "job #", *summary.objective_labels]), stream)
 
@@ -124,14 +125,14 @@ def print_optimizer_status(s: report.OptimizerSummary, out: TextIO | None = None
          f"{best.index} {best.id})"),
     ]
     if best is not None:
-        lines += [(f"  {k}", report.fmt(v, 6)) for k, v in best.parameters.items()]
+        lines += [(f"  {k}", fmt(v, 6)) for k, v in best.parameters.items()]
     show(key_values(lines), out)
 
 
 def _budget_text(name: str, entry: dict[str, Any]) -> str:
-    used = report.fmt(round(entry["used"], 2) if isinstance(entry["used"], float)
+    used = fmt(round(entry["used"], 2) if isinstance(entry["used"], float)
                       else entry["used"])
-    limit = "-" if entry["limit"] is None else report.fmt(entry["limit"])
+    limit = "-" if entry["limit"] is None else fmt(entry["limit"])
     pct = "" if entry["fraction"] is None else f" ({entry['fraction'] * 100:.0f}%)"
     unit = " min" if name in ("compute_time", "time") else ""
     return f"{name.replace('_', ' ')} {used}/{limit}{unit}{pct}"
