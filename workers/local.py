@@ -171,7 +171,7 @@ def _keep_connection_on_error_reply(base: Any) -> type:  # fakeredis types it as
     so that redis-py's EVALSHA -> NOSCRIPT -> SCRIPT LOAD fallback, which every store script
     relies on, fails with ConnectionError. Send error replies as replies instead."""
 
-    class Handler(base):  # type: ignore[misc, valid-type]
+    class Handler(base):  # type: ignore[misc]
         def setup(self) -> None:
             super().setup()
             read = self.current_client.read_response

@@ -119,8 +119,9 @@ def optimize(**options: Any) -> int:
     o = OptimizeOptions(**options)
     if (o.task_id is None) == (o.script is None):
         raise click.UsageError("give one of --task-id (a base task) and --script")
-    matrix = read_polyaxon_matrix(o.polyaxon_matrix, o.replaced_by_matrix()) \
-        if o.polyaxon_matrix else None
+    matrix: dict[str, Any] | None = None
+    if o.polyaxon_matrix:
+        matrix = read_polyaxon_matrix(o.polyaxon_matrix, o.replaced_by_matrix())
     params = [] if matrix is not None else parse_params(o.params_search, o.params_override)
     strategy = resolve_strategy(o.optimizer_class)
     strategy_args = json_object(o.strategy_args, "--strategy-args")
