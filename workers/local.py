@@ -8,7 +8,9 @@ With no ``HPQ_REDIS_URL``, the first use of the store starts a server owned by t
 
 Either way the URL is exported as ``HPQ_REDIS_URL`` for the processes this one starts, and local
 workers are ordinary ``celery -A workers.app worker`` processes: the same code path as the
-distributed mode. Servers and workers end with the process that started them.
+distributed mode. Servers and workers end with the process that started them; they are started
+with :mod:`workers.procs`. While it runs, the owner holds a lock on ``$HPQ_HOME/redis/lock`` and
+writes its URL next to it, which is how :func:`local_mode_url` (``hpq worker``) finds it.
 """
 
 from __future__ import annotations
