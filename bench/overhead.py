@@ -32,7 +32,6 @@ private queue names.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime
 import json
 import math
@@ -41,7 +40,6 @@ import platform
 import re
 import resource
 import shutil
-import signal
 import socket
 import statistics
 import subprocess
@@ -69,12 +67,6 @@ FULL = {"trials": 2000, "scale": [1000, 10000], "local_trials": 1000, "fakeredis
 
 
 # --------------------------------------------------------------------------- helpers
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _percentile(values: list[float], q: float) -> float:
     """Nearest-rank percentile (q in 0..100)."""
     if not values:
@@ -113,68 +105,28 @@ class RedisServer:
     def __init__(self, directory: Path) -> None:
         import redis
 
-        binary = shutil.which("redis-server")
-        if binary is None:
+        from workers.procs import start_redis_server
+
+        if shutil.which("redis-server") is None:
             raise SystemExit("redis-server is not on PATH; the benchmark needs one")
-        self.port = _free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.proc = subprocess.Popen(
-            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(directory),
-             "--save", "", "--appendonly", "no"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self._server = start_redis_server(directory, config={"save": "", "appendonly": "no"})
+        self.url, self.proc = self._server.url, self._server.proc
         self.client = redis.Redis.from_url(self.url, decode_responses=True)
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                self.client.ping()
-                break
-            except redis.ConnectionError:
-                if time.monotonic() > deadline or self.proc.poll() is not None:
-                    raise SystemExit("the benchmark's redis-server did not start") from None
-                time.sleep(0.05)
         self.version = self.client.info("server")["redis_version"]
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(timeout=10)
+        self.client.close()
+        self._server.stop()
 
 
-class Worker:
+def start_worker(queue: str, concurrency: int, env: dict[str, str], log: Path) -> Any:
     """``celery -A workers.app worker -c N -P prefork`` exactly like LocalWorkers, plus the raw
     baseline task module (``-I bench.celery_noop``)."""
+    from workers.procs import WorkerProcess
 
-    def __init__(self, queue: str, concurrency: int, env: dict[str, str], log: Path) -> None:
-        self.hostname = f"bench-{uuid.uuid4().hex[:8]}@{socket.gethostname()}"
-        self.log = log
-        self._log_file = open(log, "w")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "workers.app", "worker", "-Q", queue,
-             "-c", str(concurrency), "-P", "prefork", "-n", self.hostname, "--without-mingle",
-             "--without-gossip", "-l", "warning", "-I", "bench.celery_noop"],
-            env=env, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=self._log_file,
-            stderr=subprocess.STDOUT, start_new_session=True)
-
-    def wait_ready(self, store: Any, timeout: float = 60.0) -> None:
-        key = store.keys.worker(self.hostname)
-        deadline = time.monotonic() + timeout
-        while not store.redis.exists(key):
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the benchmark's Celery worker did not start:\n"
-                                   f"{self.log.read_text()[-3000:]}")
-            time.sleep(0.05)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
-        self._log_file.close()
+    return WorkerProcess(queue, hostname=f"bench-{uuid.uuid4().hex[:8]}@{socket.gethostname()}",
+                         concurrency=concurrency, pool="prefork", loglevel="warning",
+                         extra=["-I", "bench.celery_noop"], env=env, log_path=log, cwd=ROOT)
 
 
 # ------------------------------------------------------------------ shared measurements
@@ -373,7 +325,7 @@ def run_hpqueue(store: Any, base_id: str, queue: str, n: int, concurrency: int,
 
 def measure_real_workers(store: Any, queue: str, cfg: dict[str, Any], env: dict[str, str],
                          tmp: Path, redis_pid: int) -> dict[str, Any]:
-    worker = Worker(queue, 2, env, tmp / "worker.log")
+    worker = start_worker(queue, 2, env, tmp / "worker.log")
     try:
         worker.wait_ready(store)
         probe = CpuProbe(redis_pid, worker.proc.pid)

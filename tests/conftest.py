@@ -10,19 +10,16 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import subprocess
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import fakeredis
 import pytest
-import redis
 
 from workers import Store, set_store
 from workers.config import Settings
+from workers.procs import start_redis_server
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -44,37 +41,17 @@ def store(tmp_path: Path) -> Iterator[Store]:
     set_store(None)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """URL of a real Redis: HPQ_TEST_REDIS_URL, or a redis-server started for this session."""
     if os.environ.get("HPQ_TEST_REDIS_URL"):
         yield os.environ["HPQ_TEST_REDIS_URL"]
         return
-    binary = shutil.which("redis-server")
-    if binary is None:
+    if shutil.which("redis-server") is None:
         pytest.skip("no redis-server on PATH and HPQ_TEST_REDIS_URL unset")
-    port = _free_port()
-    data = tmp_path_factory.mktemp("redis")
-    proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--dir",
-                             str(data), "--save", "", "--appendonly", "no"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"redis://127.0.0.1:{port}/0"
-    client = redis.Redis.from_url(url)
-    for _ in range(200):
-        try:
-            client.ping()
-            break
-        except redis.ConnectionError:
-            time.sleep(0.05)
-    yield url
-    proc.terminate()
-    proc.wait(timeout=10)
+    with start_redis_server(tmp_path_factory.mktemp("redis"),
+                            config={"save": "", "appendonly": "no"}) as server:
+        yield server.url
 
 
 @pytest.fixture

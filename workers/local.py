@@ -8,62 +8,39 @@ With no ``HPQ_REDIS_URL``, the first use of the store starts a server owned by t
 
 Either way the URL is exported as ``HPQ_REDIS_URL`` for the processes this one starts, and local
 workers are ordinary ``celery -A workers.app worker`` processes: the same code path as the
-distributed mode. Servers and workers end with the process that started them.
+distributed mode. Servers and workers end with the process that started them; they are started
+with :mod:`workers.procs`. While it runs, the owner holds a lock on ``$HPQ_HOME/redis/lock`` and
+writes its URL next to it, which is how :func:`local_mode_url` (``hpq worker``) finds it.
 """
 
 from __future__ import annotations
 
 import atexit
-import contextlib
-import ctypes
 import fcntl
 import os
 import shutil
 import signal
 import socket
-import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 import redis
 
 from .config import Settings
-from .errors import HpqError
+from .procs import ServerProcess, WorkerProcess, start_redis_server, start_server
 
-_server: subprocess.Popen[bytes] | None = None
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
+_server: ServerProcess | None = None
 _embedded_url: str | None = None
 _lock_file: object | None = None
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _die_with_parent() -> None:
-    """preexec_fn: ask Linux to SIGTERM the child when the spawning thread's process dies."""
-    with contextlib.suppress(Exception):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-
-
-def _wait_for(url: str, proc: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
-    client = redis.Redis.from_url(url, socket_connect_timeout=0.5)
-    deadline = time.monotonic() + timeout
-    while True:
-        if proc.poll() is not None:
-            raise HpqError(f"the embedded Redis server exited with code {proc.returncode}")
-        try:
-            client.ping()
-            return
-        except (redis.ConnectionError, redis.TimeoutError):
-            if time.monotonic() > deadline:
-                raise HpqError(f"the embedded Redis server did not answer at {url}") from None
-            time.sleep(0.05)
-        finally:
-            client.close()
+#: The local-mode ``redis-server``'s configuration: an append-only file synced every second, no
+#: RDB snapshots, and no eviction (a task record must never disappear).
+REDIS_CONFIG = {"appendonly": "yes", "appendfsync": "everysec", "save": "",
+                "maxmemory-policy": "noeviction"}
 
 
 def ensure_local_server(settings: Settings, *, quiet: bool = False) -> str:
@@ -85,22 +62,14 @@ def ensure_local_server(settings: Settings, *, quiet: bool = False) -> str:
             where = f"{data} (server owned by another hpqueue process)"
         else:
             _lock_file = lock
-            port = _free_port()
-            url = f"redis://127.0.0.1:{port}/0"
-            _server = subprocess.Popen(
-                [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(data),
-                 "--appendonly", "yes", "--appendfsync", "everysec", "--save", "",
-                 "--maxmemory-policy", "noeviction", "--logfile", str(data / "redis.log")],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=_die_with_parent)
-            _wait_for(url, _server)
+            _server = start_redis_server(data, binary=binary, config=REDIS_CONFIG,
+                                         die_with_parent=True)
+            url = _server.url
             (data / "url").write_text(url)
             where = f"{data} (append-only file; kept between runs)"
     else:
-        port = _free_port()
-        url = f"redis://127.0.0.1:{port}/0"
-        _server = subprocess.Popen([sys.executable, "-m", "workers.local", str(port)],
-                                   stdout=subprocess.DEVNULL, preexec_fn=_die_with_parent)
-        _wait_for(url, _server)
+        _server = start_fakeredis_server(die_with_parent=True)
+        url = _server.url
         where = "memory of the embedded fakeredis server (gone when this process exits)"
     if _server is not None:
         atexit.register(_stop_server)
@@ -112,6 +81,32 @@ def ensure_local_server(settings: Settings, *, quiet: bool = False) -> str:
     return url
 
 
+def local_mode_url(settings: Settings | None = None) -> str | None:
+    """URL of the embedded Redis that a running local-mode process owns, or None.
+
+    Local mode keeps its ``redis-server`` under ``$HPQ_HOME/redis`` and holds a lock on
+    ``lock`` while it runs; the URL is in ``url``.
+    """
+    data = (settings or Settings.from_env()).home / "redis"
+    lock, url = data / "lock", data / "url"
+    if not (lock.exists() and url.exists()):
+        return None
+    with open(lock, "a+") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return url.read_text().strip() or None
+        fcntl.flock(f, fcntl.LOCK_UN)
+    return None
+
+
+def start_fakeredis_server(port: int | None = None, *, die_with_parent: bool = False
+                           ) -> ServerProcess:
+    """fakeredis's TCP server (data in memory) in a child process: local mode's fallback."""
+    return start_server(lambda p: [sys.executable, "-m", "workers.local", str(p)], port=port,
+                        die_with_parent=die_with_parent)
+
+
 def is_embedded(url: str | None) -> bool:
     """True if ``url`` is the embedded server this process uses (local mode)."""
     return url is not None and url == _embedded_url
@@ -119,10 +114,8 @@ def is_embedded(url: str | None) -> bool:
 
 def _stop_server() -> None:
     global _server
-    if _server is not None and _server.poll() is None:
-        _server.terminate()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            _server.wait(timeout=10)
+    if _server is not None:
+        _server.stop()
     _server = None
 
 
@@ -149,60 +142,38 @@ class LocalWorkers:
         self._store = store
         log_dir = store.settings.home / "logs"
         log_dir.mkdir(parents=True, exist_ok=True)
+        self._process = WorkerProcess(
+            self.queues, hostname=self.hostname, concurrency=concurrency, pool="prefork",
+            loglevel=loglevel, env=env, log_path=log_dir / f"{self.hostname.split('@')[0]}.log")
         #: Where the workers' output (and the trials' stdout) goes.
-        self.log_path = log_dir / f"{self.hostname.split('@')[0]}.log"
-        self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "workers.app", "worker",
-             "-Q", ",".join(self.queues), "-c", str(concurrency), "-P", "prefork",
-             "-n", self.hostname, "--without-mingle", "--without-gossip", "-l", loglevel],
-            env=env, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT,
-            start_new_session=True)
+        self.log_path = self._process.log_path
+        #: The worker's main process.
+        self.proc = self._process.proc
         atexit.register(self.stop)
         print(f"hpqueue: {concurrency} local worker process(es) on queue(s) "
               f"{','.join(self.queues)}; log: {self.log_path}", file=sys.stderr)
 
     def wait_ready(self, timeout: float = 60.0) -> None:
         """Block until the worker registered itself; HpqError if it exits or times out."""
-        key = self._store.keys.worker(self.hostname)
-        deadline = time.monotonic() + timeout
-        while not self._store.redis.exists(key):
-            if self.proc.poll() is not None:
-                raise HpqError(f"local worker exited with code {self.proc.returncode}")
-            if time.monotonic() > deadline:
-                raise HpqError(f"local worker not ready after {timeout}s")
-            time.sleep(0.05)
+        self._process.wait_ready(self._store, timeout)
 
     def stop(self, timeout: float = 30.0) -> None:
         """Warm shutdown (running trials finish), then kill after ``timeout`` seconds."""
-        if self.proc.poll() is not None:
-            self._log.close()
-            return
-        # SIGTERM to the main process only: sent to the whole group it would also reach the pool
-        # processes, which then die mid-trial instead of finishing (warm shutdown)
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(self.proc.pid, signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait()
-        self._log.close()
+        self._process.stop(timeout)
 
-    def __enter__(self) -> LocalWorkers:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
 
-def _keep_connection_on_error_reply(base: type) -> type:
+def _keep_connection_on_error_reply(base: Any) -> type:  # fakeredis types it as a Callable
     """fakeredis's TCP handler closes the connection after any error reply (fakeredis-py#432),
     so that redis-py's EVALSHA -> NOSCRIPT -> SCRIPT LOAD fallback, which every store script
     relies on, fails with ConnectionError. Send error replies as replies instead."""
 
-    class Handler(base):  # type: ignore[misc, valid-type]
+    class Handler(base):  # type: ignore[misc]
         def setup(self) -> None:
             super().setup()
             read = self.current_client.read_response

@@ -10,20 +10,15 @@ from pathlib import Path
 import pytest
 
 from controller import HyperParameterOptimizer, RandomSearch, UniformParameterRange
-from controller.cli import (
-    ProgressLine,
-    build_parser,
-    create_script_task,
-    follow,
-    local_mode_url,
-    main,
-    parse_params,
-    resolve_strategy,
-)
+from controller.cli import main
+from controller.cli.inputs import create_script_task, parse_params, resolve_strategy
+from controller.cli.optimize import follow
+from controller.cli.output import ProgressLine
 from controller.parameters import DiscreteParameterRange
 from controller.report import Progress
 from controller.strategies.grid_random import GridSearch
 from workers import Store, Task
+from workers.local import local_mode_url
 
 from .test_report import base_task, inline_workers  # noqa: F401 - a fixture
 
@@ -150,11 +145,9 @@ def test_resolve_strategy() -> None:
 def test_script_becomes_a_command_task(store: Store, tmp_path: Path) -> None:
     script = tmp_path / "train.py"
     script.write_text("print('hi')\n")
-    args = build_parser().parse_args(
-        ["optimize", "--script", str(script), "--args", "lr=0.1", "epochs=3", *OBJECTIVE,
-         "--project", "demo"])
     params = parse_params([LR, OPT], [])
-    task = Task.get_task(create_script_task(args, params, store), store=store)
+    task = Task.get_task(create_script_task(str(script), ["lr=0.1", "epochs=3"], params, store,
+                                            project="demo"), store=store)
     assert task.project == "demo" and task.name == "train"
     assert task.get_parameters() == {"General/lr": "0.1", "General/epochs": "3",
                                      "General/opt": "sgd"}
@@ -165,7 +158,7 @@ def test_script_becomes_a_command_task(store: Store, tmp_path: Path) -> None:
 @pytest.mark.timeout(10)
 def test_worker_command(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys) -> None:
     calls: list[tuple[list[str], dict[str, str]]] = []
-    monkeypatch.setattr("controller.cli._exec", lambda argv, env: calls.append((argv, env)))
+    monkeypatch.setattr("controller.cli.worker._exec", lambda argv, env: calls.append((argv, env)))
     monkeypatch.delenv("HPQ_REDIS_URL", raising=False)
     monkeypatch.setenv("HPQ_HOME", str(tmp_path))
     assert main(["worker", "-Q", "default"]) == 2

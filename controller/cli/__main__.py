@@ -1,0 +1,7 @@
+"""``python -m controller.cli`` is ``hpq``."""
+
+import sys
+
+from . import main
+
+sys.exit(main())
