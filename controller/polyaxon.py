@@ -520,7 +520,8 @@ class PolyaxonMatrix:
     ``optimizer_kwargs`` holds the strategy's arguments and the loop's (``total_max_jobs``,
     ``seed``), which every ``optimizer_class`` takes (each is a :class:`ClearMLSearchStrategy`);
     ``max_number_of_concurrent_tasks`` is None when the matrix sets no ``concurrency``;
-    ``early_stopping`` holds :func:`controller.stopping.build_policies` dicts; ``sign`` is ``"min"``/``"max"`` from ``metric.optimization`` (None without a metric).
+    ``early_stopping`` holds :func:`controller.stopping.build_policies` dicts; ``sign`` is
+    ``"min"``/``"max"`` from ``metric.optimization`` (None without a metric).
     """
 
     kind: str
