@@ -35,9 +35,9 @@ What is checked:
 (a) every suggestion is a :class:`Suggestion` inside the space (plus the declared resource, within
     its bounds), JSON in its parameters and ``meta``;
 (b) results, failures, metric-less stops and completions in any order are accepted, through the
-    real :class:`~controller.loop.Scheduler` in simulated time (:func:`controller.simulate.simulate`,
-    with early stopping and a per-job time limit) and through a direct loop that shuffles
-    completions (:class:`DirectLoop`); every job ends once;
+    real :class:`~controller.loop.Scheduler` in simulated time
+    (:func:`controller.simulate.simulate`, with early stopping and a per-job time limit) and
+    through a direct loop that shuffles completions (:class:`DirectLoop`); every job ends once;
 (c) ``on_trial_result`` returns a :class:`Decision`;
 (d) ``state_dict`` survives a JSON round trip, and a fresh strategy given it plus the trials so
     far continues exactly as an uninterrupted one (the same suggestions, decisions and WAIT/None),
