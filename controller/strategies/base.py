@@ -185,7 +185,7 @@ class SearchStrategy(ABC):
     def bind(self, context: OptimizerContext) -> None:
         """Receive what the optimizer provides: called before the first :meth:`suggest` (and,
         on resume, before :meth:`load_state_dict`); the simulator and the contract checks call
-        it too. An override calls ``super().bind(context)`` first.
+        it too. An override checks ``context`` (if it does) and calls ``super().bind(context)``.
 
         Raises:
             ValueError: the strategy cannot work with ``context`` (a Hyperband ``metric`` whose
