@@ -179,3 +179,11 @@ def test_optuna_takes_the_bound_storage_unless_given_one() -> None:
     before = opened.storage
     opened.bind(context)
     assert opened.storage is before and opened.study_name == "hpqueue-1"
+
+
+def test_hpq_lists_concrete_strategies_only() -> None:
+    from controller.cli.inputs import strategy_classes
+
+    known = strategy_classes()
+    assert {"GridSearch", "OptimizerBOHB", "OptimizerOptuna"} <= set(known)
+    assert not {"SearchStrategy", "ClearMLSearchStrategy"} & set(known)
