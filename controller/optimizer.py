@@ -8,7 +8,6 @@ the README's "Differences from ClearML" lists what hpqueue does instead.
 from __future__ import annotations
 
 import importlib
-import inspect
 import json
 import logging
 import threading
@@ -31,14 +30,11 @@ from .objective import MultiObjective, Objective
 from .parameters import Parameter, SearchSpace
 from .results import ResultsView
 from .stopping import StoppingPolicy, build_policies
-from .strategies.base import SearchStrategy
+from .strategies.base import OptimizerContext, SearchStrategy
+from .strategies.clearml_compat import LOOP_ARGUMENTS, ClearMLSearchStrategy
 from .strategies.grid_random import RandomSearch
 
 log = logging.getLogger("hpqueue.optimizer")
-
-#: Loop-level arguments taken out of ``**optimizer_kwargs`` (the strategy gets them too).
-_LOOP_KWARGS = ("pool_period_min", "time_limit_per_job", "total_max_jobs",
-                "min_iteration_per_job", "max_iteration_per_job")
 
 
 class LocalJob:
@@ -135,20 +131,20 @@ class HyperParameterOptimizer:
         self._store = store or get_store()
         objective = MultiObjective.build(objective_metric_title, objective_metric_series,
                                          objective_metric_sign)
-        loop_kwargs = {k: optimizer_kwargs.pop(k) for k in _LOOP_KWARGS if k in optimizer_kwargs}
+        loop_kwargs = {k: optimizer_kwargs.pop(k) for k in LOOP_ARGUMENTS if k in optimizer_kwargs}
+        seed = optimizer_kwargs.pop("seed", None)
         strategy_instance = optimizer_class if isinstance(optimizer_class, SearchStrategy) else None
         cls = type(optimizer_class) if strategy_instance else optimizer_class
         if not (isinstance(cls, type) and issubclass(cls, SearchStrategy)):
             raise TypeError(f"optimizer_class must be a SearchStrategy class or instance, got "
                             f"{optimizer_class!r}")
         if strategy_instance is not None:
-            for k in _LOOP_KWARGS:
-                loop_kwargs.setdefault(k, getattr(strategy_instance, k, None))
+            # an instance comes with its seed and space, and a ClearML one with its limits
+            seed = strategy_instance.seed
             if strategy_instance.space.parameters and not hyper_parameters:
                 hyper_parameters = strategy_instance.space.parameters
-        seed = optimizer_kwargs.pop("seed", None)
-        if strategy_instance is not None:
-            seed = strategy_instance.seed
+            if isinstance(strategy_instance, ClearMLSearchStrategy):
+                loop_kwargs = {**strategy_instance.loop_arguments(), **loop_kwargs}
         config = OptimizerConfig(
             base_task_id=base_task_id,
             hyper_parameters=SearchSpace(hyper_parameters).to_dicts(),
@@ -192,8 +188,7 @@ class HyperParameterOptimizer:
         current = Task.current_task()
         self._owns_status = current is None or current.id != self._opt_id
         if strategy is None:
-            strategy = self._build_strategy(config, space, objective, extra_kwargs)
-        strategy.set_objective(objective)
+            strategy = self._build_strategy(config, space, extra_kwargs)
         self._strategy = strategy
         config.seed = strategy.seed
         self._scheduler = Scheduler(
@@ -205,7 +200,7 @@ class HyperParameterOptimizer:
             save_top_k=config.save_top_k_tasks_only)
         self._lock = threading.RLock()
         self._results = ResultsView(store, self._scheduler, self._lock, space.names)
-        strategy.attach_results(self._results)
+        strategy.bind(self._context())
         self._time_limit: tuple[str, float] | None = None
         if config.optimization_time_limit:
             self._time_limit = ("minutes", float(config.optimization_time_limit))
@@ -224,30 +219,26 @@ class HyperParameterOptimizer:
         else:
             self._write_record()
 
-    def _build_strategy(self, config: OptimizerConfig, space: SearchSpace,
-                        objective: MultiObjective, extra: Mapping[str, Any]) -> SearchStrategy:
+    @staticmethod
+    def _build_strategy(config: OptimizerConfig, space: SearchSpace,
+                        extra: Mapping[str, Any]) -> SearchStrategy:
+        """The strategy of ``config``: its space, seed and own arguments; a
+        :class:`ClearMLSearchStrategy` also gets ClearML's arguments, as ClearML builds it."""
         cls = _import_class(config.optimizer_class)
         kwargs: dict[str, Any] = {**config.optimizer_kwargs, **extra}
-        accepted = inspect.signature(cls.__init__).parameters
-        if "optuna_storage" in accepted and kwargs.get("optuna_storage") is None:
-            for key, value in self._optuna_storage().items():
-                if kwargs.get(key) is None:
-                    kwargs[key] = value
-        loop = {k: getattr(config, k) for k in _LOOP_KWARGS}
-        return cls(base_task_id=config.base_task_id, hyper_parameters=space.parameters,
-                   objective_metric=objective, execution_queue=config.execution_queue,
-                   num_concurrent_workers=config.max_number_of_concurrent_tasks,
-                   compute_time_limit=config.compute_time_limit, seed=config.seed,
-                   **{k: v for k, v in loop.items() if v is not None}, **kwargs)
+        if issubclass(cls, ClearMLSearchStrategy):
+            loop = {k: v for k in LOOP_ARGUMENTS if (v := getattr(config, k)) is not None}
+            kwargs.update(base_task_id=config.base_task_id, execution_queue=config.execution_queue,
+                          num_concurrent_workers=config.max_number_of_concurrent_tasks,
+                          compute_time_limit=config.compute_time_limit, **loop)
+        return cls(hyper_parameters=space.parameters, seed=config.seed, **kwargs)
 
-    def _optuna_storage(self) -> dict[str, Any]:
-        """An Optuna study in the same Redis (journal storage), named after the optimizer."""
-        if not self._store.url:
-            return {"study_name": self._opt_id}
-        from .strategies.optuna_search import redis_journal_storage
-
-        return {"optuna_storage": redis_journal_storage(self._store.url),
-                "study_name": self._opt_id, "continue_previous_study": True}
+    def _context(self) -> OptimizerContext:
+        """What the optimizer provides to its strategy: the objective, the results view, and an
+        Optuna storage on the same Redis (its URL; none for a store without one) with a study
+        named after the optimizer."""
+        return OptimizerContext(self._objective, results=self._results,
+                                optuna_storage=self._store.url, study_name=self._opt_id)
 
     def _write_record(self) -> None:
         config_json = codec.dumps(asdict(self._config), "optimizer configuration")

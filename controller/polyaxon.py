@@ -98,8 +98,8 @@ from .parameters import (
     register_parameter_class,
 )
 from .stopping import build_policies
-from .strategies.base import SearchStrategy
 from .strategies.bayes_gp import BayesianGP
+from .strategies.clearml_compat import ClearMLSearchStrategy
 from .strategies.grid_random import GridSearch, RandomSearch
 from .strategies.hyperband import Hyperband, _metric_order
 from .strategies.mapping import Mapping as MappingStrategy
@@ -518,13 +518,14 @@ class PolyaxonMatrix:
     base task and the objective.
 
     ``optimizer_kwargs`` holds the strategy's arguments and the loop's (``total_max_jobs``,
-    ``seed``); ``max_number_of_concurrent_tasks`` is None when the matrix sets no
-    ``concurrency``; ``early_stopping`` holds :func:`controller.stopping.build_policies` dicts;
-    ``sign`` is ``"min"``/``"max"`` from ``metric.optimization`` (None without a metric).
+    ``seed``), which every ``optimizer_class`` takes (each is a :class:`ClearMLSearchStrategy`);
+    ``max_number_of_concurrent_tasks`` is None when the matrix sets no ``concurrency``;
+    ``early_stopping`` holds :func:`controller.stopping.build_policies` dicts; ``sign`` is
+    ``"min"``/``"max"`` from ``metric.optimization`` (None without a metric).
     """
 
     kind: str
-    optimizer_class: type[SearchStrategy]
+    optimizer_class: type[ClearMLSearchStrategy]
     hyper_parameters: list[Parameter]
     optimizer_kwargs: dict[str, Any]
     max_number_of_concurrent_tasks: int | None = None
@@ -542,7 +543,7 @@ class PolyaxonMatrix:
             out["max_number_of_concurrent_tasks"] = self.max_number_of_concurrent_tasks
         return out
 
-    def build_strategy(self, **kwargs: Any) -> SearchStrategy:
+    def build_strategy(self, **kwargs: Any) -> ClearMLSearchStrategy:
         """The strategy alone (e.g. for :func:`controller.simulate.simulate`); ``kwargs``
         (``objective_metric``, ...) go to its constructor too."""
         return self.optimizer_class(hyper_parameters=self.hyper_parameters,
@@ -662,7 +663,7 @@ def matrix_from_polyaxon(matrix: Mapping[str, Any],
     params = _parse_params(config["params"]) if config.get("params") is not None else []
     own = {k: v for k, v in config.items() if k not in _COMMON and v is not None}
     kwargs: dict[str, Any]
-    cls: type[SearchStrategy]
+    cls: type[ClearMLSearchStrategy]
     if kind == "mapping":
         cls, kwargs = MappingStrategy, own
     elif kind == "grid":
@@ -694,7 +695,7 @@ def matrix_from_polyaxon(matrix: Mapping[str, Any],
 
 
 def _hyperopt(own: dict[str, Any], params: Sequence[tuple[str, Parameter]]
-              ) -> tuple[type[SearchStrategy], dict[str, Any]]:
+              ) -> tuple[type[ClearMLSearchStrategy], dict[str, Any]]:
     """Strategy and arguments of a hyperopt matrix (``own``: its keys besides the common ones)."""
     algorithm = str(own.pop("algorithm", "tpe")).lower()
     _reject_kinds(params, lambda k: k != "pchoice", "cannot be used with hyperopt")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import inspect
 import json
 import pkgutil
 import sys
@@ -147,7 +148,8 @@ def resolve_strategy(name: str) -> type[SearchStrategy]:
 
 
 def strategy_classes() -> dict[str, type[SearchStrategy]]:
-    """Every strategy class of :mod:`controller.strategies` and its modules, by name."""
+    """Every concrete strategy class of :mod:`controller.strategies` and its modules, by name
+    (not the abstract bases ``SearchStrategy`` and ``ClearMLSearchStrategy``)."""
     from .. import strategies
 
     found: dict[str, type[SearchStrategy]] = {}
@@ -158,7 +160,7 @@ def strategy_classes() -> dict[str, type[SearchStrategy]]:
     for module in modules:
         for attr, value in vars(module).items():
             if (isinstance(value, type) and issubclass(value, SearchStrategy)
-                    and value is not SearchStrategy and not attr.startswith("_")):
+                    and not inspect.isabstract(value) and not attr.startswith("_")):
                 found.setdefault(attr, value)
     return found
 

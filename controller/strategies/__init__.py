@@ -1,4 +1,6 @@
-"""Search strategies: one small module per algorithm behind :class:`SearchStrategy`.
+"""Search strategies: one small module per algorithm behind :class:`SearchStrategy` (the core
+contract, :mod:`.base`), each with ClearML's constructor and queries
+(:class:`ClearMLSearchStrategy`, :mod:`.clearml_compat`).
 
 Strategies whose module needs a heavier library (Optuna) are imported on first use.
 """
@@ -9,9 +11,10 @@ import importlib
 from typing import Any
 
 from .asha import ASHA
-from .base import WAIT, Decision, SearchStrategy, Suggestion, Trial, Wait
+from .base import WAIT, Decision, OptimizerContext, SearchStrategy, Suggestion, Trial, Wait
 from .bayes_gp import BayesianGP
 from .bohb import OptimizerBOHB
+from .clearml_compat import ClearMLSearchStrategy
 from .grid_random import GridSearch, RandomSearch
 from .hyperband import Hyperband, HyperbandMath
 from .mapping import Mapping
@@ -22,9 +25,10 @@ _LAZY = {
     "redis_journal_storage": "optuna_search",
 }
 
-__all__ = ["ASHA", "WAIT", "BayesianGP", "Decision", "GridSearch", "Hyperband", "HyperbandMath",
-           "Mapping", "OptimizerBOHB", "PopulationBasedTraining", "RandomSearch", "SearchStrategy", "Suggestion", "Trial",
-           "Wait", *_LAZY]
+__all__ = ["ASHA", "WAIT", "BayesianGP", "ClearMLSearchStrategy", "Decision", "GridSearch",
+           "Hyperband", "HyperbandMath", "Mapping", "OptimizerBOHB", "OptimizerContext",
+           "OptimizerOptuna", "PopulationBasedTraining", "RandomSearch", "SearchStrategy",
+           "Suggestion", "Trial", "Wait", "redis_journal_storage"]
 
 
 def __getattr__(name: str) -> Any:

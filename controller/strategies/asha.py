@@ -28,7 +28,8 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from .base import WAIT, SearchStrategy, Suggestion, Trial, Wait
+from .base import WAIT, Suggestion, Trial, Wait
+from .clearml_compat import ClearMLSearchStrategy
 from .grid_random import config_key
 from .hyperband import Resource
 
@@ -65,7 +66,7 @@ def rung_resources(min_resource: float, max_resource: float, reduction_factor: f
     return out
 
 
-class ASHA(SearchStrategy):
+class ASHA(ClearMLSearchStrategy):
     """Asynchronous successive halving (see the module docstring).
 
     Args:

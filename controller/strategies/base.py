@@ -3,8 +3,17 @@
 A strategy turns results into suggestions and decisions. It never touches Celery or Redis: the
 optimizer's loop (or the simulator in :mod:`controller.simulate`) owns the jobs and calls it.
 
+A strategy is built with its search space, its seed and its own arguments
+(``MyStrategy(hyper_parameters=..., seed=..., my_arg=...)``); what the optimizer provides comes
+through one hook, :meth:`SearchStrategy.bind`, with an :class:`OptimizerContext`: the objective,
+the read-only results view, an Optuna storage and a study name. ClearML's constructor arguments
+(``base_task_id``, ``execution_queue``, ``total_max_jobs``, ...) and queries
+(``get_top_experiments*``) are not part of this contract: they live in
+:mod:`controller.strategies.clearml_compat`, the base of the built-in strategies.
+
 The loop's side of the contract, in order:
 
+0. :meth:`bind` once, before anything else (on resume, before :meth:`load_state_dict`).
 1. While a concurrency slot is free and the budget allows, the loop calls :meth:`suggest`:
 
    * a :class:`Suggestion` -> the loop creates a job for it and calls :meth:`on_trial_start`;
@@ -16,18 +25,20 @@ The loop's side of the contract, in order:
 3. Each job that ends (completed, failed or stopped) goes once to :meth:`on_trial_complete`, with
    its objective value if it has one. Results may arrive in any order; failures too.
 4. :meth:`state_dict` returns the strategy's control state as JSON-serialisable data; a fresh
-   strategy built with the same arguments and given that state plus the list of trials
-   (:meth:`load_state_dict`) continues exactly as the original would have. Per-trial data
-   (parameters, ``meta``, status, value) comes back through ``trials``, so the state itself stays
-   small: the loop saves it after every change and resumes a killed controller from it.
+   strategy built with the same arguments, bound to the same context and given that state plus
+   the list of trials (:meth:`load_state_dict`) continues exactly as the original would have.
+   Per-trial data (parameters, ``meta``, status, value) comes back through ``trials``, so the
+   state itself stays small: the loop saves it after every change and resumes a killed
+   controller from it.
 
 Values: ``value`` is the raw objective (a float, or a list for several objectives) as reported;
 use :meth:`SearchStrategy.loss` for a lower-is-better number.
 
 Writing your own strategy: subclass :class:`SearchStrategy`, implement :meth:`suggest`, and extend
-the other hooks and :meth:`state_dict`/:meth:`load_state_dict` as needed. Declare strategy-specific
-arguments in ``__init__`` and pass ``**kwargs`` to ``super().__init__``; unknown arguments are a
-TypeError, so that typos do not pass silently.
+the other hooks and :meth:`state_dict`/:meth:`load_state_dict` as needed. Declare
+strategy-specific arguments in ``__init__`` and pass ``**kwargs`` to ``super().__init__``;
+unknown arguments are a TypeError, so that typos do not pass silently. Override :meth:`bind` to
+use more of the context than the objective. Check it with :mod:`controller.testing`.
 """
 
 from __future__ import annotations
@@ -35,14 +46,19 @@ from __future__ import annotations
 import secrets
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..objective import MultiObjective, Objective
 from ..parameters import Parameter, SearchSpace
+
+if TYPE_CHECKING:
+    from optuna.storages import BaseStorage
+
+    from ..results import ResultsView
 
 
 class Decision(str, Enum):
@@ -105,52 +121,89 @@ class Trial:
         return self.status in ("completed", "failed", "stopped")
 
 
+@dataclass(frozen=True)
+class OptimizerContext:
+    """What the optimizer provides to its strategy, handed over by :meth:`SearchStrategy.bind`.
+
+    Attributes:
+        objective: the objective(s); an :class:`Objective` is kept as a one-element
+            :class:`MultiObjective`.
+        results: the optimizer's read-only results view (:class:`controller.results.ResultsView`,
+            the ``get_top_experiments*`` queries); None outside an optimizer (simulation, tests).
+        optuna_storage: where a strategy keeps an Optuna study: an Optuna storage or its URL (the
+            optimizer passes its Redis URL: Optuna's journal storage on the same Redis); None
+            when the optimizer has none to offer (an in-memory store).
+        study_name: a name unique to this optimization (the optimizer's task id), for the
+            strategy's own records, such as an Optuna study.
+
+    Raises:
+        TypeError: ``objective`` is not an Objective or a MultiObjective.
+    """
+
+    objective: MultiObjective
+    results: ResultsView | None = None
+    optuna_storage: BaseStorage | str | None = None
+    study_name: str | None = None
+
+    def __post_init__(self) -> None:
+        objective: Any = self.objective
+        if isinstance(objective, Objective):
+            object.__setattr__(self, "objective", MultiObjective([objective]))
+        elif not isinstance(objective, MultiObjective):
+            raise TypeError(f"OptimizerContext.objective must be an Objective or a "
+                            f"MultiObjective, got {objective!r}")
+
+
 class SearchStrategy(ABC):
     """Base class of every search strategy (see the module docstring for the contract).
 
-    The constructor takes ClearML's arguments so that ClearML strategy constructions port as they
-    are; ``execution_queue``, ``pool_period_min``, ``time_limit_per_job`` and
-    ``compute_time_limit`` are read by the optimizer, not the strategy.
+    A strategy gets its search space, its seed and its own arguments when it is built, and what
+    the optimizer provides (the objective, the results view, an Optuna storage) through
+    :meth:`bind`. ClearML's constructor arguments and queries live in
+    :class:`~controller.strategies.clearml_compat.ClearMLSearchStrategy`, the base of the
+    built-in strategies.
+
+    Args:
+        hyper_parameters: the search space (see :class:`SearchSpace`).
+        seed: seed of ``self.rng``; default: a random one (kept in ``self.seed`` and the state).
 
     Raises:
         TypeError: for an argument the strategy does not know.
         ValueError: for an invalid search space (see :class:`SearchSpace`).
     """
 
-    def __init__(self, base_task_id: str | None = None,
-                 hyper_parameters: Iterable[Parameter] = (),
-                 objective_metric: MultiObjective | Objective | None = None,
-                 execution_queue: str = "default", num_concurrent_workers: int = 1,
-                 pool_period_min: float = 2.0, time_limit_per_job: float | None = None,
-                 compute_time_limit: float | None = None,
-                 min_iteration_per_job: int | None = None,
-                 max_iteration_per_job: int | None = None, total_max_jobs: int | None = None,
-                 seed: int | None = None, **kwargs: Any) -> None:
+    def __init__(self, hyper_parameters: Iterable[Parameter] = (), *, seed: int | None = None,
+                 **kwargs: Any) -> None:
         if kwargs:
             raise TypeError(f"{type(self).__name__} got unknown argument(s): "
                             f"{', '.join(sorted(kwargs))}")
-        self.base_task_id = base_task_id
         self.space = SearchSpace(hyper_parameters)
-        self.hyper_parameters = self.space.parameters
-        self.objective: MultiObjective | None = None
-        if objective_metric is not None:
-            self.set_objective(objective_metric)
-        self.execution_queue = execution_queue
-        self.num_concurrent_workers = num_concurrent_workers
-        self.pool_period_min = pool_period_min
-        self.time_limit_per_job = time_limit_per_job
-        self.compute_time_limit = compute_time_limit
-        self.min_iteration_per_job = min_iteration_per_job
-        self.max_iteration_per_job = max_iteration_per_job
-        self.total_max_jobs = total_max_jobs
         self.seed = int(seed) if seed is not None else secrets.randbits(63)
         self.rng = np.random.default_rng(self.seed)
-        self._results_view: Any = None
+        self.context: OptimizerContext | None = None
+
+    def bind(self, context: OptimizerContext) -> None:
+        """Receive what the optimizer provides: called before the first :meth:`suggest` (and,
+        on resume, before :meth:`load_state_dict`); the simulator and the contract checks call
+        it too. An override checks ``context`` (if it does) and calls ``super().bind(context)``.
+
+        Raises:
+            ValueError: the strategy cannot work with ``context`` (a Hyperband ``metric`` whose
+                direction contradicts the objective, say).
+        """
+        self.context = context
 
     def set_objective(self, objective: MultiObjective | Objective) -> None:
-        """Set the objective (the optimizer does this when it builds the strategy)."""
-        self.objective = (objective if isinstance(objective, MultiObjective)
-                          else MultiObjective([objective]))
+        """:meth:`bind` with ``objective`` in place of the bound one (the rest stays bound)."""
+        multi = objective if isinstance(objective, MultiObjective) else MultiObjective([objective])
+        context = self.context
+        self.bind(OptimizerContext(multi) if context is None
+                  else replace(context, objective=multi))
+
+    @property
+    def objective(self) -> MultiObjective | None:
+        """The bound objective (None before :meth:`bind`)."""
+        return self.context.objective if self.context is not None else None
 
     # ------------------------------------------------------------------ contract
     @abstractmethod
@@ -180,35 +233,12 @@ class SearchStrategy(ABC):
 
     # ------------------------------------------------------------------ helpers
     def loss(self, value: float | Sequence[float]) -> float:
-        """Lower-is-better scalar for the first objective (``-value`` when maximizing)."""
-        assert self.objective is not None, "the optimizer sets the objective before use"
-        first = value[0] if isinstance(value, (list, tuple)) else value
+        """Lower-is-better scalar for the first objective (``-value`` when maximizing).
+
+        Raises:
+            RuntimeError: before :meth:`bind`.
+        """
+        if self.objective is None:
+            raise RuntimeError(f"{type(self).__name__}.loss() needs an objective: bind() first")
+        first = value[0] if isinstance(value, Sequence) else value
         return self.objective.objectives[0].normalize(float(first))
-
-    # -------------------------------------------------- ClearML-compatible queries
-    def attach_results(self, view: Any) -> None:
-        """Give the strategy the optimizer's read-only results view (used by the queries)."""
-        self._results_view = view
-
-    def get_objective_metric(self) -> MultiObjective | None:
-        return self.objective
-
-    def get_top_experiments(self, top_k: int) -> list[Any]:
-        """The best ``top_k`` finished jobs as Tasks (same as the optimizer's method)."""
-        return self._view().get_top_experiments(top_k)
-
-    def get_top_experiments_id_metrics_pair(self, top_k: int, all_metrics: bool = False,
-                                            only_completed: bool = False) -> list[Any]:
-        return self._view().get_top_experiments_id_metrics_pair(top_k, all_metrics,
-                                                                 only_completed)
-
-    def get_top_experiments_details(self, top_k: int, all_metrics: bool = False,
-                                    all_hyper_parameters: bool = False,
-                                    only_completed: bool = False) -> list[dict[str, Any]]:
-        return self._view().get_top_experiments_details(top_k, all_metrics,
-                                                        all_hyper_parameters, only_completed)
-
-    def _view(self) -> Any:
-        if self._results_view is None:
-            raise RuntimeError("this strategy is not attached to a HyperParameterOptimizer")
-        return self._results_view

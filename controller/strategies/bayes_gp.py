@@ -46,7 +46,8 @@ from ..parameters import (
     UniformIntegerParameterRange,
     UniformParameterRange,
 )
-from .base import SearchStrategy, Suggestion, Trial
+from .base import Suggestion, Trial
+from .clearml_compat import ClearMLSearchStrategy
 from .grid_random import config_key
 
 _CAMEL = {"acquisitionFunction": "acquisition_function", "gaussianProcess": "gaussian_process",
@@ -344,7 +345,7 @@ class _Run:
     loss: float | None = None
 
 
-class BayesianGP(SearchStrategy):
+class BayesianGP(ClearMLSearchStrategy):
     """GP Bayesian optimization, Polyaxon's ``bayes`` kept busy (see the module docstring).
 
     Args:

@@ -30,13 +30,12 @@ from __future__ import annotations
 import math
 import warnings
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from ..objective import MultiObjective, Objective
 from ..parameters import (
     DiscreteParameterRange,
     LogUniformParameterRange,
@@ -45,8 +44,14 @@ from ..parameters import (
     UniformParameterRange,
 )
 from .base import Suggestion, Wait
+from .clearml_compat import clearml_positional
 from .hyperband import Hyperband, _number
 
+#: ClearML's positional order of ``OptimizerBOHB``'s arguments.
+_CLEARML_ORDER = ("base_task_id", "hyper_parameters", "objective_metric", "execution_queue",
+                  "num_concurrent_workers", "min_iteration_per_job", "max_iteration_per_job",
+                  "total_max_jobs", "pool_period_min", "time_limit_per_job",
+                  "compute_time_limit", "local_port")
 _TINY = 1e-32
 _TRUNCNORM_ROUNDS = 64
 
@@ -207,11 +212,17 @@ class DensityModel:
 class OptimizerBOHB(Hyperband):
     """BOHB with ClearML's ``OptimizerBOHB`` constructor (see the module docstring).
 
+    Positional arguments follow ClearML's ``OptimizerBOHB``: ``base_task_id, hyper_parameters,
+    objective_metric, execution_queue, num_concurrent_workers, min_iteration_per_job,
+    max_iteration_per_job, total_max_jobs, pool_period_min, time_limit_per_job,
+    compute_time_limit, local_port`` (see :class:`~.clearml_compat.ClearMLSearchStrategy`).
+
     Args:
         min_iteration_per_job, max_iteration_per_job: the budget range when ``min_budget`` /
             ``max_budget`` are not given (the budget is then a number of iterations).
         total_max_jobs: brackets repeat until this many jobs were started (None: one round).
-        local_port: accepted for ClearML compatibility; unused (there is no Pyro name server).
+        local_port: accepted for ClearML compatibility (default 9090); unused (there is no Pyro
+            name server).
         resource: the task parameter receiving the budget (required; see :class:`Hyperband`).
         eta, min_budget, max_budget, min_points_in_model, top_n_percent, num_samples,
         random_fraction, bandwidth_factor, min_bandwidth: BOHB's knobs, with its defaults
@@ -226,33 +237,20 @@ class OptimizerBOHB(Hyperband):
             for an invalid budget range or knob; and as :class:`Hyperband`.
     """
 
-    def __init__(self, base_task_id: str | None = None,
-                 hyper_parameters: Iterable[Parameter] = (),
-                 objective_metric: MultiObjective | Objective | None = None,
-                 execution_queue: str = "default", num_concurrent_workers: int = 1,
-                 min_iteration_per_job: int | None = None,
-                 max_iteration_per_job: int | None = None, total_max_jobs: int | None = None,
-                 pool_period_min: float = 2.0, time_limit_per_job: float | None = None,
-                 compute_time_limit: float | None = None, local_port: int = 9090, *,
-                 resource: str | Mapping[str, Any] | None = None, eta: float = 3,
-                 min_budget: float | None = None, max_budget: float | None = None,
-                 min_points_in_model: int | None = None, top_n_percent: float = 15,
-                 num_samples: int = 64, random_fraction: float = 1 / 3,
-                 bandwidth_factor: float = 3, min_bandwidth: float = 1e-3,
-                 resume: bool = False, concurrency: int | None = None, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, resource: str | Mapping[str, Any] | None = None,
+                 eta: float = 3, min_budget: float | None = None,
+                 max_budget: float | None = None, min_points_in_model: int | None = None,
+                 top_n_percent: float = 15, num_samples: int = 64,
+                 random_fraction: float = 1 / 3, bandwidth_factor: float = 3,
+                 min_bandwidth: float = 1e-3, resume: bool = False,
+                 concurrency: int | None = None, **kwargs: Any) -> None:
+        kwargs = clearml_positional(type(self).__name__, _CLEARML_ORDER, args, kwargs)
+        self.local_port: int = kwargs.pop("local_port", 9090)
         self.min_budget, self.max_budget = _budget_range(
-            min_budget if min_budget is not None else min_iteration_per_job,
-            max_budget if max_budget is not None else max_iteration_per_job)
-        super().__init__(
-            base_task_id=base_task_id, hyper_parameters=hyper_parameters,
-            objective_metric=objective_metric, execution_queue=execution_queue,
-            num_concurrent_workers=num_concurrent_workers, pool_period_min=pool_period_min,
-            time_limit_per_job=time_limit_per_job, compute_time_limit=compute_time_limit,
-            min_iteration_per_job=min_iteration_per_job,
-            max_iteration_per_job=max_iteration_per_job, total_max_jobs=total_max_jobs,
-            max_iterations=self.max_budget / self.min_budget, eta=eta, resource=resource,
-            resume=resume, concurrency=concurrency, **kwargs)
-        self.local_port = local_port
+            min_budget if min_budget is not None else kwargs.get("min_iteration_per_job"),
+            max_budget if max_budget is not None else kwargs.get("max_iteration_per_job"))
+        super().__init__(max_iterations=self.max_budget / self.min_budget, eta=eta,
+                         resource=resource, resume=resume, concurrency=concurrency, **kwargs)
         self._codecs = [_codec(p) for p in self.space.parameters]
         self._modelled = [c for c in self._codecs if c is not None]
         self._sizes = np.array([c.size for c in self._modelled], dtype=float)

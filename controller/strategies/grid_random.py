@@ -13,7 +13,8 @@ from ..parameters import (
     ParameterSet,
     UniformIntegerParameterRange,
 )
-from .base import SearchStrategy, Suggestion, Trial
+from .base import Suggestion, Trial
+from .clearml_compat import ClearMLSearchStrategy
 
 _MAX_ENUMERATED = 1_000_000
 _REJECTION_TRIES = 64
@@ -24,7 +25,7 @@ def config_key(parameters: dict[str, Any]) -> str:
     return json.dumps(parameters, sort_keys=True, separators=(",", ":"))
 
 
-class GridSearch(SearchStrategy):
+class GridSearch(ClearMLSearchStrategy):
     """Every point of the Cartesian grid, in order (the last parameter varies fastest).
 
     Duplicate points (overlapping ParameterSets, repeated values) run once. The cursor is part of
@@ -56,7 +57,7 @@ class GridSearch(SearchStrategy):
         self._seen = {config_key(self.space.grid_point(i)) for i in range(self.cursor)}
 
 
-class RandomSearch(SearchStrategy):
+class RandomSearch(ClearMLSearchStrategy):
     """Seeded random sampling without duplicates; ends when a finite space is exhausted.
 
     Unlike ClearML (which gives up after 42 duplicate draws in a row), once rejection sampling

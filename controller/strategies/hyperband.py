@@ -34,9 +34,10 @@ from typing import Any
 
 from workers.task import normalize_parameters
 
-from ..objective import MultiObjective, Objective, parse_sign
+from ..objective import parse_sign
 from ..parameters import Parameter
-from .base import WAIT, SearchStrategy, Suggestion, Trial, Wait
+from .base import WAIT, OptimizerContext, Suggestion, Trial, Wait
+from .clearml_compat import ClearMLSearchStrategy
 
 _RESOURCE_TYPES: dict[str, type] = {"int": int, "float": float}
 _POLYAXON_KEYS = {"maxIterations": "max_iterations", "max_iterations": "max_iterations",
@@ -141,7 +142,7 @@ def _metric_order(metric: Mapping[str, Any] | None) -> str | None:
     return parse_sign(metric["optimization"])[0]
 
 
-class Hyperband(SearchStrategy):
+class Hyperband(ClearMLSearchStrategy):
     """Synchronous Hyperband with Polyaxon's bracket math (see the module docstring).
 
     Args:
@@ -154,7 +155,7 @@ class Hyperband(SearchStrategy):
         resume: True: a promoted configuration continues its previous trial's latest checkpoint
             (``Suggestion.continue_from``) with the larger resource; False: it restarts.
         concurrency: at most this many of the strategy's trials active at once (WAIT beyond).
-        **kwargs: :class:`SearchStrategy` arguments (``hyper_parameters``, ``seed``, ...).
+        **kwargs: :class:`ClearMLSearchStrategy` arguments (``hyper_parameters``, ``seed``, ...).
 
     Rung 0 configurations are drawn at random from the space (not de-duplicated). A rung's
     survivors are chosen once every trial of the rung has ended; meanwhile :meth:`suggest` says
@@ -226,14 +227,14 @@ class Hyperband(SearchStrategy):
                              f"(pass the ranges as hyper_parameters)")
         return {_POLYAXON_KEYS[k]: v for k, v in config.items() if k != "kind" and v is not None}
 
-    def set_objective(self, objective: MultiObjective | Objective) -> None:
-        """Set the objective; ValueError if it contradicts ``metric``'s optimization."""
-        super().set_objective(objective)
-        assert self.objective is not None
-        order = self.objective.objectives[0].order
-        if self._metric_order is not None and self._metric_order != order:
+    def bind(self, context: OptimizerContext) -> None:
+        """Bind ``context``; ValueError if its objective contradicts ``metric``'s optimization
+        (the context is then not bound)."""
+        first = context.objective.objectives[0]
+        if self._metric_order is not None and self._metric_order != first.order:
             raise ValueError(f"metric optimization ({self._metric_order}) contradicts the "
-                             f"objective's sign ({self.objective.objectives[0].sign})")
+                             f"objective's sign ({first.sign})")
+        super().bind(context)
 
     # ------------------------------------------------------------------ contract
     def suggest(self) -> Suggestion | Wait | None:

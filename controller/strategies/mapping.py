@@ -16,7 +16,8 @@ from typing import Any
 
 from workers.task import normalize_parameters
 
-from .base import SearchStrategy, Suggestion, Trial
+from .base import Suggestion, Trial
+from .clearml_compat import ClearMLSearchStrategy
 
 
 def check_values(values: Any) -> list[dict[str, Any]]:
@@ -38,7 +39,7 @@ def check_values(values: Any) -> list[dict[str, Any]]:
     return out
 
 
-class Mapping(SearchStrategy):
+class Mapping(ClearMLSearchStrategy):
     """One trial per entry of ``values``, in list order; then exhausted.
 
     Args:

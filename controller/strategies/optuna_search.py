@@ -5,8 +5,9 @@ reports go to the trial as intermediate values, and the job's end is told to the
 sampler and pruner can be passed; the default sampler is a seeded TPE with the constant liar, so
 running trials are known to the sampler and parallel workers do not all try the same region.
 
-Storage and resume: the study lives in the storage the optimizer injects (``optuna_storage``);
-:func:`redis_journal_storage` builds Optuna's journal storage on the optimizer's Redis, which
+Storage and resume: the study lives in the storage the optimizer binds
+(``OptimizerContext.optuna_storage``, its Redis URL) under the optimizer's id;
+:func:`redis_journal_storage` builds Optuna's journal storage there, which
 ``optuna-dashboard redis://...`` opens as it is. The strategy's own state is small (the study name,
 the jobs being pruned, an owner token); the trials come back from the study and from the loop's
 ``trials``. A resumed controller re-opens the same study and continues as the original would have.
@@ -54,7 +55,8 @@ from ..parameters import (
     UniformIntegerParameterRange,
     UniformParameterRange,
 )
-from .base import WAIT, Decision, SearchStrategy, Suggestion, Trial, Wait
+from .base import WAIT, Decision, OptimizerContext, Suggestion, Trial, Wait
+from .clearml_compat import ClearMLSearchStrategy
 from .grid_random import config_key
 
 #: Asks in a row that may return an already launched configuration before falling back.
@@ -210,7 +212,7 @@ def _codec(param: Parameter) -> _Codec:
                      f"LogUniformParameterRange, DiscreteParameterRange)")
 
 
-class OptimizerOptuna(SearchStrategy):
+class OptimizerOptuna(ClearMLSearchStrategy):
     """Optuna's samplers and pruners behind the strategy contract (see the module docstring).
 
     Args:
@@ -222,13 +224,15 @@ class OptimizerOptuna(SearchStrategy):
             differently).
         optuna_pruner: any ``optuna.pruners.BasePruner``; None is Optuna's default
             (``MedianPruner``), as in ClearML. Pruning applies to a single objective only.
-        optuna_storage: where the study lives: an ``optuna.storages.BaseStorage`` (the optimizer
-            passes :func:`redis_journal_storage`), or a storage URL (``redis://`` URLs become a
-            journal storage). Default: a private ``InMemoryStorage``.
-        study_name: the study's name in the storage (the optimizer passes its id). Default:
-            derived from ``seed``.
+        optuna_storage: where the study lives: an ``optuna.storages.BaseStorage``, or a storage
+            URL (``redis://`` URLs become a journal storage, :func:`redis_journal_storage`).
+            Default: the storage the optimizer binds (its Redis), else a private
+            ``InMemoryStorage``.
+        study_name: the study's name in the storage. Default: the one the optimizer binds (its
+            id), else derived from ``seed``.
         continue_previous_study: load the study if it already exists (and learn from its trials)
-            instead of failing with ``optuna.exceptions.DuplicatedStudyError``.
+            instead of failing with ``optuna.exceptions.DuplicatedStudyError``. Default: True in
+            the storage the optimizer binds, else False.
 
     Raises:
         TypeError: for an unknown argument or a storage of the wrong type.
@@ -239,7 +243,12 @@ class OptimizerOptuna(SearchStrategy):
     def __init__(self, *args: Any, optuna_sampler: optuna.samplers.BaseSampler | None = None,
                  optuna_pruner: optuna.pruners.BasePruner | None = None,
                  optuna_storage: BaseStorage | str | None = None, study_name: str | None = None,
-                 continue_previous_study: bool | None = False, **kwargs: Any) -> None:
+                 continue_previous_study: bool | None = None, **kwargs: Any) -> None:
+        # what bind() reads: it runs inside super().__init__() when objective_metric is given
+        self._study: optuna.Study | None = None
+        self._own_storage = optuna_storage is not None
+        self._own_study_name = study_name is not None
+        self._own_continue = continue_previous_study is not None
         super().__init__(*args, **kwargs)
         self._codecs = [_codec(p) for p in self.space.parameters]
         self._distributions = {c.name: c.distribution for c in self._codecs}
@@ -252,13 +261,29 @@ class OptimizerOptuna(SearchStrategy):
         self.storage = _resolve_storage(optuna_storage)
         self.study_name = study_name if study_name is not None else f"hpqueue-{self.seed}"
         self._owner = secrets.token_hex(8)
-        self._study: optuna.Study | None = None
         self._study_id: int | None = None
         self._trial_ids: dict[int, int] = {}   # optuna trial number -> storage trial id
         self._numbers: dict[str, int] = {}     # job id -> optuna trial number
         self._active: set[str] = set()         # started and not yet complete
         self._pruned: set[str] = set()         # told to STOP by the pruner, not yet complete
         self._seen: set[str] = set()           # config keys of every launched configuration
+
+    def bind(self, context: OptimizerContext) -> None:
+        """Bind ``context``; until the study is opened, it also decides where the study lives.
+
+        Unless ``optuna_storage`` was given to the constructor: ``context.study_name`` names the
+        study (unless ``study_name`` was given), and ``context.optuna_storage`` holds it, a
+        study already there being continued (unless ``continue_previous_study`` was given).
+        """
+        super().bind(context)
+        if self._study is not None or self._own_storage:
+            return
+        if context.study_name is not None and not self._own_study_name:
+            self.study_name = context.study_name
+        if context.optuna_storage is not None:
+            self.storage = _resolve_storage(context.optuna_storage)
+            if not self._own_continue:
+                self.continue_previous_study = True
 
     # ------------------------------------------------------------------ the study
     @property

@@ -32,7 +32,8 @@ from ..parameters import (
     UniformIntegerParameterRange,
     UniformParameterRange,
 )
-from .base import WAIT, SearchStrategy, Suggestion, Trial, Wait
+from .base import WAIT, Suggestion, Trial, Wait
+from .clearml_compat import ClearMLSearchStrategy
 from .hyperband import Resource
 
 
@@ -67,7 +68,7 @@ class _Member:
         return None
 
 
-class PopulationBasedTraining(SearchStrategy):
+class PopulationBasedTraining(ClearMLSearchStrategy):
     """Asynchronous PBT; see the module docstring.
 
     Args (besides the base ones): ``resource`` (task parameter receiving the total resource a

@@ -12,7 +12,7 @@ timing.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -32,8 +32,12 @@ from controller import (
     MetricThreshold,
     OptimizerBOHB,
     OptimizerOptuna,
+    Parameter,
     PopulationBasedTraining,
     RandomSearch,
+    SearchStrategy,
+    Suggestion,
+    Trial,
     UniformParameterRange,
 )
 from controller.driver import load_rows
@@ -169,6 +173,45 @@ def test_random_search(real_store: Store, queue: str, local_workers: object) -> 
     assert len(jobs) == 4
     assert len({config_key(j.parameters) for j in jobs}) == 4
     assert all(opt.get_optimizer().space.contains(j.parameters) for j in jobs)
+
+
+class Ladder(SearchStrategy):
+    """A strategy written on the core contract alone (no ClearML arguments): ``rungs`` jobs
+    with dropout 0.1, 0.2, ..., the rest of each configuration drawn from its space."""
+
+    def __init__(self, hyper_parameters: Iterable[Parameter] = (), *, rungs: int,
+                 seed: int | None = None) -> None:
+        super().__init__(hyper_parameters, seed=seed)
+        self.rungs = rungs
+        self.cursor = 0
+
+    def suggest(self) -> Suggestion | None:
+        if self.cursor >= self.rungs:
+            return None
+        self.cursor += 1
+        return Suggestion({**self.space.sample(self.rng),
+                           "General/dropout": round(0.1 * self.cursor, 1)})
+
+    def state_dict(self) -> dict[str, Any]:
+        return {**super().state_dict(), "cursor": self.cursor}
+
+    def load_state_dict(self, state: dict[str, Any], trials: Sequence[Trial] = ()) -> None:
+        super().load_state_dict(state, trials)
+        self.cursor = int(state["cursor"])
+
+
+def test_a_strategy_on_the_core_contract(real_store: Store, queue: str,
+                                         local_workers: object) -> None:
+    """The optimizer builds it with its space, seed and own argument only, binds it, runs it."""
+    opt = optimizer(real_store, queue, Ladder, hyper_parameters=CONTINUOUS[:1], rungs=3,
+                    total_max_jobs=10, seed=4)
+    strategy = opt.get_optimizer()
+    assert strategy.context is not None and strategy.context.study_name == opt.id
+    calls = run(opt, local_workers)
+    jobs = check_run(opt, real_store, calls, reason="search space exhausted", max_jobs=3)
+    assert [j.parameters["General/dropout"] for j in jobs] == [0.1, 0.2, 0.3]
+    assert all(strategy.space.contains({"General/lr": j.parameters["General/lr"]})
+               for j in jobs)
 
 
 def test_optuna_study_in_redis(real_store: Store, queue: str, local_workers: object) -> None:

@@ -1,0 +1,732 @@
+"""The strategy contract suite: check a search strategy against the contract of
+:mod:`controller.strategies.base`, with the checks hpqueue runs on its own strategies.
+
+Run it on your strategy: describe it with a :class:`StrategyCase` (a factory that builds it from
+a search space and a seed), then call :func:`check_strategy`, from any test runner::
+
+    from controller.testing import StrategyCase, check_strategy
+
+    def test_my_strategy_keeps_the_contract():
+        check_strategy(StrategyCase("mine", lambda space, seed: MyStrategy(space, seed=seed)))
+
+or run each check as its own test (pytest shows which one broke)::
+
+    import pytest
+    from controller.testing import StrategyCase, checks
+
+    CASE = StrategyCase("mine", lambda space, seed: MyStrategy(space, seed=seed))
+
+    @pytest.mark.parametrize("check", checks(CASE), ids=str)
+    def test_contract(check):
+        check(CASE)
+
+A check raises AssertionError saying what broke (a strategy that cannot be built for a space
+raises the strategy's own error). The checks build the strategy with
+``factory(hyper_parameters, seed)`` for the spaces of :data:`SPACES` (every parameter type) and
+bind it themselves, as the optimizer does: the objective :data:`OBJECTIVE` (or
+:data:`TWO_OBJECTIVES`), an in-memory Optuna storage and a study name (:func:`contract_context`).
+Trials are simulated (:class:`ChaosModel`): no Redis, no workers; a typical strategy passes
+:func:`check_strategy` in seconds. A multi-fidelity strategy must put its resource in
+:data:`RESOURCE` with values in ``[1, MAX_RESOURCE]`` and declare it in
+:attr:`StrategyCase.resource`.
+
+What is checked:
+
+(a) every suggestion is a :class:`Suggestion` inside the space (plus the declared resource, within
+    its bounds), JSON in its parameters and ``meta``;
+(b) results, failures, metric-less stops and completions in any order are accepted, through the
+    real :class:`~controller.loop.Scheduler` in simulated time
+    (:func:`controller.simulate.simulate`, with early stopping and a per-job time limit) and
+    through a direct loop that shuffles completions (:class:`DirectLoop`); every job ends once;
+(c) ``on_trial_result`` returns a :class:`Decision`;
+(d) ``state_dict`` survives a JSON round trip, and a fresh strategy given it plus the trials so
+    far continues exactly as an uninterrupted one (the same suggestions, decisions and WAIT/None),
+    with one or two objectives; the state does not grow with the trials;
+(e) a controller resumed mid-run from its saved job rows (``Job.to_row``/``Job.from_row``,
+    ``Scheduler.restore`` + ``load_state_dict``) finishes the run exactly as an uninterrupted one:
+    the same jobs, no duplicate ids, ``total_max_jobs`` respected.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import itertools
+import json
+import math
+import random
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from workers.status import TaskStatus
+
+from .budget import Budget
+from .jobs import Job
+from .loop import Outcome, Scheduler
+from .objective import MultiObjective, Objective
+from .parameters import (
+    DiscreteParameterRange,
+    LogUniformParameterRange,
+    Parameter,
+    ParameterSet,
+    UniformIntegerParameterRange,
+    UniformParameterRange,
+)
+from .simulate import Report, TrialModel, simulate
+from .stopping import MedianStopping
+from .strategies.base import (
+    WAIT,
+    Decision,
+    OptimizerContext,
+    SearchStrategy,
+    Suggestion,
+    Trial,
+    Wait,
+)
+
+#: The task parameter a multi-fidelity strategy under test puts its resource in, and its maximum.
+RESOURCE = "General/epochs"
+MAX_RESOURCE = 9
+OBJECTIVE = Objective("objective", "value", "min")
+TWO_OBJECTIVES = MultiObjective([OBJECTIVE, Objective("accuracy", "value", "max")])
+
+#: Every range type: continuous, stepped, integer, log and discrete.
+SPACE: tuple[Parameter, ...] = (
+    UniformParameterRange("General/u", 0.0, 1.0),
+    UniformParameterRange("General/dropout", 0.1, 0.5, step_size=0.1),
+    UniformIntegerParameterRange("General/layers", 1, 5),
+    LogUniformParameterRange("General/lr", -4, -1),
+    DiscreteParameterRange("General/act", ["relu", "tanh", "gelu"]),
+)
+PARAMETER_SET = ParameterSet([{"General/opt": "sgd", "General/momentum": 0.9},
+                              {"General/opt": "adam", "General/momentum": 0.0}])
+#: 45 points: the strategies that avoid repeats must remember what ran (also across a resume).
+FINITE_SPACE: tuple[Parameter, ...] = (
+    UniformParameterRange("General/dropout", 0.1, 0.5, step_size=0.1),
+    UniformIntegerParameterRange("General/layers", 1, 3),
+    DiscreteParameterRange("General/act", ["relu", "tanh", "gelu"]),
+)
+SPACES: dict[str, tuple[Parameter, ...]] = {
+    "mixed": SPACE, "with_set": (*SPACE, PARAMETER_SET), "finite": FINITE_SPACE}
+
+#: ``factory(hyper_parameters, seed)``: a new, unbound strategy.
+Factory = Callable[[list[Parameter], int], SearchStrategy]
+
+
+def _ensure(condition: object, message: str) -> None:
+    """AssertionError with ``message`` unless ``condition`` holds (also under ``python -O``)."""
+    if not condition:
+        raise AssertionError(message)
+
+
+# ---------------------------------------------------------------------- the case
+@dataclass(frozen=True)
+class StrategyCase:
+    """A strategy under test and what the checks need to know of it.
+
+    Attributes:
+        id: a name for messages and test ids.
+        factory: ``factory(hyper_parameters, seed)`` builds a new, unbound strategy; the same
+            arguments must give a strategy that behaves the same.
+        resource: ``(name, low, high)`` of the parameter a multi-fidelity strategy adds to each
+            suggestion (use :data:`RESOURCE` and ``1, MAX_RESOURCE``); None: it adds none.
+        supports_parameter_set: False: building it for a space with a :class:`ParameterSet`
+            must raise ValueError.
+        finite: it runs out of suggestions on its own (the simulated runs may then end with
+            "search space exhausted").
+        allowed: for a strategy that runs given configurations instead of sampling its space:
+            True for each configuration (without the resource) it may suggest. The space
+            checks and the finite space's round trip are then skipped.
+        volatile_state: keys of ``state_dict()`` that differ between two strategies built
+            alike (a random owner token): left out when a restored state is compared with an
+            uninterrupted one.
+    """
+
+    id: str
+    factory: Factory
+    resource: tuple[str, float, float] | None = None
+    supports_parameter_set: bool = True
+    finite: bool = False
+    allowed: Callable[[dict[str, Any]], bool] | None = None
+    volatile_state: frozenset[str] = frozenset()
+
+    def build(self, space: Sequence[Parameter] = SPACE, seed: int = 7,
+              context: OptimizerContext | None = None) -> SearchStrategy:
+        """A strategy from the factory, bound to ``context`` (default: a new
+        :func:`contract_context` of :data:`OBJECTIVE`)."""
+        strategy = self.factory(list(space), seed)
+        _ensure(isinstance(strategy, SearchStrategy),
+                f"{self.id}: the factory returned {strategy!r}, not a SearchStrategy")
+        strategy.bind(context if context is not None else contract_context())
+        return strategy
+
+    def without_resource(self, parameters: Mapping[str, Any]) -> dict[str, Any]:
+        """``parameters`` without the resource this strategy adds."""
+        return {k: v for k, v in parameters.items()
+                if self.resource is None or k != self.resource[0]}
+
+    def check_parameters(self, strategy: SearchStrategy, parameters: Mapping[str, Any]) -> None:
+        """The configuration (without its resource) is one this strategy may suggest."""
+        params = self.without_resource(parameters)
+        if self.allowed is not None:
+            _ensure(self.allowed(params), f"{self.id}: {params} is not an allowed configuration")
+            return
+        _ensure(set(params) <= set(strategy.space.names),
+                f"{self.id}: suggested parameters {sorted(set(params) - set(strategy.space.names))}"
+                f" are not in the space")
+        _ensure(strategy.space.contains(params), f"{self.id}: {params} is outside the space")
+
+    def check_suggestion(self, strategy: SearchStrategy, s: Any) -> None:
+        """(a) ``s`` is a Suggestion inside the space, its resource inside its bounds, JSON."""
+        _ensure(isinstance(s, Suggestion), f"{self.id}: suggest() returned {s!r}")
+        self.check_parameters(strategy, s.parameters)
+        try:
+            json.dumps(s.parameters)  # a task parameter must be JSON
+            json.dumps(s.meta)
+        except (TypeError, ValueError) as exc:
+            raise AssertionError(f"{self.id}: suggestion {s} is not JSON: {exc}") from None
+        if self.resource is not None:
+            name, lo, hi = self.resource
+            _ensure(name in s.parameters, f"{self.id}: {s.parameters} lacks the resource {name}")
+            _ensure(lo <= s.parameters[name] <= hi,
+                    f"{self.id}: resource {s.parameters[name]} outside [{lo}, {hi}]")
+
+
+def contract_context(objective: Objective | MultiObjective = OBJECTIVE) -> OptimizerContext:
+    """What the checks bind, as an optimizer would: ``objective``, a fresh in-memory Optuna
+    storage and a study name (no results view)."""
+    import optuna
+
+    multi = objective if isinstance(objective, MultiObjective) else MultiObjective([objective])
+    return OptimizerContext(multi, optuna_storage=optuna.storages.InMemoryStorage(),
+                            study_name="contract")
+
+
+# ---------------------------------------------------------------------- simulated trials
+def contract_loss(p: Mapping[str, Any]) -> float:
+    """The loss of a configuration of :data:`SPACES` (lowest near u=0.3, dropout=0.2, 3 layers,
+    lr=10**-2.5, relu, adam)."""
+    act = {"relu": 0.0, "tanh": 0.1, "gelu": 0.2}[p["General/act"]]
+    return ((p.get("General/u", 0.3) - 0.3) ** 2 + abs(p["General/dropout"] - 0.2)
+            + 0.1 * (p["General/layers"] - 3) ** 2
+            + (math.log10(p.get("General/lr", 10 ** -2.5)) + 2.5) ** 2
+            + act + (0.05 if p.get("General/opt") == "sgd" else 0.0))
+
+
+@dataclass
+class ChaosModel:
+    """Simulated trials (a :class:`~controller.simulate.TrialModel`): learning curves over
+    :data:`RESOURCE` (``contract_loss + 0.5 * (1 - i / MAX_RESOURCE)`` at iteration ``i``; one
+    report at ``MAX_RESOURCE`` without a resource), run times ``10 + 90 * i / MAX_RESOURCE``
+    seconds times a per-trial factor in ``[0.4, 1.6]``, ``failure_rate`` crashes (some after a
+    few reports) and ``nan_rate`` NaN reports (a NaN last value leaves a trial metric-less).
+    Deterministic in ``seed``, the configuration and the start iteration."""
+
+    seed: int
+    failure_rate: float = 0.15
+    nan_rate: float = 0.1
+
+    def __call__(self, parameters: dict[str, Any], start_iteration: int
+                 ) -> tuple[list[Report], float, bool]:
+        key = json.dumps(parameters, sort_keys=True, default=str) + f"|{start_iteration}"
+        digest = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "little")
+        rng = np.random.default_rng([self.seed, digest])
+        if RESOURCE in parameters:
+            first = max(int(start_iteration), 1)
+            last = min(max(math.floor(float(parameters[RESOURCE])), 1), MAX_RESOURCE)
+            iterations = list(range(first, last + 1))
+        else:
+            first, iterations = 1, [MAX_RESOURCE]
+        scale = 1 + 0.6 * (2 * float(rng.random()) - 1)
+        failed = bool(self.failure_rate) and rng.random() < self.failure_rate
+        start = 90 * (first - 1) / MAX_RESOURCE  # a continued trial skips what it resumes
+        loss = contract_loss(parameters)
+        reports = [Report(scale * (10 + 90 * i / MAX_RESOURCE - start), i,
+                          loss + 0.5 * (1 - i / MAX_RESOURCE)) for i in iterations]
+        runtime = reports[-1].after if reports else 10 * scale
+        if self.nan_rate:
+            reports = [Report(r.after, r.iteration, math.nan) if rng.random() < self.nan_rate
+                       else r for r in reports]
+        if failed:  # a crash part-way: some reports, then the end
+            reports = reports[:int(rng.integers(len(reports) + 1))]
+            runtime = reports[-1].after if reports else runtime * float(rng.random())
+        return reports, runtime, failed
+
+
+class EveryNthFails:
+    """``model``, with trials ``2, n + 2, 2n + 2, ...`` (in launch order) crashing after their
+    first report and trials ``4, n + 4, ...`` reporting only NaN (they end without a metric:
+    completed, or stopped by a limit), so that every strategy sees both however few trials it
+    runs."""
+
+    def __init__(self, model: TrialModel, n: int = 5) -> None:
+        self.model, self.n, self.calls = model, n, 0
+
+    def __call__(self, parameters: dict[str, Any], start_iteration: int
+                 ) -> tuple[list[Report], float, bool]:
+        self.calls += 1
+        reports, runtime, failed = self.model(parameters, start_iteration)
+        if self.calls % self.n == 2 and reports:
+            return reports[:1], reports[0].after, True
+        if self.calls % self.n == 4:
+            return [Report(r.after, r.iteration, math.nan) for r in reports], runtime, failed
+        return reports, runtime, failed
+
+
+class Watch:
+    """Wraps a strategy's hooks (as instance attributes) to check what the loop sees: valid
+    suggestions (a), Decisions (c), each job completed once (b)."""
+
+    def __init__(self, case: StrategyCase, strategy: SearchStrategy) -> None:
+        self.case, self.strategy = case, strategy
+        self.decisions: list[Decision] = []
+        self.completed: list[str] = []
+        self.suggestions: list[Suggestion] = []
+        suggest, result, complete = (strategy.suggest, strategy.on_trial_result,
+                                     strategy.on_trial_complete)
+
+        def watched_suggest() -> Suggestion | Wait | None:
+            s = suggest()
+            if isinstance(s, Suggestion):
+                case.check_suggestion(strategy, s)
+                self.suggestions.append(s)
+            else:
+                _ensure(s is None or s is WAIT, f"{case.id}: suggest() returned {s!r}")
+            return s
+
+        def watched_result(job_id: str, iteration: int, value: Any) -> Decision:
+            d = result(job_id, iteration, value)
+            _ensure(isinstance(d, Decision), f"{case.id}: on_trial_result returned {d!r}")
+            self.decisions.append(d)
+            return d
+
+        def watched_complete(trial: Trial) -> None:
+            _ensure(trial.finished and trial.job_id not in self.completed,
+                    f"{case.id}: job {trial.job_id} completed twice or before its end")
+            self.completed.append(trial.job_id)
+            complete(trial)
+
+        strategy.suggest = watched_suggest  # type: ignore[method-assign]
+        strategy.on_trial_result = watched_result  # type: ignore[method-assign]
+        strategy.on_trial_complete = watched_complete  # type: ignore[method-assign]
+
+
+# ---------------------------------------------------------------------- a direct loop
+@dataclass
+class Record:
+    """One job of :class:`DirectLoop`."""
+
+    job_id: str
+    parameters: dict[str, Any]
+    meta: dict[str, Any]
+    continue_from: str | None
+    status: str = "in_progress"
+    value: Any = None
+    iteration: int | None = None
+
+    def trial(self) -> Trial:
+        return Trial(self.job_id, dict(self.parameters), dict(self.meta), self.status,
+                     self.value, self.iteration)
+
+
+def _default_order(step: int, pending: list[str]) -> int:
+    return (step * 7) % len(pending)
+
+
+@dataclass
+class DirectLoop:
+    """A deterministic stand-in for the optimizer's loop: ``slots`` jobs at a time; each job
+    reports its first iteration when it starts and the rest when it ends; ``order(step,
+    pending)`` picks the job that ends next. Job ``i`` fails if ``i % 7 == 3`` (after its first
+    report) and ends ``stopped`` without a metric if ``i % 11 == 5``; otherwise it reports every
+    iteration up to its resource (3 without one) and ends ``completed``, or ``stopped`` when told
+    STOP. ``log`` is everything the strategy said, in order."""
+
+    strategy: SearchStrategy
+    case: StrategyCase
+    slots: int = 3
+    order: Callable[[int, list[str]], int] = _default_order
+    records: dict[str, Record] = field(default_factory=dict)
+    pending: list[str] = field(default_factory=list)
+    log: list[Any] = field(default_factory=list)
+    steps: int = 0
+    done: bool = False
+    objectives: int = 1  # 2: values are [loss, 1 - loss] (a second objective, maximised)
+
+    def _iterations(self, rec: Record) -> range:
+        if self.case.resource is None or RESOURCE not in rec.parameters:
+            return range(1, 4)
+        first = 1
+        if rec.continue_from is not None:
+            prev = self.records[rec.continue_from].iteration
+            first = (prev or 0) + 1
+        return range(first, int(rec.parameters[RESOURCE]) + 1)
+
+    def _value(self, rec: Record, iteration: int, top: int) -> Any:
+        loss = contract_loss(rec.parameters) + 0.5 * (1 - iteration / top)
+        return loss if self.objectives == 1 else [loss, 1 - loss]
+
+    def _report(self, rec: Record, iteration: int) -> Decision:
+        top = MAX_RESOURCE if self.case.resource is not None else 3
+        rec.value, rec.iteration = self._value(rec, iteration, top), iteration
+        decision = self.strategy.on_trial_result(rec.job_id, iteration, rec.value)
+        _ensure(isinstance(decision, Decision),
+                f"{self.case.id}: on_trial_result returned {decision!r}")
+        self.log.append(("result", rec.job_id, iteration, decision.value))
+        return decision
+
+    def fill(self) -> None:
+        """Ask for suggestions while a slot is free; start each job with its first report."""
+        while len(self.pending) < self.slots:
+            s = self.strategy.suggest()
+            if s is None or s is WAIT:
+                self.log.append(("none",) if s is None else ("wait",))
+                if s is None and not self.pending:
+                    self.done = True
+                return
+            self.case.check_suggestion(self.strategy, s)
+            assert isinstance(s, Suggestion)
+            job_id = f"j{len(self.records)}"
+            self.log.append(("start", job_id, s.parameters, s.meta, s.continue_from))
+            self.strategy.on_trial_start(job_id, s)
+            rec = Record(job_id, dict(s.parameters), dict(s.meta), s.continue_from)
+            self.records[job_id] = rec
+            self.pending.append(job_id)
+            its = self._iterations(rec)
+            if len(its):
+                self._report(rec, its[0])
+
+    def step(self) -> bool:
+        """Fill the slots and end one job; False once the strategy is done (or stalls)."""
+        if self.done:
+            return False
+        self.fill()
+        if not self.pending:
+            self.done = True
+            return False
+        job_id = self.pending.pop(self.order(self.steps, self.pending))
+        self.steps += 1
+        rec = self.records[job_id]
+        index = int(job_id[1:])
+        if index % 7 == 3:
+            rec.status, rec.value = "failed", None
+        elif index % 11 == 5:
+            rec.status, rec.value = "stopped", None
+        else:
+            rec.status = "completed"
+            for it in list(self._iterations(rec))[1:]:
+                if self._report(rec, it) == Decision.STOP:
+                    rec.status = "stopped"
+                    break
+        self.strategy.on_trial_complete(rec.trial())
+        self.log.append(("complete", job_id, rec.status))
+        return True
+
+    def run(self, steps: int) -> DirectLoop:
+        for _ in range(steps):
+            if not self.step():
+                break
+        return self
+
+    def trials(self) -> list[Trial]:
+        return [r.trial() for r in sorted(self.records.values(), key=lambda r: int(r.job_id[1:]))]
+
+    def handover(self, strategy: SearchStrategy) -> DirectLoop:
+        """A loop for ``strategy`` that continues exactly where this one is."""
+        return DirectLoop(strategy, self.case, self.slots, self.order,
+                          {k: Record(**vars(r)) for k, r in self.records.items()},
+                          list(self.pending), list(self.log), self.steps, self.done,
+                          self.objectives)
+
+
+# ---------------------------------------------------------------------- resume via the loop
+class LoopRun:
+    """:func:`controller.simulate.simulate`'s event loop, but resumable: run until ``ends`` jobs
+    ended, save the job rows and states as the Redis driver does, and continue from them in a
+    new Scheduler with a new strategy."""
+
+    def __init__(self, sched: Scheduler, model: TrialModel, *, now: float = 0.0,
+                 next_id: int = 0) -> None:
+        self.sched, self.model = sched, model
+        self.obj0 = sched.objective.objectives[0]
+        self.queue: list[tuple[float, int, str, str, Any]] = []
+        self.seq = itertools.count()
+        self.pending_stop: set[str] = set()
+        self.now = now
+        self.next_id = next_id
+        self.reason = ""
+
+    def new_id(self) -> str:
+        self.next_id += 1
+        return f"sim{self.next_id - 1}"
+
+    def push(self, t: float, kind: str, job_id: str, payload: Any = None) -> None:
+        heapq.heappush(self.queue, (t, next(self.seq), kind, job_id, payload))
+
+    def handle(self, out: Outcome) -> None:
+        self.pending_stop.update(s.job_id for s in out.stops)
+
+    def start(self, job: Job, start: float, started: bool = False) -> None:
+        """Queue the job's events (those after ``self.now`` when re-attaching a running job)."""
+        start_it = 0
+        if job.continue_from:
+            prev = self.sched.jobs.get(job.continue_from)
+            start_it = (prev.objective_iteration() or -1) + 1 if prev else 0
+        reports, runtime, failed = self.model(dict(job.parameters), start_it)
+        if not started:
+            self.push(start, "start", job.id)
+        seen = job.objective_iteration()
+        for r in reports:
+            if not started or start + r.after > self.now or (
+                    start + r.after == self.now and (seen is None or r.iteration > seen)):
+                self.push(start + r.after, "report", job.id, r)
+        self.push(start + runtime, "end", job.id,
+                  TaskStatus.FAILED if failed else TaskStatus.COMPLETED)
+
+    def run(self, until_ended: int | None = None) -> bool:
+        """Process events; True when the optimization is over, False when stopped early."""
+        sched = self.sched
+        while True:
+            if until_ended is not None and sum(j.status.is_final for j in
+                                               sched.jobs.values()) >= until_ended:
+                return False
+            for job in sched.launch(self.now, self.new_id):
+                self.start(job, self.now)
+            if sched.done is not None or not self.queue:
+                self.reason = sched.done or "queue empty"
+                return True
+            self.now, _, kind, job_id, payload = heapq.heappop(self.queue)
+            job = sched.jobs[job_id]
+            if job.status.is_final:
+                continue
+            if kind == "start":
+                self.handle(sched.on_status(job_id, TaskStatus.IN_PROGRESS, self.now))
+            elif kind == "report":
+                self.handle(sched.on_scalar(job_id, self.obj0.title, self.obj0.series,
+                                            payload.iteration, payload.value))
+                if job_id in self.pending_stop:
+                    self.handle(sched.on_status(job_id, TaskStatus.STOPPED, self.now,
+                                                job.reason))
+            else:
+                self.handle(sched.on_status(job_id, payload, self.now))
+            for queued in [j for j in self.pending_stop if sched.jobs[j].started_at is None]:
+                self.handle(sched.on_status(queued, TaskStatus.STOPPED, self.now,
+                                            "stopped while queued"))
+            self.handle(sched.housekeeping(self.now))
+
+    def save(self) -> dict[str, str]:
+        """What the driver keeps in Redis: one JSON row per job and the states."""
+        s = self.sched
+        return {"rows": json.dumps({j.id: j.to_row() for j in s.jobs.values()}),
+                "strategy": json.dumps(s.strategy.state_dict()),
+                "scheduler": json.dumps({"counts": dict(s.counts),
+                                         "iterations_used": s.iterations_used,
+                                         "ending": s.ending, "exhausted": s.exhausted}),
+                "now": json.dumps(self.now)}
+
+    @classmethod
+    def resume(cls, saved: dict[str, str], strategy: SearchStrategy, model: TrialModel,
+               **scheduler_kwargs: Any) -> LoopRun:
+        """A new Scheduler for ``strategy`` (bound already) restored from ``saved``; running
+        jobs re-attached."""
+        assert strategy.objective is not None
+        objective = strategy.objective
+        sched = Scheduler(strategy, objective, **scheduler_kwargs)
+        jobs = [Job.from_row(jid, row) for jid, row in json.loads(saved["rows"]).items()]
+        state = json.loads(saved["scheduler"])
+        sched.restore(jobs, state["counts"], state["iterations_used"], state["ending"],
+                      state["exhausted"])
+        trials = [j.as_trial(objective) for j in sorted(jobs, key=lambda j: j.index)]
+        strategy.load_state_dict(json.loads(saved["strategy"]), trials)
+        run = cls(sched, model, now=json.loads(saved["now"]), next_id=len(jobs))
+        run.pending_stop = {j.id for j in jobs if not j.status.is_final and j.reason}
+        for job in sorted(sched.active.values(), key=lambda j: j.index):
+            if job.started_at is not None:
+                run.start(job, job.started_at, started=True)
+            else:
+                run.start(job, job.created_at)
+        return run
+
+
+# ---------------------------------------------------------------------- the checks
+def check_suggestions_inside_space(case: StrategyCase, space_id: str = "mixed") -> None:
+    """(a) Every suggestion is inside the space, whatever the results; (c) decisions are
+    Decisions. A strategy without ParameterSet support must refuse a space with one
+    (ValueError)."""
+    space = SPACES[space_id]
+    if space_id == "with_set" and not case.supports_parameter_set:
+        try:
+            case.build(space)
+        except ValueError:
+            return
+        raise AssertionError(f"{case.id}: no ValueError for a space with a ParameterSet")
+    strategy = case.build(space)
+    watch = Watch(case, strategy)
+    result = simulate(strategy, ChaosModel(1), objective=OBJECTIVE, workers=4,
+                      total_max_jobs=60)
+    _ensure(len(watch.suggestions) == len(result.jobs) > 0,
+            f"{case.id}: {len(watch.suggestions)} suggestions for {len(result.jobs)} jobs")
+    for job in result.jobs:
+        case.check_parameters(strategy, job.parameters)
+
+
+def check_failures_and_stops_through_the_loop(case: StrategyCase, workers: int = 1) -> None:
+    """(b) Crashes, NaN reports, stops by a policy and by the per-job time limit, completions in
+    random order, through the Scheduler: the run ends cleanly, every job is final and ended
+    once, ``total_max_jobs`` holds."""
+    strategy = case.build(seed=3)
+    watch = Watch(case, strategy)
+    result = simulate(strategy, EveryNthFails(ChaosModel(2), 5), objective=OBJECTIVE,
+                      workers=workers,
+                      total_max_jobs=70, time_limit_per_job=1.2,  # minutes: stops long trials
+                      policies=[MedianStopping(grace_iterations=2, min_samples=2)])
+    _ensure(all(j.status.is_final for j in result.jobs), f"{case.id}: a job is not final")
+    _ensure(len(result.jobs) <= 70, f"{case.id}: {len(result.jobs)} jobs > total_max_jobs 70")
+    _ensure(sorted(watch.completed) == sorted(j.id for j in result.jobs),
+            f"{case.id}: on_trial_complete was not called once for every job")
+    _ensure(TaskStatus.FAILED in {j.status for j in result.jobs},
+            f"{case.id}: the trial model should fail some trials")
+    metricless = [j for j in result.jobs if j.objective_values(MultiObjective([OBJECTIVE]))
+                  is None and j.status != TaskStatus.FAILED]
+    _ensure(metricless, f"{case.id}: the trial model should leave some trials without a metric")
+    reasons = (("total_max_jobs reached", "search space exhausted") if case.finite
+               else ("total_max_jobs reached",))
+    _ensure(result.reason in reasons, f"{case.id}: the run ended with {result.reason!r}")
+
+
+def check_shuffled_completions(case: StrategyCase, seed: int = 0) -> None:
+    """(b) Up to 6 jobs at once ending in a random order, with failures and metric-less stops,
+    through :class:`DirectLoop`."""
+    rng = random.Random(seed)
+    loop = DirectLoop(case.build(seed=seed), case, slots=6,
+                      order=lambda step, pending: rng.randrange(len(pending)))
+    loop.run(80)
+    statuses = {r.status for r in loop.records.values()}
+    _ensure("failed" in statuses and "stopped" in statuses,
+            f"{case.id}: the loop should have failed and stopped jobs, got {statuses}")
+    _ensure(loop.steps > 10, f"{case.id}: only {loop.steps} jobs ended")
+
+
+def _resumed_loop(case: StrategyCase, space: Sequence[Parameter], k: int, n: int,
+                  objective: Objective | MultiObjective) -> tuple[DirectLoop, DirectLoop,
+                                                                  SearchStrategy]:
+    """An uninterrupted run of ``k + n`` steps and one interrupted after ``k`` steps, whose
+    strategy is then rebuilt from JSON state and trials: (reference, resumed, restored)."""
+    objectives = 1 if isinstance(objective, Objective) else len(objective)
+    reference = DirectLoop(case.build(space, context=contract_context(objective)), case,
+                           objectives=objectives).run(k + n)
+    context = contract_context(objective)  # shared, as one optimizer's storage is
+    original = case.build(space, context=context)
+    first = DirectLoop(original, case, objectives=objectives).run(k)
+    restored = case.build(space, context=context)
+    restored.load_state_dict(json.loads(json.dumps(original.state_dict())), first.trials())
+    return reference, first.handover(restored).run(n), restored
+
+
+def check_state_round_trip(case: StrategyCase, space_id: str = "mixed", k: int = 5) -> None:
+    """(d) After ``k`` steps, a fresh strategy built with the same arguments and given the JSON
+    of ``state_dict()`` plus the trials continues exactly as the original would have; its state
+    then equals the uninterrupted strategy's (but for :attr:`StrategyCase.volatile_state`)."""
+    reference, resumed, restored = _resumed_loop(case, SPACES[space_id], k, 40, OBJECTIVE)
+    _ensure(resumed.log == reference.log,
+            f"{case.id}: after a round trip at step {k} the strategy said something else")
+    state, want = ({key: value for key, value in json.loads(json.dumps(s.state_dict())).items()
+                    if key not in case.volatile_state} for s in (restored, reference.strategy))
+    _ensure(state == want, f"{case.id}: restored state {state} differs from {want}")
+
+
+def check_several_objectives(case: StrategyCase) -> None:
+    """Values are lists with several objectives: accepted, and the round trip still holds."""
+    reference, resumed, _ = _resumed_loop(case, SPACE, 9, 30, TWO_OBJECTIVES)
+    _ensure(resumed.log == reference.log,
+            f"{case.id}: with two objectives, the resumed strategy said something else")
+    _ensure(any(isinstance(r.value, list) for r in resumed.records.values()),
+            f"{case.id}: no job reported two objectives")
+
+
+def check_state_dict_small(case: StrategyCase) -> None:
+    """``state_dict()`` is JSON (no NaN, no objects) and does not grow with the trials."""
+    strategy = case.build()
+    loop = DirectLoop(strategy, case).run(10)
+    small = len(json.dumps(strategy.state_dict(), allow_nan=False))
+    loop.run(30)
+    big = len(json.dumps(strategy.state_dict(), allow_nan=False))
+    _ensure(big < small + 2000, f"{case.id}: the state grew from {small} to {big} characters")
+
+
+def check_resume_through_the_scheduler(case: StrategyCase, ended: int = 4) -> None:
+    """(e) A controller killed after ``ended`` jobs ended and resumed from its saved rows and
+    states runs exactly the jobs an uninterrupted run does: no duplicate ids, total_max_jobs
+    kept."""
+    total, workers = 30, 3
+    full = simulate(case.build(), ChaosModel(5), objective=OBJECTIVE, workers=workers,
+                    total_max_jobs=total)
+
+    kwargs: dict[str, Any] = {"concurrency": workers, "budget": Budget(total)}
+    context = contract_context()
+    first = LoopRun(Scheduler(case.build(context=context), context.objective, **kwargs),
+                    ChaosModel(5))
+    _ensure(not first.run(until_ended=ended),
+            f"{case.id}: the run ended before {ended} jobs ended")
+    saved = json.loads(json.dumps(first.save()))
+    second = LoopRun.resume(saved, case.build(context=context), ChaosModel(5), **kwargs)
+    _ensure(second.run(), f"{case.id}: the resumed run did not end")
+
+    jobs = sorted(second.sched.jobs.values(), key=lambda j: j.index)
+    ids = [j.id for j in jobs]
+    _ensure(len(ids) == len(set(ids)) <= total,
+            f"{case.id}: duplicate job ids or more than {total} jobs: {ids}")
+    _ensure(all(j.status.is_final for j in jobs), f"{case.id}: a resumed job is not final")
+    got = [(j.id, j.parameters, j.meta, j.continue_from, j.status.value) for j in jobs]
+    want = [(j.id, j.parameters, j.meta, j.continue_from, j.status.value) for j in full.jobs]
+    _ensure(got == want, f"{case.id}: the resumed run ran other jobs than the uninterrupted one")
+    _ensure(second.reason == full.reason,
+            f"{case.id}: the resumed run ended with {second.reason!r}, not {full.reason!r}")
+
+
+# ---------------------------------------------------------------------- all of them
+@dataclass(frozen=True)
+class Check:
+    """One check with its arguments, callable on a case; ``str()`` is a test id."""
+
+    function: Callable[..., None]
+    kwargs: Mapping[str, Any] = field(default_factory=dict)
+
+    def __call__(self, case: StrategyCase) -> None:
+        self.function(case, **self.kwargs)
+
+    def __str__(self) -> str:
+        args = "-".join(str(v) for v in self.kwargs.values())
+        return self.function.__name__.removeprefix("check_") + (f"[{args}]" if args else "")
+
+
+def round_trip_spaces(case: StrategyCase) -> list[str]:
+    """The spaces of the round-trip check: the finite one only for a strategy sampling its
+    space."""
+    return ["mixed", "finite"] if case.allowed is None else ["mixed"]
+
+
+def checks(case: StrategyCase) -> list[Check]:
+    """Every check with every argument hpqueue's own suite uses."""
+    return [
+        *(Check(check_suggestions_inside_space, {"space_id": s}) for s in SPACES),
+        *(Check(check_failures_and_stops_through_the_loop, {"workers": w}) for w in (1, 5)),
+        *(Check(check_shuffled_completions, {"seed": s}) for s in (0, 1, 2)),
+        *(Check(check_state_round_trip, {"space_id": s, "k": k})
+          for s in round_trip_spaces(case) for k in (0, 5, 17)),
+        Check(check_several_objectives),
+        Check(check_state_dict_small),
+        *(Check(check_resume_through_the_scheduler, {"ended": e}) for e in (4, 9)),
+    ]
+
+
+def check_strategy(case: StrategyCase) -> None:
+    """Run :func:`checks` on ``case``; AssertionError from the first that fails, naming it."""
+    for check in checks(case):
+        try:
+            check(case)
+        except AssertionError as exc:
+            raise AssertionError(f"{check}: {exc}") from exc
