@@ -93,6 +93,12 @@ class Parameter(ABC):
         to make it modelled."""
         return None
 
+    def is_finite(self) -> bool:
+        """True if :meth:`to_list` lists every value :meth:`get_value` can draw (its dimension
+        is finite)."""
+        dimension = self.dimension()
+        return dimension is not None and dimension.finite
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly description; :func:`Parameter.from_dict` rebuilds the parameter."""
         out: dict[str, Any] = {"type": type(self).__name__}
@@ -400,6 +406,11 @@ class ParameterSet(Parameter):
                 return True
         return False
 
+    def is_finite(self) -> bool:
+        """True if every nested parameter is finite."""
+        return all(v.is_finite() for combo in self.parameter_combinations for v in combo.values()
+                   if isinstance(v, Parameter))
+
     def dimension(self) -> Dimension | None:
         """:class:`~controller.space.Combinations` of constant combinations; None when a
         combination nests a range (it is only sampled)."""
@@ -602,6 +613,10 @@ class SearchSpace:
         for p in self.parameters:
             out.update(p.get_value(gen))
         return out
+
+    def is_finite(self) -> bool:
+        """True if the grid lists every configuration :meth:`sample` can draw."""
+        return all(p.is_finite() for p in self.parameters)
 
     def grid_size(self) -> int:
         """Number of grid points (the product of each parameter's list length)."""

@@ -22,7 +22,8 @@ parameter (BOHB, PBT) or reject it (Optuna, the GP).
 
 A dimension offers:
 
-* ``points`` -- its finite values (a continuous range of zero width has one), else None;
+* ``finite`` and ``points`` -- its values when it has finitely many (None for a continuous
+  range);
 * the **unit cube** (Polyaxon's encoding, :class:`SpaceEncoder`): a numeric dimension is one
   coordinate, linear in ``t`` over ``[low, high]`` (over its points' coordinates for a finite
   one), decoded to the nearest valid value; a non-numeric one is one-hot over its values, decoded
@@ -91,6 +92,11 @@ class Dimension(ABC):
         return None
 
     @property
+    def finite(self) -> bool:
+        """True if it has finitely many values (``points``); False for a continuous range."""
+        return True
+
+    @property
     @abstractmethod
     def points(self) -> list[Any] | None:
         """The finite values, in order; None for a continuous range."""
@@ -130,6 +136,10 @@ class Scalar(Dimension):
     @abstractmethod
     def from_vector(self, x: float) -> Any:
         """The value of vector number ``x``: always a valid value."""
+
+    @abstractmethod
+    def optuna_codec(self) -> OptunaCodec:
+        """The Optuna distribution and value mapping."""
 
     @abstractmethod
     def perturb(self, value: Any, factor: float) -> Any:
@@ -192,9 +202,12 @@ class Interval(Scalar):
                 f"{self.log_base!r}, bounds={self.bounds!r})")
 
     @property
-    def points(self) -> list[Any] | None:
-        lo, hi = self.bounds
-        return [lo] if lo == hi else None
+    def finite(self) -> bool:
+        return False
+
+    @property
+    def points(self) -> None:
+        return None
 
     def value(self, t: float) -> float:
         """The value at coordinate ``t``."""
@@ -216,7 +229,7 @@ class Interval(Scalar):
 
         lo, hi = self.bounds
         return OptunaCodec(self.name, FloatDistribution(lo, hi, log=self.log_base is not None),
-                           "continuous", self.points)
+                           "continuous", [lo] if lo == hi else None)
 
     def perturb(self, value: Any, factor: float) -> Any:
         return min(max(value * factor, self.bounds[0]), self.bounds[1])
