@@ -214,7 +214,8 @@ class Interval(Scalar):
         return self.log_base ** t if self.log_base is not None else t
 
     def decode(self, unit: np.ndarray) -> dict[str, Any]:
-        return {self.name: float(self.value(self._unit_coordinate(unit)))}
+        value = float(self.value(self._unit_coordinate(unit)))
+        return {self.name: min(max(value, self.bounds[0]), self.bounds[1])}
 
     def to_vector(self, value: Any) -> float:
         t = math.log(value) / math.log(self.log_base) if self.log_base is not None else value
