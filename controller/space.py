@@ -213,17 +213,19 @@ class Interval(Scalar):
         """The value at coordinate ``t``."""
         return self.log_base ** t if self.log_base is not None else t
 
+    def clip(self, value: float) -> float:
+        """``value`` kept inside ``bounds``."""
+        return min(max(value, self.bounds[0]), self.bounds[1])
+
     def decode(self, unit: np.ndarray) -> dict[str, Any]:
-        value = float(self.value(self._unit_coordinate(unit)))
-        return {self.name: min(max(value, self.bounds[0]), self.bounds[1])}
+        return {self.name: self.clip(float(self.value(self._unit_coordinate(unit))))}
 
     def to_vector(self, value: Any) -> float:
-        t = math.log(value) / math.log(self.log_base) if self.log_base is not None else value
+        t = self.coordinate(value)
         return (t - self.low) / (self.high - self.low) if self.high > self.low else 0.5
 
     def from_vector(self, x: float) -> Any:
-        value = self.value(self.low + float(x) * (self.high - self.low))
-        return min(max(value, self.bounds[0]), self.bounds[1])
+        return self.clip(self.value(self.low + float(x) * (self.high - self.low)))
 
     def optuna_codec(self) -> OptunaCodec:
         from optuna.distributions import FloatDistribution
@@ -233,7 +235,7 @@ class Interval(Scalar):
                            "continuous", [lo] if lo == hi else None)
 
     def perturb(self, value: Any, factor: float) -> Any:
-        return min(max(value * factor, self.bounds[0]), self.bounds[1])
+        return self.clip(value * factor)
 
 
 class Points(Scalar):

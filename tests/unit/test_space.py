@@ -27,6 +27,7 @@ from controller.parameters import (
     SearchSpace,
     UniformIntegerParameterRange,
     UniformParameterRange,
+    register_parameter_class,
 )
 from controller.report import _dimensions
 from controller.space import Combinations, Interval, Points, Scalar, SpaceEncoder
@@ -390,6 +391,7 @@ def test_pbt_resamples_a_parameter_without_a_dimension() -> None:
 
 
 # ---------------------------------------------------------------------- your own class
+@register_parameter_class
 class Bounded(Parameter):
     """A user's parameter class that tells the models what it is."""
 
@@ -417,3 +419,6 @@ def test_a_parameter_class_of_your_own_is_modelled_through_its_dimension() -> No
     assert strategy._codecs[0].distribution == FloatDistribution(0.0, 5.0)
     encoder = SpaceEncoder(SearchSpace([Bounded("General/b")]))
     assert encoder.decode(encoder.encode({"General/b": 1.25})) == {"General/b": 1.25}
+    saved = SearchSpace([Bounded("General/b")]).to_dicts()
+    assert saved == [{"type": "Bounded", "name": "General/b"}]
+    assert _dimensions({"hyper_parameters": saved})["General/b"].bounds == (0.0, 5.0)
