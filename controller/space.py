@@ -266,7 +266,7 @@ class Points(Scalar):
     def points(self) -> list[Any]:
         return self.values
 
-    @property
+    @cached_property
     def numeric(self) -> bool:
         """True if every value is a number (always for a range's grid)."""
         return self.ordered or all(_is_number(v) for v in self.values)
