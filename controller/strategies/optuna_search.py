@@ -138,7 +138,7 @@ class OptimizerOptuna(ClearMLSearchStrategy):
         self._codecs = [_codec(p) for p in self.space.parameters]
         self._distributions = {c.name: c.distribution for c in self._codecs}
         self._finite = all(c.points is not None for c in self._codecs)
-        self._size = (math.prod(len(c.points) for c in self._codecs)  # type: ignore[arg-type]
+        self._size = (math.prod([len(c.points or ()) for c in self._codecs])
                       if self._finite else math.inf)
         self.optuna_sampler = optuna_sampler
         self.optuna_pruner = optuna_pruner
@@ -282,7 +282,7 @@ class OptimizerOptuna(ClearMLSearchStrategy):
             return []
         names = [c.name for c in self._codecs]
         out = []
-        for values in itertools.product(*(c.points for c in self._codecs)):  # type: ignore[misc]
+        for values in itertools.product(*(c.points or () for c in self._codecs)):
             config = dict(zip(names, values))
             if config_key(config) not in self._seen:
                 out.append(config)
