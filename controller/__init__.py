@@ -9,20 +9,16 @@ from .optimizer import HyperParameterOptimizer, LocalJob
 from .parameters import (
     DiscreteParameterRange,
     LogUniformParameterRange,
+    NormalParameter,
     Parameter,
     ParameterSet,
+    PChoiceParameter,
+    QUniformParameter,
     SearchSpace,
     UniformIntegerParameterRange,
     UniformParameterRange,
 )
-from .polyaxon import (
-    NormalParameter,
-    PChoiceParameter,
-    QUniformParameter,
-    matrix_from_polyaxon,
-    optimizer_from_polyaxon,
-    parameters_from_polyaxon,
-)
+from .polyaxon import matrix_from_polyaxon, optimizer_from_polyaxon, parameters_from_polyaxon
 from .stopping import FailureRate, MedianStopping, MetricThreshold, StoppingPolicy
 from .strategies import (
     ASHA,

@@ -8,6 +8,11 @@ stepped values are rounded to the step's precision (0.3, not 0.30000000000000004
 
 Unlike ClearML, randomness comes from the generator the caller passes (each optimizer has its own
 seed) rather than from one process-wide ``Random(1337)``.
+
+Besides ClearML's ranges, Polyaxon's distributions (:class:`PChoiceParameter`,
+:class:`QUniformParameter`, :class:`NormalParameter`; :mod:`controller.polyaxon` converts a
+``matrix`` into them). Each class says how the models see it in :meth:`Parameter.dimension`
+(:mod:`controller.space`); nothing else looks at parameter classes.
 """
 
 from __future__ import annotations
@@ -17,11 +22,15 @@ import math
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any, TypeGuard, TypeVar
 
 import numpy as np
 
+from .space import Combinations, Dimension, Interval, Points
+
 _CONTINUOUS_GRID_POINTS = 100
+#: Tolerance of the pchoice probability sum (0.7 + 0.2 + 0.1 is 0.9999999999999999 or more).
+_PROBABILITY_SLACK = 1e-9
 
 
 def _decimals(*numbers: float) -> int:
@@ -44,7 +53,8 @@ def _check_name(name: Any) -> str:
     return name
 
 
-def _check_number(value: Any, what: str) -> float:
+def check_number(value: Any, what: str) -> float:
+    """``value`` as a float if it is a finite number (not a bool); ValueError naming ``what``."""
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise ValueError(f"{what} must be a number, got {value!r}")
     if not math.isfinite(value):
@@ -76,6 +86,18 @@ class Parameter(ABC):
     def names(self) -> list[str]:
         """The task parameter names this parameter sets."""
         return [self.name] if self.name else []
+
+    def dimension(self) -> Dimension | None:
+        """How the models see this parameter (see :mod:`controller.space`); None if they cannot
+        represent it (they sample it, or reject it). Override it in a parameter class of your own
+        to make it modelled."""
+        return None
+
+    def is_finite(self) -> bool:
+        """True if :meth:`to_list` lists every value :meth:`get_value` can draw (its dimension
+        is finite)."""
+        dimension = self.dimension()
+        return dimension is not None and dimension.finite
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly description; :func:`Parameter.from_dict` rebuilds the parameter."""
@@ -111,6 +133,7 @@ class Parameter(ABC):
 class _SteppedRange(Parameter):
     """Shared logic of the numeric ranges: a finite point list, or a continuous interval."""
 
+    name: str
     min_value: float
     max_value: float
     step_size: float | None
@@ -122,7 +145,7 @@ class _SteppedRange(Parameter):
         if step <= 0 or hi == lo:
             return [lo]
         places = _decimals(lo, step)
-        count = int(math.floor((hi - lo) / step + 1e-9))
+        count = math.floor((hi - lo) / step + 1e-9)
         points = [round(lo + i * step, places) for i in range(count + 1)]
         points = [p for p in points if p <= hi]
         if self.include_max:
@@ -149,9 +172,9 @@ class UniformParameterRange(_SteppedRange):
     def __init__(self, name: str, min_value: float, max_value: float,
                  step_size: float | None = None, include_max_value: bool = True) -> None:
         self.name = _check_name(name)
-        self.min_value = _check_number(min_value, f"{name}: min_value")
-        self.max_value = _check_number(max_value, f"{name}: max_value")
-        self.step_size = None if step_size is None else _check_number(step_size,
+        self.min_value = check_number(min_value, f"{name}: min_value")
+        self.max_value = check_number(max_value, f"{name}: max_value")
+        self.step_size = None if step_size is None else check_number(step_size,
                                                                       f"{name}: step_size")
         self.include_max = bool(include_max_value)
         self._check_bounds()
@@ -173,16 +196,26 @@ class UniformParameterRange(_SteppedRange):
         return [{self.name: p} for p in self._points()]
 
     def contains(self, values: Mapping[str, Any]) -> bool:
-        v = values.get(self.name)  # type: ignore[arg-type]
+        v = values.get(self.name)
         if isinstance(v, bool) or not isinstance(v, (int, float)):
             return False
         if self.step_size is None:
             return self.min_value <= v <= self.max_value
         return any(math.isclose(v, p, rel_tol=1e-12, abs_tol=1e-12) for p in self._points())
 
+    def dimension(self) -> Dimension:
+        """An :class:`~controller.space.Interval`, or the ordered points of the step grid."""
+        if self.step_size is None:
+            return Interval(self.name, self.min_value, self.max_value)
+        return Points(self.name, self._points, ordered=True, step=self.step_size)
+
 
 class UniformIntegerParameterRange(_SteppedRange):
     """An integer in ``[min_value, max_value]`` on a grid of ``step_size`` (default 1)."""
+
+    min_value: int
+    max_value: int
+    step_size: int
 
     def __init__(self, name: str, min_value: int, max_value: int, step_size: int = 1,
                  include_max_value: bool = True) -> None:
@@ -218,8 +251,12 @@ class UniformIntegerParameterRange(_SteppedRange):
         return [{self.name: p} for p in self._points()]
 
     def contains(self, values: Mapping[str, Any]) -> bool:
-        v = values.get(self.name)  # type: ignore[arg-type]
+        v = values.get(self.name)
         return isinstance(v, int) and not isinstance(v, bool) and v in self._points()
+
+    def dimension(self) -> Dimension:
+        """The ordered integer points of the grid."""
+        return Points(self.name, self._points, ordered=True, step=self.step_size, integer=True)
 
 
 class LogUniformParameterRange(UniformParameterRange):
@@ -229,7 +266,7 @@ class LogUniformParameterRange(UniformParameterRange):
     def __init__(self, name: str, min_value: float, max_value: float, base: float = 10,
                  step_size: float | None = None, include_max_value: bool = True) -> None:
         super().__init__(name, min_value, max_value, step_size, include_max_value)
-        self.base = _check_number(base, f"{name}: base")
+        self.base = check_number(base, f"{name}: base")
         if self.base <= 0 or self.base == 1:
             raise ValueError(f"{name}: base must be > 0 and != 1, got {base!r}")
 
@@ -259,7 +296,7 @@ class LogUniformParameterRange(UniformParameterRange):
         return [{self.name: self._power(p)} for p in self._points()]
 
     def contains(self, values: Mapping[str, Any]) -> bool:
-        v = values.get(self.name)  # type: ignore[arg-type]
+        v = values.get(self.name)
         if isinstance(v, bool) or not isinstance(v, (int, float)) or v <= 0:
             return False
         if self.step_size is None:
@@ -267,9 +304,21 @@ class LogUniformParameterRange(UniformParameterRange):
             return lo * (1 - 1e-12) <= v <= hi * (1 + 1e-12)
         return any(math.isclose(v, p[self.name], rel_tol=1e-9) for p in self.to_list())
 
+    def dimension(self) -> Dimension:
+        """An :class:`~controller.space.Interval` of exponents (coordinates in ``base``), or the
+        ordered points of the exponent grid."""
+        if self.step_size is None:
+            low, high = sorted((self.low, self.high))
+            return Interval(self.name, self.min_value, self.max_value, log_base=self.base,
+                            bounds=(low, high))
+        return Points(self.name, lambda: [self._power(p) for p in self._points()], ordered=True,
+                      log_base=self.base)
+
 
 class DiscreteParameterRange(Parameter):
     """One of ``values`` (any JSON values; their types are kept)."""
+
+    name: str
 
     def __init__(self, name: str, values: Sequence[Any] = ()) -> None:
         self.name = _check_name(name)
@@ -286,7 +335,11 @@ class DiscreteParameterRange(Parameter):
         return [{self.name: v} for v in self.values]
 
     def contains(self, values: Mapping[str, Any]) -> bool:
-        return self.name in values and values[self.name] in self.values  # type: ignore[index]
+        return self.name in values and values[self.name] in self.values
+
+    def dimension(self) -> Dimension:
+        """The values as an unordered choice."""
+        return Points(self.name, self.values)
 
 
 class ParameterSet(Parameter):
@@ -353,10 +406,179 @@ class ParameterSet(Parameter):
                 return True
         return False
 
+    def is_finite(self) -> bool:
+        """True if every nested parameter is finite."""
+        return all(v.is_finite() for combo in self.parameter_combinations for v in combo.values()
+                   if isinstance(v, Parameter))
+
+    def dimension(self) -> Dimension | None:
+        """:class:`~controller.space.Combinations` of constant combinations; None when a
+        combination nests a range (it is only sampled)."""
+        if any(isinstance(v, Parameter) for c in self.parameter_combinations for v in c.values()):
+            return None
+        return Combinations(self.parameter_combinations)
+
+
+# ---------------------------------------------------------------------- Polyaxon's distributions
+def _quantize(x: float, q: float) -> int | float:
+    """Polyaxon's ``np.round(x // q) * q``: ``x`` floored to a multiple of ``q``; an int when
+    ``q`` is one, else rounded to ``q``'s decimals (0.3, not 0.30000000000000004)."""
+    k = int(x // q)
+    if isinstance(q, int):
+        return k * q
+    return round(k * q, _decimals(q))
+
+
+def _is_multiple(value: float, q: float) -> bool:
+    k = round(value / q)
+    return math.isclose(value, k * q, rel_tol=1e-9, abs_tol=abs(q) * 1e-9)
+
+
+def _is_number(value: Any) -> TypeGuard[int | float]:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _positive_q(name: str, q: Any) -> int | float:
+    """``q`` as given (an int stays an int) if it is a number > 0; ValueError naming ``name``."""
+    if check_number(q, f"{name}: q") <= 0:
+        raise ValueError(f"{name}: q must be > 0, got {q!r}")
+    return int(q) if isinstance(q, (int, np.integer)) else float(q)
+
+
+class _Distribution(Parameter):
+    """A sampled distribution: it has no grid (Polyaxon rejects distributions in grid search)
+    and no :meth:`dimension` (its prior is not uniform: the models would lose it)."""
+
+    name: str
+
+    def to_list(self) -> list[dict[str, Any]]:
+        """Always ValueError: a distribution has no grid points."""
+        raise ValueError(f"{self.name}: {type(self).__name__} is a distribution and cannot be "
+                         f"used with grid search")
+
+
+class PChoiceParameter(_Distribution):
+    """One of ``values``, drawn with the given probabilities (Polyaxon's ``pchoice``).
+
+    ``values`` is a list of ``[value, probability]`` pairs; probabilities are in [0, 1] and sum
+    to at most 1. As in Polyaxon (numpy's ``multinomial``), a sum below 1 leaves the rest to the
+    last value.
+
+    Raises:
+        ValueError: naming the parameter, for an empty list, a pair that is not
+            ``[value, probability]``, a probability outside [0, 1] or a sum above 1.
+    """
+
+    def __init__(self, name: str, values: Sequence[Sequence[Any]]) -> None:
+        self.name = _check_name(name)
+        if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or not values:
+            raise ValueError(f"{name}: pchoice expects a non-empty list of [value, probability], "
+                             f"got {values!r}")
+        pairs = []
+        for pair in values:
+            if isinstance(pair, (str, bytes)) or not isinstance(pair, Sequence) or len(pair) != 2:
+                raise ValueError(f"{name}: pchoice expects [value, probability] pairs, got "
+                                 f"{pair!r}")
+            p = check_number(pair[1], f"{name}: probability of {pair[0]!r}")
+            if not 0 <= p <= 1:
+                raise ValueError(f"{name}: probability of {pair[0]!r} must be in [0, 1], got {p}")
+            pairs.append([pair[0], p])
+        total = sum(p for _, p in pairs)
+        if total > 1 + _PROBABILITY_SLACK:
+            raise ValueError(f"{name}: pchoice probabilities sum to {total:g}, more than 1")
+        self.values = pairs
+
+    def get_value(self, rng: np.random.Generator | None = None) -> dict[str, Any]:
+        probabilities = np.array([p for _, p in self.values])
+        probabilities /= max(1.0, probabilities.sum())
+        index = int(_rng(rng).multinomial(1, probabilities).argmax())
+        return {self.name: self.values[index][0]}
+
+    def contains(self, values: Mapping[str, Any]) -> bool:
+        return self.name in values and any(values[self.name] == v for v, _ in self.values)
+
+
+class QUniformParameter(_Distribution):
+    """Polyaxon's ``quniform`` (``round(uniform(low, high) // q) * q``) or, with ``log``, its
+    ``qloguniform`` (``round(exp(uniform(low, high)) // q) * q``: ``low``/``high`` are
+    exponents of e, hyperopt's convention). Values are multiples of ``q``: ints when ``q`` is an
+    int.
+
+    Raises:
+        ValueError: naming the parameter, for a bound that is not a finite number,
+            ``low > high`` or ``q <= 0``.
+    """
+
+    def __init__(self, name: str, low: float, high: float, q: float, log: bool = False) -> None:
+        self.name = _check_name(name)
+        self.low = check_number(low, f"{name}: low")
+        self.high = check_number(high, f"{name}: high")
+        if self.low > self.high:
+            raise ValueError(f"{name}: low {low} > high {high}")
+        self.q = _positive_q(name, q)
+        self.log = bool(log)
+
+    def _bounds(self) -> tuple[float, float]:
+        """The range of ``x`` before quantisation."""
+        if self.log:
+            return math.exp(self.low), math.exp(self.high)
+        return self.low, self.high
+
+    def get_value(self, rng: np.random.Generator | None = None) -> dict[str, Any]:
+        x = float(_rng(rng).uniform(self.low, self.high))
+        return {self.name: _quantize(math.exp(x) if self.log else x, self.q)}
+
+    def contains(self, values: Mapping[str, Any]) -> bool:
+        v = values.get(self.name)  # type: ignore[arg-type]
+        if not _is_number(v) or not _is_multiple(v, self.q):
+            return False
+        low, high = (_quantize(b, self.q) for b in self._bounds())
+        slack = abs(self.q) * 1e-9
+        return low - slack <= v <= high + slack
+
+
+class NormalParameter(_Distribution):
+    """Polyaxon's ``normal`` (``normal(loc, scale)``), ``lognormal`` (``log``:
+    ``lognormal(mean=loc, sigma=scale)``) and their quantised ``qnormal``/``qlognormal``
+    (``q``: ``round(x // q) * q``; ints when ``q`` is an int).
+
+    Raises:
+        ValueError: naming the parameter, for a ``loc``/``scale`` that is not a finite number,
+            ``scale < 0`` or ``q <= 0``.
+    """
+
+    def __init__(self, name: str, loc: float, scale: float, q: float | None = None,
+                 log: bool = False) -> None:
+        self.name = _check_name(name)
+        self.loc = check_number(loc, f"{name}: loc")
+        self.scale = check_number(scale, f"{name}: scale")
+        if self.scale < 0:
+            raise ValueError(f"{name}: scale must be >= 0, got {scale}")
+        self.q = None if q is None else _positive_q(name, q)
+        self.log = bool(log)
+
+    def get_value(self, rng: np.random.Generator | None = None) -> dict[str, Any]:
+        gen = _rng(rng)
+        x = float(gen.lognormal(self.loc, self.scale) if self.log
+                  else gen.normal(self.loc, self.scale))
+        return {self.name: x if self.q is None else _quantize(x, self.q)}
+
+    def contains(self, values: Mapping[str, Any]) -> bool:
+        v = values.get(self.name)  # type: ignore[arg-type]
+        if not _is_number(v):
+            return False
+        if self.q is not None and not _is_multiple(v, self.q):
+            return False
+        if self.log:
+            return v >= 0 if self.q is not None else v > 0
+        return True
+
+
 
 _PARAMETER_CLASSES: dict[str, type[Parameter]] = {
     c.__name__: c for c in (UniformParameterRange, UniformIntegerParameterRange,
-                            LogUniformParameterRange, DiscreteParameterRange, ParameterSet)}
+                            LogUniformParameterRange, DiscreteParameterRange, ParameterSet,
+                            PChoiceParameter, QUniformParameter, NormalParameter)}
 _P = TypeVar("_P", bound=type[Parameter])
 
 
@@ -391,6 +613,10 @@ class SearchSpace:
         for p in self.parameters:
             out.update(p.get_value(gen))
         return out
+
+    def is_finite(self) -> bool:
+        """True if the grid lists every configuration :meth:`sample` can draw."""
+        return all(p.is_finite() for p in self.parameters)
 
     def grid_size(self) -> int:
         """Number of grid points (the product of each parameter's list length)."""

@@ -89,13 +89,12 @@ from .optimizer import HyperParameterOptimizer
 from .parameters import (
     DiscreteParameterRange,
     LogUniformParameterRange,
+    NormalParameter,
     Parameter,
+    PChoiceParameter,
+    QUniformParameter,
     UniformParameterRange,
-    _check_name,
-    _check_number,
-    _decimals,
-    _rng,
-    register_parameter_class,
+    check_number,
 )
 from .stopping import build_policies
 from .strategies.bayes_gp import BayesianGP
@@ -106,165 +105,6 @@ from .strategies.mapping import Mapping as MappingStrategy
 
 #: Largest number of values a range or space may generate.
 _MAX_VALUES = 1_000_000
-#: Tolerance of the pchoice probability sum (0.7 + 0.2 + 0.1 is 0.9999999999999999 or more).
-_PROBABILITY_SLACK = 1e-9
-
-
-# ============================================================ parameter classes
-def _quantize(x: float, q: float) -> int | float:
-    """Polyaxon's ``np.round(x // q) * q``: ``x`` floored to a multiple of ``q``; an int when
-    ``q`` is one, else rounded to ``q``'s decimals (0.3, not 0.30000000000000004)."""
-    k = int(x // q)
-    if isinstance(q, int):
-        return k * q
-    return round(k * q, _decimals(q))
-
-
-def _is_multiple(value: float, q: float) -> bool:
-    k = round(value / q)
-    return math.isclose(value, k * q, rel_tol=1e-9, abs_tol=abs(q) * 1e-9)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _positive_q(name: str, q: Any) -> int | float:
-    """``q`` as given (an int stays an int) if it is a number > 0; ValueError naming ``name``."""
-    if _check_number(q, f"{name}: q") <= 0:
-        raise ValueError(f"{name}: q must be > 0, got {q!r}")
-    return int(q) if isinstance(q, (int, np.integer)) else float(q)
-
-
-class _Distribution(Parameter):
-    """A sampled distribution: it has no grid (Polyaxon rejects distributions in grid search)."""
-
-    name: str
-
-    def to_list(self) -> list[dict[str, Any]]:
-        """Always ValueError: a distribution has no grid points."""
-        raise ValueError(f"{self.name}: {type(self).__name__} is a distribution and cannot be "
-                         f"used with grid search")
-
-
-@register_parameter_class
-class PChoiceParameter(_Distribution):
-    """One of ``values``, drawn with the given probabilities (Polyaxon's ``pchoice``).
-
-    ``values`` is a list of ``[value, probability]`` pairs; probabilities are in [0, 1] and sum
-    to at most 1. As in Polyaxon (numpy's ``multinomial``), a sum below 1 leaves the rest to the
-    last value.
-
-    Raises:
-        ValueError: naming the parameter, for an empty list, a pair that is not
-            ``[value, probability]``, a probability outside [0, 1] or a sum above 1.
-    """
-
-    def __init__(self, name: str, values: Sequence[Sequence[Any]]) -> None:
-        self.name = _check_name(name)
-        if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or not values:
-            raise ValueError(f"{name}: pchoice expects a non-empty list of [value, probability], "
-                             f"got {values!r}")
-        pairs = []
-        for pair in values:
-            if isinstance(pair, (str, bytes)) or not isinstance(pair, Sequence) or len(pair) != 2:
-                raise ValueError(f"{name}: pchoice expects [value, probability] pairs, got "
-                                 f"{pair!r}")
-            p = _check_number(pair[1], f"{name}: probability of {pair[0]!r}")
-            if not 0 <= p <= 1:
-                raise ValueError(f"{name}: probability of {pair[0]!r} must be in [0, 1], got {p}")
-            pairs.append([pair[0], p])
-        total = sum(p for _, p in pairs)
-        if total > 1 + _PROBABILITY_SLACK:
-            raise ValueError(f"{name}: pchoice probabilities sum to {total:g}, more than 1")
-        self.values = pairs
-
-    def get_value(self, rng: np.random.Generator | None = None) -> dict[str, Any]:
-        probabilities = np.array([p for _, p in self.values])
-        probabilities /= max(1.0, probabilities.sum())
-        index = int(_rng(rng).multinomial(1, probabilities).argmax())
-        return {self.name: self.values[index][0]}
-
-    def contains(self, values: Mapping[str, Any]) -> bool:
-        return self.name in values and any(values[self.name] == v for v, _ in self.values)
-
-
-@register_parameter_class
-class QUniformParameter(_Distribution):
-    """Polyaxon's ``quniform`` (``round(uniform(low, high) // q) * q``) or, with ``log``, its
-    ``qloguniform`` (``round(exp(uniform(low, high)) // q) * q``: ``low``/``high`` are
-    exponents of e, hyperopt's convention). Values are multiples of ``q``: ints when ``q`` is an
-    int.
-
-    Raises:
-        ValueError: naming the parameter, for a bound that is not a finite number,
-            ``low > high`` or ``q <= 0``.
-    """
-
-    def __init__(self, name: str, low: float, high: float, q: float, log: bool = False) -> None:
-        self.name = _check_name(name)
-        self.low = _check_number(low, f"{name}: low")
-        self.high = _check_number(high, f"{name}: high")
-        if self.low > self.high:
-            raise ValueError(f"{name}: low {low} > high {high}")
-        self.q = _positive_q(name, q)
-        self.log = bool(log)
-
-    def _bounds(self) -> tuple[float, float]:
-        """The range of ``x`` before quantisation."""
-        if self.log:
-            return math.exp(self.low), math.exp(self.high)
-        return self.low, self.high
-
-    def get_value(self, rng: np.random.Generator | None = None) -> dict[str, Any]:
-        x = float(_rng(rng).uniform(self.low, self.high))
-        return {self.name: _quantize(math.exp(x) if self.log else x, self.q)}
-
-    def contains(self, values: Mapping[str, Any]) -> bool:
-        v = values.get(self.name)  # type: ignore[arg-type]
-        if not _is_number(v) or not _is_multiple(v, self.q):
-            return False
-        low, high = (_quantize(b, self.q) for b in self._bounds())
-        slack = abs(self.q) * 1e-9
-        return low - slack <= v <= high + slack
-
-
-@register_parameter_class
-class NormalParameter(_Distribution):
-    """Polyaxon's ``normal`` (``normal(loc, scale)``), ``lognormal`` (``log``:
-    ``lognormal(mean=loc, sigma=scale)``) and their quantised ``qnormal``/``qlognormal``
-    (``q``: ``round(x // q) * q``; ints when ``q`` is an int).
-
-    Raises:
-        ValueError: naming the parameter, for a ``loc``/``scale`` that is not a finite number,
-            ``scale < 0`` or ``q <= 0``.
-    """
-
-    def __init__(self, name: str, loc: float, scale: float, q: float | None = None,
-                 log: bool = False) -> None:
-        self.name = _check_name(name)
-        self.loc = _check_number(loc, f"{name}: loc")
-        self.scale = _check_number(scale, f"{name}: scale")
-        if self.scale < 0:
-            raise ValueError(f"{name}: scale must be >= 0, got {scale}")
-        self.q = None if q is None else _positive_q(name, q)
-        self.log = bool(log)
-
-    def get_value(self, rng: np.random.Generator | None = None) -> dict[str, Any]:
-        gen = _rng(rng)
-        x = float(gen.lognormal(self.loc, self.scale) if self.log
-                  else gen.normal(self.loc, self.scale))
-        return {self.name: x if self.q is None else _quantize(x, self.q)}
-
-    def contains(self, values: Mapping[str, Any]) -> bool:
-        v = values.get(self.name)  # type: ignore[arg-type]
-        if not _is_number(v):
-            return False
-        if self.q is not None and not _is_multiple(v, self.q):
-            return False
-        if self.log:
-            return v >= 0 if self.q is not None else v > 0
-        return True
 
 
 # ============================================================ params
@@ -339,7 +179,7 @@ def _fields(name: str, kind: str, value: Any) -> dict[str, Any]:
     if kind not in _DATE_KINDS:
         for key, v in out.items():
             if v is not None or key in required:
-                _check_number(v, f"{name}: {kind} {key}")
+                check_number(v, f"{name}: {kind} {key}")
     if kind in _ORDERED_KINDS and kind not in _DATE_KINDS and out["start"] >= out["stop"]:
         raise ValueError(f"{name}: {kind} stop must be greater than start, got start "
                          f"{out['start']}, stop {out['stop']}")
@@ -404,7 +244,7 @@ def _date_range(name: str, kind: str, f: dict[str, Any]) -> list[str]:
         start, stop = (v if isinstance(v, date) else parse(v)
                        for v in (f["start"], f["stop"]))
         step = timedelta(**{"days" if kind == "daterange" else "seconds":
-                            _check_number(f["step"], f"{name}: {kind} step")})
+                            check_number(f["step"], f"{name}: {kind} step")})
         if start >= stop:
             raise ValueError(f"stop must be after start, got start {start}, stop {stop}")
     except (TypeError, ValueError) as exc:

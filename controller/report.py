@@ -30,7 +30,7 @@ from workers.store import Store
 from .driver import load_rows
 from .jobs import Job
 from .objective import MultiObjective, Objective
-from .parameters import SearchSpace
+from .parameters import Parameter, SearchSpace
 from .ranking import Leaderboard
 from .report_svg import (
     Axis,
@@ -43,6 +43,7 @@ from .report_svg import (
     quality_colour,
     scale_for,
 )
+from .space import Dimension
 
 _RANKABLE = ("completed", "stopped")
 
@@ -421,16 +422,15 @@ def _objective_charts(s: OptimizerSummary) -> list[str]:
 
 def _parallel(s: OptimizerSummary) -> str:
     jobs = [j for j in s.jobs if j.values is not None and all(map(math.isfinite, j.values))]
-    discrete = {d.get("name"): d.get("values") for d in s.config.get("hyper_parameters", [])
-                if d.get("type") == "DiscreteParameterRange"}
-    logs = {d.get("name") for d in s.config.get("hyper_parameters", [])
-            if d.get("type") == "LogUniformParameterRange"}
+    dimensions = _dimensions(s.config)
     axes = []
     for name in s.parameter_names:
         values = [j.parameters[name] for j in jobs if name in j.parameters]
         if values:
-            axes.append(Axis(name, scale_for(values, log=name in logs,
-                                             categories=discrete.get(name))))
+            dimension = dimensions.get(name)
+            axes.append(Axis(name, scale_for(
+                values, log=dimension is not None and dimension.log_scale,
+                categories=dimension.categories if dimension is not None else None)))
     for i, label in enumerate(s.objective_labels):
         axes.append(Axis(label, scale_for([j.values[i] for j in jobs])))  # type: ignore[index]
     if not jobs:
@@ -448,6 +448,20 @@ def _parallel(s: OptimizerSummary) -> str:
     return parallel_coordinates(axes, lines, title=f"parameters and objective (colour: "
                                 f"{s.objective_labels[0]}, dark = better)",
                                 legend=(fmt(worst), fmt(best)))
+
+
+def _dimensions(config: dict[str, Any]) -> dict[str, Dimension]:
+    """The dimension of each saved parameter of one name that has one (its axis: log scale,
+    categories); a parameter this process cannot rebuild gets a plain axis."""
+    out: dict[str, Dimension] = {}
+    for data in config.get("hyper_parameters", []):
+        try:
+            dimension = Parameter.from_dict(data).dimension()
+        except (TypeError, ValueError):
+            continue
+        if dimension is not None and dimension.name is not None:
+            out[dimension.name] = dimension
+    return out
 
 
 def _goodness(jobs: list[JobSummary], objective: Objective) -> dict[str, float]:

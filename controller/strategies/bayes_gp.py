@@ -3,11 +3,12 @@
 ``num_initial_runs`` random configurations come first, then ``max_iterations`` GP suggestions,
 then the search is exhausted. Each GP suggestion:
 
-1. encodes every completed trial with an objective into the unit cube (Polyaxon's encoding, each
-   dimension rescaled to [0, 1]: a categorical choice or a ParameterSet -> one-hot dims, argmax
-   decodes; a numeric finite list (stepped range, integer range, numeric choice) -> one dim over
-   [min, max], decoded to the nearest valid point; a continuous range -> one dim over
-   [low, high], in exponent space for LogUniform);
+1. encodes every completed trial with an objective into the unit cube
+   (:class:`~controller.space.SpaceEncoder`, Polyaxon's encoding, each dimension rescaled to
+   [0, 1]: a categorical choice or a ParameterSet -> one-hot dims, argmax decodes; a numeric
+   finite list (stepped range, integer range, numeric choice) -> one dim over [min, max], decoded
+   to the nearest valid point; a continuous range -> one dim over [low, high], in exponent space
+   for LogUniform);
 2. fits a zero-mean GP with unit signal variance to the standardised targets ``y = -loss``
    (maximised), kernel RBF or Matern (nu 0.5, 1.5, 2.5), picking the isotropic length scale and the
    noise level that maximise the log marginal likelihood over a log-grid, the given
@@ -37,15 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from ..parameters import (
-    DiscreteParameterRange,
-    LogUniformParameterRange,
-    Parameter,
-    ParameterSet,
-    SearchSpace,
-    UniformIntegerParameterRange,
-    UniformParameterRange,
-)
+from ..space import SpaceEncoder
 from .base import Suggestion, Trial
 from .clearml_compat import ClearMLSearchStrategy
 from .grid_random import config_key
@@ -163,97 +156,6 @@ def parse_utility(raw: Mapping[str, Any] | None) -> Utility:
                                integer=True))
 
 
-# ---------------------------------------------------------------------- space encoding
-class _NumericAxis:
-    """One numeric parameter on one unit dim: continuous, or a finite list of points."""
-
-    width = 1
-
-    def __init__(self, name: str, low: float, high: float, points: list[tuple[float, Any]] | None,
-                 log_base: float | None) -> None:
-        self.name, self.low, self.high = name, low, high
-        self.span = (high - low) or 1.0
-        self.points = points
-        self.log_base = log_base
-
-    def encode(self, config: Mapping[str, Any]) -> list[float]:
-        value = float(config[self.name])
-        coord = math.log(value, self.log_base) if self.log_base else value
-        return [(coord - self.low) / self.span]
-
-    def decode(self, u: np.ndarray) -> dict[str, Any]:
-        coord = min(max(self.low + float(u[0]) * self.span, self.low), self.high)
-        if self.points is not None:
-            return {self.name: min(self.points, key=lambda p: abs(p[0] - coord))[1]}
-        return {self.name: float(self.log_base ** coord) if self.log_base else coord}
-
-
-class _ChoiceAxis:
-    """A choice among option dicts (categorical values, ParameterSet combinations): one-hot."""
-
-    def __init__(self, options: list[dict[str, Any]]) -> None:
-        self.options = options
-        self.width = len(options)
-
-    def encode(self, config: Mapping[str, Any]) -> list[float]:
-        index = next((i for i, option in enumerate(self.options)
-                      if all(config.get(k) == v for k, v in option.items())), None)
-        if index is None:
-            raise ValueError(f"configuration {dict(config)!r} matches none of {self.options!r}")
-        return [1.0 if i == index else 0.0 for i in range(self.width)]
-
-    def decode(self, u: np.ndarray) -> dict[str, Any]:
-        return dict(self.options[int(np.argmax(u))])
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _points_axis(name: str, values: list[Any], log_base: float | None) -> _NumericAxis:
-    coords = [math.log(v, log_base) if log_base else float(v) for v in values]
-    return _NumericAxis(name, min(coords), max(coords), list(zip(coords, values)), log_base)
-
-
-def _axis(parameter: Parameter) -> _NumericAxis | _ChoiceAxis:
-    """The encoding of one parameter; ValueError for a ParameterSet with nested ranges."""
-    p = parameter
-    if isinstance(p, (UniformParameterRange, UniformIntegerParameterRange)):
-        base = p.base if isinstance(p, LogUniformParameterRange) else None
-        if p.step_size is None:
-            return _NumericAxis(p.name, p.min_value, p.max_value, None, base)
-        return _points_axis(p.name, [d[p.name] for d in p.to_list()], base)
-    if isinstance(p, DiscreteParameterRange):
-        if all(_is_number(v) for v in p.values):
-            return _points_axis(p.name, p.values, None)
-        return _ChoiceAxis([{p.name: v} for v in p.values])
-    if isinstance(p, ParameterSet):
-        if any(isinstance(v, Parameter) for c in p.parameter_combinations for v in c.values()):
-            raise ValueError("BayesianGP supports ParameterSet only with constant combinations")
-        return _ChoiceAxis([dict(c) for c in p.parameter_combinations])
-    raise ValueError(f"BayesianGP cannot encode {type(p).__name__}")
-
-
-class SpaceEncoder:
-    """Maps configurations of a :class:`SearchSpace` to points of ``[0, 1]**width`` and back."""
-
-    def __init__(self, space: SearchSpace) -> None:
-        self.axes = [_axis(p) for p in space.parameters]
-        self.width = sum(a.width for a in self.axes)
-
-    def encode(self, config: Mapping[str, Any]) -> np.ndarray:
-        return np.array([u for axis in self.axes for u in axis.encode(config)], dtype=float)
-
-    def decode(self, point: np.ndarray) -> dict[str, Any]:
-        """The valid configuration nearest to ``point`` (see the module docstring)."""
-        out: dict[str, Any] = {}
-        start = 0
-        for axis in self.axes:
-            out.update(axis.decode(point[start:start + axis.width]))
-            start += axis.width
-        return out
-
-
 # ---------------------------------------------------------------------- Gaussian process
 def _correlation(a: np.ndarray, b: np.ndarray, kernel: str, nu: float,
                  length_scale: float) -> np.ndarray:
@@ -359,7 +261,8 @@ class BayesianGP(ClearMLSearchStrategy):
     Raises:
         TypeError: for an unknown argument.
         ValueError: for invalid counts or ``utility_function`` (naming the field), an empty search
-            space, or a ParameterSet with nested ranges.
+            space, or a parameter the unit cube cannot encode (a ParameterSet with nested
+            ranges, a Polyaxon distribution).
     """
 
     def __init__(self, *args: Any, num_initial_runs: int, max_iterations: int,

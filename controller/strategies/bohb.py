@@ -15,34 +15,30 @@ model; otherwise it comes from the tree-structured Parzen estimator of hpbandste
   of modelled parameters) in each of its two sets;
 * the best ``max(min_points_in_model, top_n_percent% of n)`` form the *good* set, the next
   ``max(min_points_in_model, (100 - top_n_percent)% of n)`` the *bad* set;
-* each set gets a product kernel density on the parameters encoded in ``[0, 1]`` (Gaussian
-  kernels; Aitchison-Aitken kernels on the indices of a :class:`DiscreteParameterRange`), with
-  normal-reference bandwidths floored at ``min_bandwidth``;
+* each set gets a product kernel density on the parameters' vector encoding
+  (:mod:`controller.space`: a range in ``[0, 1]``, with Gaussian kernels; a list of choices by
+  its index, with Aitchison-Aitken kernels), with normal-reference bandwidths floored at
+  ``min_bandwidth``;
 * ``num_samples`` candidates are drawn around good points (Gaussian widths times
   ``bandwidth_factor``, truncated to ``[0, 1]``) and the one maximising ``l(x) / g(x)`` is decoded
   back to a valid point of each range (stepped and integer ranges land on their grid).
 
-A :class:`ParameterSet` is not modelled: its value is drawn at random. numpy only.
+A :class:`ParameterSet` or a parameter without a dimension (Polyaxon's distributions) is not
+modelled: its value is drawn at random. numpy only.
 """
 
 from __future__ import annotations
 
 import math
 import warnings
-from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from ..parameters import (
-    DiscreteParameterRange,
-    LogUniformParameterRange,
-    Parameter,
-    UniformIntegerParameterRange,
-    UniformParameterRange,
-)
+from ..parameters import Parameter
+from ..space import Scalar
 from .base import Suggestion, Wait
 from .clearml_compat import clearml_positional
 from .hyperband import Hyperband, _number
@@ -56,89 +52,11 @@ _TINY = 1e-32
 _TRUNCNORM_ROUNDS = 64
 
 
-class _Codec(ABC):
-    """Maps one parameter's value to a number of the model and back."""
-
-    #: 0 for a continuous dimension in [0, 1], else the number of categories.
-    size = 0
-
-    def __init__(self, p: Parameter) -> None:
-        assert p.name is not None, "only single-name parameters are modelled"
-        self.name: str = p.name
-
-    @abstractmethod
-    def encode(self, config: Mapping[str, Any]) -> float:
-        """The model coordinate of ``config[name]``."""
-
-    @abstractmethod
-    def decode(self, x: float) -> dict[str, Any]:
-        """``{name: value}`` for model coordinate ``x``: always a valid value of the range."""
-
-
-class _Continuous(_Codec):
-    """A continuous range, linear (or on the exponent of a log range) onto [0, 1]."""
-
-    def __init__(self, p: UniformParameterRange) -> None:
-        super().__init__(p)
-        self.lo, self.hi = p.min_value, p.max_value
-        self.base = p.base if isinstance(p, LogUniformParameterRange) else None
-        values = (p.low, p.high) if isinstance(p, LogUniformParameterRange) else (self.lo,
-                                                                                  self.hi)
-        self.bounds = (min(values), max(values))
-
-    def encode(self, config: Mapping[str, Any]) -> float:
-        v = config[self.name]
-        t = math.log(v) / math.log(self.base) if self.base is not None else v
-        return (t - self.lo) / (self.hi - self.lo) if self.hi > self.lo else 0.5
-
-    def decode(self, x: float) -> dict[str, Any]:
-        t = self.lo + float(x) * (self.hi - self.lo)
-        v = self.base ** t if self.base is not None else t
-        return {self.name: min(max(v, self.bounds[0]), self.bounds[1])}
-
-
-class _Ordinal(_Codec):
-    """A stepped or integer range: point ``i`` of ``n`` sits at ``(i + 0.5) / n``."""
-
-    def __init__(self, p: Parameter) -> None:
-        super().__init__(p)
-        self.points = [point[self.name] for point in p.to_list()]
-        self.array = np.asarray(self.points, dtype=float)
-
-    def encode(self, config: Mapping[str, Any]) -> float:
-        i = int(np.argmin(np.abs(self.array - config[self.name])))
-        return (i + 0.5) / len(self.points)
-
-    def decode(self, x: float) -> dict[str, Any]:
-        i = min(int(float(x) * len(self.points)), len(self.points) - 1)
-        return {self.name: self.points[max(i, 0)]}
-
-
-class _Categorical(_Codec):
-    """A :class:`DiscreteParameterRange`: the index of the value."""
-
-    def __init__(self, p: DiscreteParameterRange) -> None:
-        super().__init__(p)
-        self.values = p.values
-        self.size = len(p.values)
-
-    def encode(self, config: Mapping[str, Any]) -> float:
-        return float(self.values.index(config[self.name]))
-
-    def decode(self, x: float) -> dict[str, Any]:
-        return {self.name: self.values[int(x)]}
-
-
-def _codec(p: Parameter) -> _Codec | None:
-    """The model's view of ``p``; None for parameters drawn at random (ParameterSet)."""
-    if isinstance(p, DiscreteParameterRange):
-        return _Categorical(p)
-    if isinstance(p, UniformIntegerParameterRange) or (
-            isinstance(p, UniformParameterRange) and p.step_size is not None):
-        return _Ordinal(p)
-    if isinstance(p, UniformParameterRange):
-        return _Continuous(p)
-    return None
+def _codec(p: Parameter) -> Scalar | None:
+    """The model's view of ``p`` (its vector encoding); None for a parameter drawn at random
+    (a ParameterSet, or one without a dimension)."""
+    dimension = p.dimension()
+    return dimension if isinstance(dimension, Scalar) else None
 
 
 @dataclass(frozen=True)
@@ -253,7 +171,7 @@ class OptimizerBOHB(Hyperband):
                          resource=resource, resume=resume, concurrency=concurrency, **kwargs)
         self._codecs = [_codec(p) for p in self.space.parameters]
         self._modelled = [c for c in self._codecs if c is not None]
-        self._sizes = np.array([c.size for c in self._modelled], dtype=float)
+        self._sizes = np.array([c.vector_size for c in self._modelled], dtype=float)
         self.min_points_in_model = self._min_points(min_points_in_model)
         self.top_n_percent = _in_open_interval("top_n_percent", top_n_percent, 0, 100)
         if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 1:
@@ -328,7 +246,7 @@ class OptimizerBOHB(Hyperband):
         return self.math.bracket(iteration % (self.math.s_max + 1))
 
     def _encode(self, observations: list[tuple[float, int]]) -> np.ndarray:
-        return np.array([[c.encode(self._configs[config]) for c in self._modelled]
+        return np.array([[c.to_vector(self._configs[config][c.name]) for c in self._modelled]
                          for _, config in observations], dtype=float)
 
     def _propose(self, model: DensityModel) -> dict[str, Any]:
@@ -339,7 +257,8 @@ class OptimizerBOHB(Hyperband):
         best = iter(candidates[int(np.argmin(score))])
         config: dict[str, Any] = {}
         for p, codec in zip(self.space.parameters, self._codecs, strict=True):
-            config.update(p.get_value(self.rng) if codec is None else codec.decode(next(best)))
+            config.update(p.get_value(self.rng) if codec is None
+                          else {codec.name: codec.from_vector(next(best))})
         return config
 
     def _min_points(self, requested: int | None) -> int:

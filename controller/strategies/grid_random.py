@@ -7,12 +7,6 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from ..parameters import (
-    DiscreteParameterRange,
-    Parameter,
-    ParameterSet,
-    UniformIntegerParameterRange,
-)
 from .base import Suggestion, Trial
 from .clearml_compat import ClearMLSearchStrategy
 
@@ -68,7 +62,7 @@ class RandomSearch(ClearMLSearchStrategy):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._seen: set[str] = set()
-        self._finite = all(_is_finite(p) for p in self.space.parameters)
+        self._finite = self.space.is_finite()
         self._size = self.space.grid_size() if self._finite else math.inf
 
     def suggest(self) -> Suggestion | None:
@@ -94,11 +88,3 @@ class RandomSearch(ClearMLSearchStrategy):
         super().load_state_dict(state, trials)
         self._seen = {config_key(t.parameters) for t in trials}
 
-
-def _is_finite(parameter: Parameter) -> bool:
-    if isinstance(parameter, (DiscreteParameterRange, UniformIntegerParameterRange)):
-        return True
-    if isinstance(parameter, ParameterSet):
-        return all(_is_finite(v) for combo in parameter.parameter_combinations
-                   for v in combo.values() if isinstance(v, Parameter))
-    return getattr(parameter, "step_size", None) is not None

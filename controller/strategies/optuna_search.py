@@ -12,8 +12,8 @@ Storage and resume: the study lives in the storage the optimizer binds
 the jobs being pruned, an owner token); the trials come back from the study and from the loop's
 ``trials``. A resumed controller re-opens the same study and continues as the original would have.
 
-Parameter mapping (each suggestion is exactly one of the range's own points, so
-:meth:`SearchSpace.contains` holds):
+Parameter mapping (:meth:`Dimension.optuna_codec <controller.space.Dimension.optuna_codec>`; each
+suggestion is exactly one of the range's own points, so :meth:`SearchSpace.contains` holds):
 
 * ``UniformParameterRange``: continuous -> ``FloatDistribution(min, max)``; stepped ->
   ``FloatDistribution(low, high, step)`` when the points form an exact step grid, else categorical
@@ -24,13 +24,12 @@ Parameter mapping (each suggestion is exactly one of the range's own points, so
   ``FloatDistribution(base**min, base**max, log=True)``; stepped -> categorical over its values.
 * ``DiscreteParameterRange``: categorical over the values (over their indices when a value is not
   one of Optuna's choice types, or when values compare equal, like ``1`` and ``True``).
-* ``ParameterSet``: not supported (ValueError).
+* ``ParameterSet`` and Polyaxon's distributions: not supported (ValueError).
 """
 
 from __future__ import annotations
 
 import itertools
-import json
 import math
 import secrets
 import warnings
@@ -39,22 +38,11 @@ from typing import Any
 
 import numpy as np
 import optuna
-from optuna.distributions import (
-    BaseDistribution,
-    CategoricalDistribution,
-    FloatDistribution,
-    IntDistribution,
-)
 from optuna.storages import BaseStorage, InMemoryStorage, JournalStorage
 from optuna.trial import FrozenTrial, TrialState
 
-from ..parameters import (
-    DiscreteParameterRange,
-    LogUniformParameterRange,
-    Parameter,
-    UniformIntegerParameterRange,
-    UniformParameterRange,
-)
+from ..parameters import Parameter
+from ..space import OptunaCodec
 from .base import WAIT, Decision, OptimizerContext, Suggestion, Trial, Wait
 from .clearml_compat import ClearMLSearchStrategy
 from .grid_random import config_key
@@ -67,7 +55,6 @@ _MAX_ENUMERATED = 100_000
 _ATTR_OWNER = "hpqueue_owner"
 _ATTR_JOB = "hpqueue_job_id"
 _ATTR_REJECTED = "hpqueue_rejected"
-_CHOICE_TYPES = (type(None), bool, int, float, str)
 
 
 def redis_journal_storage(url: str, prefix: str = "") -> JournalStorage:
@@ -98,118 +85,16 @@ def _resolve_storage(storage: BaseStorage | str | None) -> BaseStorage:
     return optuna.storages.get_storage(storage)
 
 
-class _Codec:
-    """One parameter: its Optuna distribution and the mapping between both value spaces.
-
-    ``points`` are the parameter's distinct values when it has finitely many, else None.
-    Modes: ``continuous`` (Optuna value as it is), ``grid`` (a stepped Float/Int distribution
-    whose values map to ``points``), ``choice`` (categorical over the values themselves) and
-    ``index`` (categorical over indices into ``points``).
-    """
-
-    def __init__(self, name: str, distribution: BaseDistribution, mode: str,
-                 points: list[Any] | None) -> None:
-        self.name = name
-        self.distribution = distribution
-        self.mode = mode
-        self.points = points
-
-    def decode(self, value: Any) -> Any:
-        """The parameter value of Optuna's ``value``; ValueError if it is not one of ours."""
-        if self.mode == "continuous":
-            dist = self.distribution
-            if not dist.low <= value <= dist.high:  # type: ignore[attr-defined]
-                raise ValueError(f"{value!r} is outside {self.name}'s range")
-            return value
-        if self.mode == "grid":
-            assert self.points is not None
-            dist = self.distribution
-            step = dist.step  # type: ignore[attr-defined]
-            index = round((value - dist.low) / step)  # type: ignore[attr-defined]
-            if not 0 <= index < len(self.points) or not math.isclose(
-                    value, self.points[index], rel_tol=1e-9, abs_tol=step * 1e-6):
-                raise ValueError(f"{value!r} is not on {self.name}'s grid")
-            return self.points[index]
-        if self.mode == "index":
-            assert self.points is not None
-            if not isinstance(value, int) or not 0 <= value < len(self.points):
-                raise ValueError(f"{value!r} is not an index of {self.name}'s values")
-            return self.points[value]
-        if value not in self.distribution.choices:  # type: ignore[attr-defined]
-            raise ValueError(f"{value!r} is not one of {self.name}'s values")
-        return value
-
-    def encode(self, value: Any) -> Any:
-        """Optuna's value for the parameter value ``value`` (one of ``points``)."""
-        if self.mode == "index":
-            assert self.points is not None
-            key = _value_key(value)
-            return next(i for i, p in enumerate(self.points) if _value_key(p) == key)
-        return value
-
-
-def _value_key(value: Any) -> str:
-    return json.dumps(value, sort_keys=True)
-
-
-def _distinct(values: Sequence[Any]) -> list[Any]:
-    seen: set[str] = set()
-    out = []
-    for v in values:
-        key = _value_key(v)
-        if key not in seen:
-            seen.add(key)
-            out.append(v)
-    return out
-
-
-def _on_grid(points: Sequence[float], step: float) -> bool:
-    return len(points) >= 2 and all(
-        math.isclose(p, points[0] + i * step, rel_tol=0, abs_tol=abs(step) * 1e-9)
-        for i, p in enumerate(points))
-
-
-def _categorical(name: str, values: list[Any]) -> _Codec:
-    values = _distinct(values)
-    plain = all(type(v) in _CHOICE_TYPES and not (isinstance(v, float) and math.isnan(v))
-                for v in values)
-    # Optuna stores a choice as its position, found by ``==``: 1 and True (or 1 and 1.0) would
-    # collide, so such lists go by index.
-    if plain and all(a != b for a, b in itertools.combinations(values, 2)):
-        return _Codec(name, CategoricalDistribution(values), "choice", values)
-    return _Codec(name, CategoricalDistribution(list(range(len(values)))), "index", values)
-
-
-def _codec(param: Parameter) -> _Codec:
-    """The codec of one parameter; ValueError for ParameterSet or an unknown parameter type."""
-    name = param.name
-    if isinstance(param, LogUniformParameterRange):
-        if param.step_size is not None:
-            return _categorical(name, [p[name] for p in param.to_list()])
-        low, high = sorted((param.low, param.high))
-        points = [low] if low == high else None
-        return _Codec(name, FloatDistribution(low, high, log=True), "continuous", points)
-    if isinstance(param, UniformParameterRange):
-        if param.step_size is None:
-            low, high = param.min_value, param.max_value
-            points = [low] if low == high else None
-            return _Codec(name, FloatDistribution(low, high), "continuous", points)
-        points = param._points()
-        if _on_grid(points, param.step_size):
-            dist = FloatDistribution(points[0], points[-1], step=param.step_size)
-            return _Codec(name, dist, "grid", points)
-        return _categorical(name, points)
-    if isinstance(param, UniformIntegerParameterRange):
-        points = param._points()
-        if _on_grid(points, param.step_size):
-            dist = IntDistribution(points[0], points[-1], step=param.step_size)
-            return _Codec(name, dist, "grid", points)
-        return _categorical(name, points)
-    if isinstance(param, DiscreteParameterRange):
-        return _categorical(name, list(param.values))
-    raise ValueError(f"OptimizerOptuna does not support {type(param).__name__} parameters "
-                     f"(supported: UniformParameterRange, UniformIntegerParameterRange, "
-                     f"LogUniformParameterRange, DiscreteParameterRange)")
+def _codec(param: Parameter) -> OptunaCodec:
+    """The codec of one parameter (:meth:`Dimension.optuna_codec
+    <controller.space.Dimension.optuna_codec>`); ValueError for a parameter without one."""
+    dimension = param.dimension()
+    codec = dimension.optuna_codec() if dimension is not None else None
+    if codec is None:
+        raise ValueError(f"OptimizerOptuna does not support {type(param).__name__} parameters "
+                         f"(supported: UniformParameterRange, UniformIntegerParameterRange, "
+                         f"LogUniformParameterRange, DiscreteParameterRange)")
+    return codec
 
 
 class OptimizerOptuna(ClearMLSearchStrategy):
@@ -253,7 +138,7 @@ class OptimizerOptuna(ClearMLSearchStrategy):
         self._codecs = [_codec(p) for p in self.space.parameters]
         self._distributions = {c.name: c.distribution for c in self._codecs}
         self._finite = all(c.points is not None for c in self._codecs)
-        self._size = (math.prod(len(c.points) for c in self._codecs)  # type: ignore[arg-type]
+        self._size = (math.prod([len(c.points or ()) for c in self._codecs])
                       if self._finite else math.inf)
         self.optuna_sampler = optuna_sampler
         self.optuna_pruner = optuna_pruner
@@ -397,7 +282,7 @@ class OptimizerOptuna(ClearMLSearchStrategy):
             return []
         names = [c.name for c in self._codecs]
         out = []
-        for values in itertools.product(*(c.points for c in self._codecs)):  # type: ignore[misc]
+        for values in itertools.product(*(c.points or () for c in self._codecs)):
             config = dict(zip(names, values))
             if config_key(config) not in self._seen:
                 out.append(config)

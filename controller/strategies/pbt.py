@@ -10,7 +10,8 @@ every member's latest value (chrischute/pbt ranks each member's most recent chec
   uniformly from the top ``quantile_fraction``: its next job continues the donor's checkpoint;
 * explore -- the copied hyper-parameters are perturbed: each one is resampled from its range with
   probability ``resample_probability``, else multiplied by one of ``perturbation_factors``
-  (0.8 or 1.2), clipped to its range and snapped to its points;
+  (0.8 or 1.2), clipped to its range and snapped to its points (:meth:`controller.space.Scalar.
+  perturb`; a ParameterSet or a parameter without a dimension is always resampled);
 
 otherwise the member continues its own checkpoint with its own hyper-parameters. No member
 exploits before ``min_population`` members have a value (5, as chrischute/pbt), and members that
@@ -26,12 +27,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..parameters import (
-    LogUniformParameterRange,
-    Parameter,
-    UniformIntegerParameterRange,
-    UniformParameterRange,
-)
+from ..space import Scalar
 from .base import WAIT, Suggestion, Trial, Wait
 from .clearml_compat import ClearMLSearchStrategy
 from .hyperband import Resource
@@ -194,12 +190,13 @@ class PopulationBasedTraining(ClearMLSearchStrategy):
     def _explore(self, config: dict[str, Any]) -> dict[str, Any]:
         out = dict(config)
         for param in self.space.parameters:
-            if self.rng.random() < self.resample_probability or param.name is None:
+            dimension = param.dimension()
+            if self.rng.random() < self.resample_probability or not isinstance(dimension, Scalar):
                 out.update(param.get_value(self.rng))
             else:
                 factor = self.perturbation_factors[
                     int(self.rng.integers(len(self.perturbation_factors)))]
-                out[param.name] = _perturb(param, out[param.name], factor)
+                out[dimension.name] = dimension.perturb(out[dimension.name], factor)
         return out
 
     def _suggestion(self, member: int, generation: int, config: dict[str, Any],
@@ -210,21 +207,3 @@ class PopulationBasedTraining(ClearMLSearchStrategy):
         return Suggestion({**config, self.resource.name: self.resource.cast(resource)}, meta,
                           continue_from)
 
-
-def _perturb(param: Parameter, value: Any, factor: float) -> Any:
-    """``value * factor`` kept inside the parameter's range and on its points."""
-    continuous = isinstance(param, UniformParameterRange) and param.step_size is None
-    if continuous:
-        lo, hi = ((param.low, param.high) if isinstance(param, LogUniformParameterRange)
-                  else (param.min_value, param.max_value))
-        return min(max(value * factor, min(lo, hi)), max(lo, hi))
-    points = [p[param.name] for p in param.to_list()]  # type: ignore[index]
-    step = 1 if factor > 1 else -1
-    if isinstance(param, (UniformParameterRange, UniformIntegerParameterRange)) or all(
-            isinstance(p, (int, float)) and not isinstance(p, bool) for p in points):
-        points = sorted(points)
-        nearest = min(points, key=lambda p: (abs(p - value * factor), p))
-        if nearest != value or value not in points:
-            return nearest
-    index = points.index(value) if value in points else 0
-    return points[min(max(index + step, 0), len(points) - 1)]
