@@ -107,11 +107,12 @@ class HyperParameterOptimizer:
 
     Args mirror ClearML's ``HyperParameterOptimizer``; additionally ``early_stopping`` (a list of
     :mod:`controller.stopping` policies or their dicts), ``store`` (a :class:`workers.Store`;
-    default: ``HPQ_REDIS_URL`` or the local mode) and ``dispatcher`` (how trials are sent, stopped
-    and archived, a :class:`controller.dispatch.Dispatcher`; default: the process's, Celery
-    unless :func:`controller.dispatch.set_dispatcher` installed another). ``**optimizer_kwargs`` carry
-    ``pool_period_min``, ``time_limit_per_job`` (minutes), ``total_max_jobs``,
-    ``min_iteration_per_job``, ``max_iteration_per_job`` and the strategy's own arguments.
+    default: ``HPQ_REDIS_URL`` or the local mode) and ``dispatcher`` (how trials are sent,
+    stopped and archived: a :class:`controller.dispatch.Dispatcher`; default: the process's,
+    Celery unless :func:`controller.dispatch.set_dispatcher` installed another).
+    ``**optimizer_kwargs`` carry ``pool_period_min``, ``time_limit_per_job`` (minutes),
+    ``total_max_jobs``, ``min_iteration_per_job``, ``max_iteration_per_job`` and the strategy's
+    own arguments.
 
     Raises:
         TaskNotFoundError: the base task does not exist.
@@ -272,7 +273,8 @@ class HyperParameterOptimizer:
 
         Finished jobs are never run again, running ones are re-attached, budgets, elapsed time
         and the strategy's state continue. Arguments that could not be saved as JSON (an Optuna
-        sampler object, say) must be passed again in ``optimizer_kwargs``.
+        sampler object, say) must be passed again in ``optimizer_kwargs``; ``store`` and
+        ``dispatcher`` are the constructor's.
         Raises TaskNotFoundError, or ValueError if the task is not an optimizer.
         """
         store = store or get_store()
