@@ -13,8 +13,8 @@ One run measures:
 2. Reaction latency: for the k-th trial to complete (in event-stream order), the time from its
    record's ``completed`` timestamp (written by the worker's finish script) to the moment the
    controller has sent job number ``concurrency + k`` to Celery -- the job that the freed slot
-   allows. Dispatch times are recorded by wrapping ``controller.driver.send_trials`` (the wrapper
-   only notes ``time.time()`` after the real send returns). Same machine, same clock.
+   allows. Dispatch times are recorded by the optimizer's dispatcher (:class:`RecordingDispatcher`
+   notes ``time.time()`` after the real send returns). Same machine, same clock.
 3. Scale: 1,000 and 10,000 trials, the controller in a subprocess of its own (peak RSS from
    ``getrusage``), fed by fake fast workers: separate processes that run the real
    ``workers.runner.TrialRunner`` (same claim/report/finish scripts, same records and events),
@@ -137,7 +137,8 @@ def make_base_task(store: Any) -> Any:
                        working_dir=str(ROOT), store=store)
 
 
-def make_optimizer(store: Any, base_id: str, n: int, concurrency: int, queue: str) -> Any:
+def make_optimizer(store: Any, base_id: str, n: int, concurrency: int, queue: str,
+                   dispatcher: Any = None) -> Any:
     from controller import HyperParameterOptimizer, RandomSearch, UniformParameterRange
 
     return HyperParameterOptimizer(
@@ -145,35 +146,32 @@ def make_optimizer(store: Any, base_id: str, n: int, concurrency: int, queue: st
         objective_metric_title=OBJECTIVE[0], objective_metric_series=OBJECTIVE[1],
         objective_metric_sign="min", optimizer_class=RandomSearch,
         max_number_of_concurrent_tasks=concurrency, execution_queue=queue, total_max_jobs=n,
-        store=store)
+        store=store, dispatcher=dispatcher)
 
 
-class DispatchRecorder:
-    """Wraps ``controller.driver.send_trials`` to note when each job was handed to the transport
-    (after the send returned). ``send`` replaces the real transport when given."""
+class RecordingDispatcher:
+    """The optimizer's dispatcher: Celery's (stops, archive flags and, unless ``send`` replaces
+    the transport, trial messages), noting in ``times`` when each job was handed to the
+    transport (after the send returned)."""
 
-    def __init__(self, send: Any = None) -> None:
-        from controller import driver
+    def __init__(self, store: Any, send: Any = None) -> None:
+        from controller.dispatch import CeleryDispatcher
 
-        self._driver = driver
-        self._real = driver.send_trials
-        self._send = send or self._real
+        self.celery = CeleryDispatcher(store)
+        self._send = send or self.celery.send
         self.times: dict[str, float] = {}
 
-    def __enter__(self) -> DispatchRecorder:
-        send, times = self._send, self.times
+    def send(self, task_ids: list[str], queue: str, parent: str | None = None) -> None:
+        self._send(task_ids, queue, parent)
+        now = time.time()
+        for task_id in task_ids:
+            self.times[task_id] = now
 
-        def recorded(task_ids: list[str], queue: str, parent: str | None = None) -> None:
-            send(task_ids, queue, parent)
-            now = time.time()
-            for task_id in task_ids:
-                times[task_id] = now
+    def stop(self, task_id: str, parent: str | None, reason: str) -> None:
+        self.celery.stop(task_id, parent, reason)
 
-        self._driver.send_trials = recorded
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._driver.send_trials = self._real
+    def archive(self, task_id: str, archived: bool) -> None:
+        self.celery.archive(task_id, archived)
 
 
 class RoundTrips:
@@ -300,19 +298,19 @@ def run_raw(store: Any, queue: str, n: int, probe: Any = None) -> dict[str, Any]
 def run_hpqueue(store: Any, base_id: str, queue: str, n: int, concurrency: int,
                 probe: Any = None) -> dict[str, Any]:
     """N trivial trials through the optimizer; time from start() to the end of wait()."""
-    opt = make_optimizer(store, base_id, n, concurrency, queue)
-    with DispatchRecorder() as rec:
-        stats0 = _commandstats(store.redis)
-        cpu0 = resource.getrusage(resource.RUSAGE_SELF)
-        procs0 = probe() if probe else None
-        t0 = time.time()
-        with RoundTrips() as trips:
-            opt.start()
-            opt.wait()
-        end = time.time()
-        cpu1 = resource.getrusage(resource.RUSAGE_SELF)
-        procs = _cpu_per_item(procs0, probe(), n) if probe else {}
-        cmds = _delta(stats0, _commandstats(store.redis))
+    rec = RecordingDispatcher(store)
+    opt = make_optimizer(store, base_id, n, concurrency, queue, rec)
+    stats0 = _commandstats(store.redis)
+    cpu0 = resource.getrusage(resource.RUSAGE_SELF)
+    procs0 = probe() if probe else None
+    t0 = time.time()
+    with RoundTrips() as trips:
+        opt.start()
+        opt.wait()
+    end = time.time()
+    cpu1 = resource.getrusage(resource.RUSAGE_SELF)
+    procs = _cpu_per_item(procs0, probe(), n) if probe else {}
+    cmds = _delta(stats0, _commandstats(store.redis))
     check_outcome(store, opt, n)
     cpu = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
     lat = reaction_latencies(store, opt, rec.times, concurrency)
@@ -382,19 +380,19 @@ def child_scale(args: argparse.Namespace) -> None:
                 raise RuntimeError("fake workers did not start")
             time.sleep(0.02)
         base = make_base_task(store)
-        opt = make_optimizer(store, base.id, n, concurrency, "unused")
+        rec = RecordingDispatcher(
+            store, send=lambda ids, q, parent=None: store.redis.lpush(fake_q, *ids))
+        opt = make_optimizer(store, base.id, n, concurrency, "unused", rec)
         rss_before_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        with DispatchRecorder(send=lambda ids, q, parent=None: store.redis.lpush(fake_q, *ids)
-                              ) as rec:
-            stats0 = _commandstats(store.redis)
-            cpu0 = resource.getrusage(resource.RUSAGE_SELF)
-            t0 = time.time()
-            with RoundTrips() as trips:
-                opt.start()
-                opt.wait()
-            end = time.time()
-            cpu1 = resource.getrusage(resource.RUSAGE_SELF)
-            cmds = _delta(stats0, _commandstats(store.redis), exclude=("lpush", "brpop"))
+        stats0 = _commandstats(store.redis)
+        cpu0 = resource.getrusage(resource.RUSAGE_SELF)
+        t0 = time.time()
+        with RoundTrips() as trips:
+            opt.start()
+            opt.wait()
+        end = time.time()
+        cpu1 = resource.getrusage(resource.RUSAGE_SELF)
+        cmds = _delta(stats0, _commandstats(store.redis), exclude=("lpush", "brpop"))
         check_outcome(store, opt, n)
         top_times = []
         for _ in range(21):

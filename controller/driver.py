@@ -6,16 +6,18 @@ One pass of the loop:
    (it returns as soon as a trial reports or changes status, so the loop reacts in milliseconds);
 2. feed them to the :class:`~controller.loop.Scheduler`, run housekeeping when due (time limits,
    budgets, the dead-worker sweep, the lease), and ask it for new jobs;
-3. persist in one transaction: the new jobs' records, changed job-table rows, the strategy's and
-   scheduler's state and the cursor -- so a controller killed at any point resumes consistently;
-4. carry out the side effects: enqueue new jobs, stop jobs, archive/restore, run the callback.
+3. persist in one transaction (:meth:`OptimizerRepository.save_pass`): the new jobs' records,
+   changed job-table rows, the strategy's and scheduler's state and the cursor -- so a controller
+   killed at any point resumes consistently;
+4. carry out the side effects through its :class:`~controller.dispatch.Dispatcher`: send new
+   jobs, stop jobs, archive/restore; run the callback.
 
 Exactly one controller drives an optimizer at a time (a lease in Redis, renewed by the loop).
 """
 
 from __future__ import annotations
 
-import json
+import contextlib
 import logging
 import queue
 import threading
@@ -26,15 +28,22 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from workers import codec
-from workers.app import send_trials
 from workers.status import TaskStatus
 from workers.store import Event, Store
 from workers.sweep import sweep_stale
 from workers.task import clone_record
 
+from .dispatch import Dispatcher
 from .jobs import Job
 from .loop import Outcome, Scheduler
+from .persistence import (
+    BestPoint,
+    OptimizerRepository,
+    Resources,
+    SavedState,
+    SchedulerState,
+    Timing,
+)
 
 log = logging.getLogger("hpqueue.optimizer")
 
@@ -64,11 +73,13 @@ class Driver:
     sender thread that publishes the trial messages)."""
 
     def __init__(self, store: Store, scheduler: Scheduler, config: DriverConfig, *,
-                 callback: Callback | None = None,
+                 dispatcher: Dispatcher, callback: Callback | None = None,
                  deadline: Callable[[], float | None] = lambda: None,
                  clock: Callable[[], float] = time.time, lock: threading.RLock | None = None,
                  cursor: str = "0-0") -> None:
         self.store = store
+        self.saved = OptimizerRepository(store)
+        self.dispatcher = dispatcher
         self.scheduler = scheduler
         self.config = config
         self.callback = callback
@@ -81,14 +92,15 @@ class Driver:
         self.end_reason: str | None = None
         self.error: BaseException | None = None
         self._dirty: set[str] = set()
-        self._best: list[dict[str, Any]] = []
+        self._best: list[BestPoint] = []
         self._best_id: str | None = None
-        self._keys = store.keys
         self._next_housekeeping = 0.0
         self._next_sweep = 0.0
         self._next_report = 0.0
         self._ending_since: float | None = None
-        self._extra_state: dict[str, Any] = {}
+        self._timing: Timing | None = None
+        self._budget: dict[str, Any] | None = None
+        self._resources: Resources | None = None
         # jobs persisted and waiting for their message: the sender thread sends them while
         # the loop reads on (a Celery publish is a round trip the loop need not wait for)
         self._outbox: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
@@ -117,10 +129,8 @@ class Driver:
                       traceback.format_exc())
         finally:
             self._stop_sender()
-            try:
-                self.store.release_lease(self._keys.opt_lease(self.config.opt_id), self.owner)
-            except Exception:  # noqa: BLE001 - the lease expires by itself
-                pass
+            with contextlib.suppress(Exception):  # the lease expires by itself
+                self.saved.release_lease(self.config.opt_id, self.owner)
 
     # ---------------------------------------------------------------- one pass
     def _step(self) -> bool:
@@ -160,11 +170,11 @@ class Driver:
             writes = None
             if (new_jobs or out.stops or out.archives or out.notify or done is not None
                     or housekeeping):
-                writes = self._collect_writes(dirty, done)
+                writes = self._collect_writes(dirty)
             else:
                 self._dirty |= dirty
         if writes is not None:
-            self._persist(new_jobs, writes)
+            self._persist(new_jobs, *writes)
         self._enqueue(new_jobs)
         self._carry_out(out)
         if housekeeping:
@@ -203,67 +213,40 @@ class Driver:
         if best is not None and best != self._best_id:
             self._best_id = best
             job = self.scheduler.jobs[best]
-            self._best.append({"time": now, "job_id": best, "job_index": job.index,
-                               "value": self.scheduler.leaderboard.values(best)})
+            self._best.append(BestPoint(now, best, job.index,
+                                        self.scheduler.leaderboard.values(best)))
 
     # -------------------------------------------------------------- persistence
-    def state(self) -> dict[str, str]:
+    def state(self) -> SavedState:
         """The optimizer's saved state (call under the lock)."""
-        s = self.scheduler
-        return {
-            "cursor": self.cursor,
-            "saved_at": codec.dumps(self.clock()),
-            "strategy": codec.dumps(s.strategy.state_dict(), "strategy state"),
-            "scheduler": codec.dumps({"counts": dict(s.counts),
-                                      "iterations_used": s.iterations_used,
-                                      "ending": s.ending, "exhausted": s.exhausted}),
-            **{k: codec.dumps(v) for k, v in self._extra_state.items()},
-        }
+        return SavedState(cursor=self.cursor, saved_at=self.clock(),
+                          strategy=self.scheduler.strategy.state_dict(),
+                          scheduler=SchedulerState.of(self.scheduler), timing=self._timing,
+                          budget=self._budget, resources=self._resources)
 
-    def set_extra_state(self, **values: Any) -> None:
-        """Extra JSON fields saved with the state (elapsed time, time limit, ...)."""
+    def set_timing(self, timing: Timing) -> None:
+        """The optimization's clock, saved with the state (elapsed time, time limit)."""
         with self.lock:
-            self._extra_state.update(values)
+            self._timing = timing
 
-    def _collect_writes(self, dirty: set[str], done: str | None) -> dict[str, Any]:
-        rows = {jid: codec.dumps(self.scheduler.jobs[jid].to_row())
-                for jid in dirty | self._dirty}
+    def _collect_writes(self, dirty: set[str]) -> tuple[SavedState, list[Job], list[BestPoint]]:
+        """What this pass saves (call under the lock): the state, the changed rows, the new best
+        points. The rows are encoded outside the lock, on the loop's thread, which is the only
+        one that changes a job besides its ``sent`` flag (rewritten with the next pass)."""
+        rows = [self.scheduler.jobs[jid] for jid in dirty | self._dirty]
         self._dirty.clear()
         best, self._best = self._best, []
-        return {"rows": rows, "state": self.state(), "best": [codec.dumps(b) for b in best]}
+        return self.state(), rows, best
 
-    def _persist(self, new_jobs: list[Job], writes: dict[str, Any]) -> None:
-        keys = self._keys
-        opt = self.config.opt_id
-        pipe = self.store.redis.pipeline(transaction=True)
-        records = [self._job_record(job) for job in new_jobs]
-        if records:  # the newest event before this pass's own (see below)
-            pipe.xrevrange(keys.events(opt), count=1)
-        for record in records:
-            created = float(record["created"])
-            # a new job is written queued, with its created -> queued event, in this transaction:
-            # one round trip per pass instead of a compare-and-set per job before its send
-            record.update(status=TaskStatus.QUEUED.value, queue=self.config.queue,
-                          last_update=record["created"])
-            pipe.hset(keys.task(record["id"]), mapping=record)
-            pipe.zadd(keys.tasks, {record["id"]: created})
-            pipe.zadd(keys.project(record["project"]), {record["id"]: created})
-            pipe.zadd(keys.children(opt), {record["id"]: created})
-            self.store.add_status_event(pipe, record["id"], opt, TaskStatus.QUEUED.value,
-                                        TaskStatus.CREATED.value)
-        if writes["rows"]:
-            pipe.hset(keys.opt_jobs(opt), mapping=writes["rows"])
-        pipe.hset(keys.opt_state(opt), mapping=writes["state"])
-        if writes["best"]:
-            pipe.rpush(keys.opt_best(opt), *writes["best"])
-        results = pipe.execute()
-        if records:
-            # Nothing was added after the cursor before this pass's own created -> queued
-            # events: skip them (they only echo what the pass wrote, and a read of them would
-            # cost the loop a wake-up and a round trip). A resume reads them again: no-ops.
-            newest = results[0][0][0] if results[0] else "0-0"
-            if newest == self.cursor:
-                self.cursor = results[len(records) * 5]
+    def _persist(self, new_jobs: list[Job], state: SavedState, rows: list[Job],
+                 best: list[BestPoint]) -> None:
+        saved = self.saved.save_pass(self.config.opt_id, state, jobs=rows, best=best,
+                                     new_records=[self._job_record(job) for job in new_jobs],
+                                     queue=self.config.queue)
+        # Skip this pass's own created -> queued events when nothing came before them (they
+        # only echo what the pass wrote, and a read of them would cost the loop a wake-up and a
+        # round trip). A resume reads them again: no-ops.
+        self.cursor = saved.cursor_after(self.cursor)
 
     def _job_record(self, job: Job) -> dict[str, str]:
         base = self.config.base_record
@@ -301,10 +284,9 @@ class Driver:
                 self._send([j for j in jobs if j is not None])
             except BaseException as exc:  # noqa: BLE001 - the loop raises it
                 self._send_error = exc
-                try:
+                # (if this fails too, the loop sees the error at its next pass)
+                with contextlib.suppress(Exception):
                     self.store.post_control(self.config.opt_id, "wake")
-                except Exception:  # noqa: BLE001 - the loop sees the error at its next pass
-                    pass
                 return
             if last:
                 return
@@ -319,7 +301,7 @@ class Driver:
         """Send the trial messages of ``jobs`` (persisted as queued) and mark them sent."""
         if not jobs:
             return
-        send_trials([j.id for j in jobs], self.config.queue, self.config.opt_id)
+        self.dispatcher.send([j.id for j in jobs], self.config.queue, self.config.opt_id)
         with self.lock:
             for job in jobs:
                 job.sent = True
@@ -328,9 +310,9 @@ class Driver:
     def _carry_out(self, out: Outcome) -> None:
         opt = self.config.opt_id
         for stop in out.stops:
-            self.store.request_stop(stop.job_id, opt, stop.reason)
+            self.dispatcher.stop(stop.job_id, opt, stop.reason)
         for change in out.archives:
-            self.store.set_fields(change.job_id, {"archived": "1" if change.archived else "0"})
+            self.dispatcher.archive(change.job_id, change.archived)
         if out.notify:
             self._notify(*(note.job_id for note in out.notify),
                          best={note.job_id: note.best for note in out.notify})
@@ -338,7 +320,7 @@ class Driver:
     def _notify(self, *job_ids: str, best: dict[str, str | None] | None = None) -> None:
         """Run the callback of each job (once), then save their ``notified`` flags. ``best``:
         the best job when each ended (default: the best job now)."""
-        rows = {}
+        rows = []
         for job_id in job_ids:
             with self.lock:
                 job = self.scheduler.jobs[job_id]
@@ -353,41 +335,38 @@ class Driver:
                 try:
                     self.callback(job_id, values[0] if single else values,
                                   iterations[0] if single else iterations, params, top)
-                except Exception:  # noqa: BLE001 - a user callback never stops the optimizer
+                except Exception:  # a user callback never stops the optimizer
                     log.exception("job_complete_callback raised for job %s", job_id)
             with self.lock:
                 job.notified = True
-                rows[job_id] = codec.dumps(job.to_row())
-        if rows:  # one write for the pass, not one per job
-            self.store.redis.hset(self._keys.opt_jobs(self.config.opt_id), mapping=rows)
+            rows.append(job)
+        self.saved.save_rows(self.config.opt_id, rows)  # one write for the pass, not one per job
 
     def _housekeeping(self, now: float) -> None:
         settings = self.store.settings
         self._next_housekeeping = now + self.config.housekeeping_seconds
-        if not self.store.renew_lease(self._keys.opt_lease(self.config.opt_id), self.owner,
-                                      LEASE_TTL):
+        if not self.saved.renew_lease(self.config.opt_id, self.owner, LEASE_TTL):
             raise LeaseHeldError(f"optimizer {self.config.opt_id}: another controller took over")
         if now >= self._next_report:
             self._next_report = now + self.config.report_seconds
             with self.lock:
                 sched = self.scheduler
-                self._extra_state["budget"] = sched.budget.to_dict(
-                    sched.created, sched.iterations_used, sched.compute_seconds(now))
-                self._extra_state["resources"] = {
-                    "running": sum(j.status == TaskStatus.IN_PROGRESS
-                                   for j in sched.active.values()),
-                    "pending": sum(j.status != TaskStatus.IN_PROGRESS
-                                   for j in sched.active.values()),
-                    "time": now}
+                self._budget = sched.budget.to_dict(sched.created, sched.iterations_used,
+                                                    sched.compute_seconds(now))
+                running = sum(j.status == TaskStatus.IN_PROGRESS for j in sched.active.values())
+                self._resources = Resources(running, len(sched.active) - running, now)
         if now >= self._next_sweep:
             self._next_sweep = now + max(1.0, settings.heartbeat_grace / 3)
-            sweep_stale(self.store, now)
+            sweep_stale(self.store, now, send=self._resend)
+
+    def _resend(self, task_id: str, queue: str, parent: str | None = None) -> None:
+        """Send again a trial whose dead attempt the sweep put back in the queue."""
+        self.dispatcher.send([task_id], queue, parent)
 
     # ------------------------------------------------------------------ resume
     def _take_lease(self) -> None:
-        key = self._keys.opt_lease(self.config.opt_id)
         deadline = time.monotonic() + LEASE_TTL + 2
-        while not self.store.acquire_lease(key, self.owner, LEASE_TTL):
+        while not self.saved.acquire_lease(self.config.opt_id, self.owner, LEASE_TTL):
             if time.monotonic() > deadline:
                 raise LeaseHeldError(f"optimizer {self.config.opt_id} is driven by another live "
                                      "controller")
@@ -411,12 +390,12 @@ class Driver:
                                                              TaskStatus.STOPPED)
                           and j.objective_values(sched.objective) is not None]
         for job_id, reason in stops:
-            self.store.request_stop(job_id, opt, reason)
+            self.dispatcher.stop(job_id, opt, reason)
         if sched.save_top_k is not None and finished:
             records = self.store.get_many(j.id for j in finished)
             for job, rec in zip(finished, records):
                 if rec is not None and (rec.get("archived") == "1") != job.archived:
-                    self.store.set_fields(job.id, {"archived": "1" if job.archived else "0"})
+                    self.dispatcher.archive(job.id, job.archived)
         for job_id in unnotified:
             self._notify(job_id)
         with self.lock:
@@ -435,8 +414,3 @@ def _event_time(event: Event, now: float) -> float:
     except ValueError:
         return now
 
-
-def load_rows(store: Store, opt_id: str) -> list[Job]:
-    """The saved job table of an optimizer."""
-    raw = store.redis.hgetall(store.keys.opt_jobs(opt_id))
-    return [Job.from_row(jid, json.loads(row)) for jid, row in raw.items()]

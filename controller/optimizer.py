@@ -13,7 +13,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -24,10 +24,12 @@ from workers.store import Store, get_store
 from workers.task import Task, new_task_id
 
 from .budget import Budget
-from .driver import Callback, Driver, DriverConfig, LeaseHeldError, load_rows
+from .dispatch import Dispatcher, get_dispatcher
+from .driver import Callback, Driver, DriverConfig, LeaseHeldError
 from .loop import Scheduler
 from .objective import MultiObjective, Objective
 from .parameters import Parameter, SearchSpace
+from .persistence import OptimizerRepository, TimeLimit, Timing, restore_scheduler
 from .results import ResultsView
 from .stopping import StoppingPolicy, build_policies
 from .strategies.base import OptimizerContext, SearchStrategy
@@ -104,10 +106,13 @@ class HyperParameterOptimizer:
     """Clone a base task, launch parameterised jobs on Celery, follow results, keep the best.
 
     Args mirror ClearML's ``HyperParameterOptimizer``; additionally ``early_stopping`` (a list of
-    :mod:`controller.stopping` policies or their dicts) and ``store`` (a :class:`workers.Store`;
-    default: ``HPQ_REDIS_URL`` or the local mode). ``**optimizer_kwargs`` carry
-    ``pool_period_min``, ``time_limit_per_job`` (minutes), ``total_max_jobs``,
-    ``min_iteration_per_job``, ``max_iteration_per_job`` and the strategy's own arguments.
+    :mod:`controller.stopping` policies or their dicts), ``store`` (a :class:`workers.Store`;
+    default: ``HPQ_REDIS_URL`` or the local mode) and ``dispatcher`` (how trials are sent,
+    stopped and archived: a :class:`controller.dispatch.Dispatcher`; default: the process's,
+    Celery unless :func:`controller.dispatch.set_dispatcher` installed another).
+    ``**optimizer_kwargs`` carry ``pool_period_min``, ``time_limit_per_job`` (minutes),
+    ``total_max_jobs``, ``min_iteration_per_job``, ``max_iteration_per_job`` and the strategy's
+    own arguments.
 
     Raises:
         TaskNotFoundError: the base task does not exist.
@@ -127,8 +132,10 @@ class HyperParameterOptimizer:
                  auto_connect_task: bool | Task = True, always_create_task: bool = False,
                  spawn_project: str | None = None, save_top_k_tasks_only: int | None = None,
                  *, early_stopping: Iterable[StoppingPolicy | Mapping[str, Any]] | None = None,
-                 store: Store | None = None, **optimizer_kwargs: Any) -> None:
+                 store: Store | None = None, dispatcher: Dispatcher | None = None,
+                 **optimizer_kwargs: Any) -> None:
         self._store = store or get_store()
+        self._dispatcher = dispatcher
         objective = MultiObjective.build(objective_metric_title, objective_metric_series,
                                          objective_metric_sign)
         loop_kwargs = {k: optimizer_kwargs.pop(k) for k in LOOP_ARGUMENTS if k in optimizer_kwargs}
@@ -167,6 +174,7 @@ class HyperParameterOptimizer:
                strategy: SearchStrategy | None, extra_kwargs: Mapping[str, Any],
                resume: bool) -> None:
         store = self._store
+        self._saved = OptimizerRepository(store)
         _validate_limits(config)
         base = store.get(config.base_task_id)
         space = SearchSpace.from_dicts(config.hyper_parameters)
@@ -201,7 +209,7 @@ class HyperParameterOptimizer:
         self._lock = threading.RLock()
         self._results = ResultsView(store, self._scheduler, self._lock, space.names)
         strategy.bind(self._context())
-        self._time_limit: tuple[str, float] | None = None
+        self._time_limit: TimeLimit | None = None
         if config.optimization_time_limit:
             self._time_limit = ("minutes", float(config.optimization_time_limit))
         self._report_seconds = 60.0
@@ -259,12 +267,14 @@ class HyperParameterOptimizer:
     # ------------------------------------------------------------------ resume
     @classmethod
     def resume(cls, optimizer_task_id: str, *, store: Store | None = None,
+               dispatcher: Dispatcher | None = None,
                **optimizer_kwargs: Any) -> HyperParameterOptimizer:
         """The optimizer of an existing optimizer task, ready to :meth:`start` again.
 
         Finished jobs are never run again, running ones are re-attached, budgets, elapsed time
         and the strategy's state continue. Arguments that could not be saved as JSON (an Optuna
-        sampler object, say) must be passed again in ``optimizer_kwargs``.
+        sampler object, say) must be passed again in ``optimizer_kwargs``; ``store`` and
+        ``dispatcher`` are the constructor's.
         Raises TaskNotFoundError, or ValueError if the task is not an optimizer.
         """
         store = store or get_store()
@@ -275,31 +285,25 @@ class HyperParameterOptimizer:
         config = OptimizerConfig(**json.loads(raw))
         self = cls.__new__(cls)
         self._store = store
+        self._dispatcher = dispatcher
         self._setup(config, opt_task=task, strategy=None, extra_kwargs=optimizer_kwargs,
                     resume=True)
         return self
 
     def _restore(self) -> None:
-        store = self._store
-        state = store.redis.hgetall(store.keys.opt_state(self._opt_id))
-        jobs = load_rows(store, self._opt_id)
-        sched = codec.loads(state.get("scheduler"), {})
-        ending = sched.get("ending")
+        saved = self._saved.load(self._opt_id)
+        state = saved.state
+        scheduler_state = state.scheduler
         if self._opt_task is not None and self._opt_task.status == TaskStatus.STOPPED:
-            ending = None  # the last session ended by stop(): resuming continues the search
-        self._scheduler.restore(jobs, sched.get("counts", {}), sched.get("iterations_used", 0),
-                                ending, sched.get("exhausted", False))
-        if state.get("strategy"):
-            trials = [j.as_trial(self._objective) for j in sorted(jobs, key=lambda j: j.index)]
-            self._strategy.load_state_dict(json.loads(state["strategy"]), trials)
-        self._cursor = state.get("cursor", "0-0")
-        timing = codec.loads(state.get("timing"), {})
-        if timing:
-            self._elapsed_before = timing["elapsed_before"] + max(
-                0.0, codec.loads(state.get("saved_at"), timing["session_started"])
-                - timing["session_started"])
-            if timing.get("time_limit"):
-                self._time_limit = tuple(timing["time_limit"])  # type: ignore[assignment]
+            # the last session ended by stop(): resuming continues the search
+            scheduler_state = replace(scheduler_state, ending=None)
+        restore_scheduler(self._scheduler, saved.jobs, scheduler_state, state.strategy)
+        self._cursor = state.cursor
+        if state.timing is not None:
+            self._elapsed_before = state.timing.elapsed(
+                state.saved_at if state.saved_at is not None else state.timing.session_started)
+            if state.timing.time_limit:
+                self._time_limit = state.timing.time_limit
 
     # ----------------------------------------------------------------- running
     def start(self, job_complete_callback: Callback | None = None) -> bool:
@@ -331,12 +335,11 @@ class HyperParameterOptimizer:
                                                    else self._base.get("project", "")),
             housekeeping_seconds=min(1.0, max(0.05, self._config.pool_period_min * 60)),
             report_seconds=self._report_seconds, naming=self._naming)
-        driver = Driver(self._store, self._scheduler, config, callback=job_complete_callback,
-                        deadline=self._deadline, lock=self._lock, cursor=self._cursor)
-        driver.set_extra_state(timing={"session_started": now,
-                                       "elapsed_before": self._elapsed_before,
-                                       "time_limit": list(self._time_limit)
-                                       if self._time_limit else None})
+        driver = Driver(self._store, self._scheduler, config,
+                        dispatcher=self._dispatcher or get_dispatcher(self._store),
+                        callback=job_complete_callback, deadline=self._deadline, lock=self._lock,
+                        cursor=self._cursor)
+        driver.set_timing(Timing(now, self._elapsed_before, self._time_limit))
         self._driver = driver
         self._thread = threading.Thread(target=self._run, name=f"hpq-optimizer-{self._opt_id}",
                                         daemon=True)
@@ -381,9 +384,8 @@ class HyperParameterOptimizer:
             return
         try:
             with self._lock:
-                state = driver.state()
-                state["saved_at"] = codec.dumps(time.time())
-            self._store.redis.hset(self._store.keys.opt_state(self._opt_id), mapping=state)
+                state = replace(driver.state(), saved_at=time.time())
+            self._saved.save_state(self._opt_id, state)
             summary = {"reason": reason, "jobs": self._scheduler.created,
                        "objective": self._objective.to_dicts(),
                        "top": self._results.get_top_experiments_details(10)}
@@ -394,7 +396,7 @@ class HyperParameterOptimizer:
                          else TaskStatus.COMPLETED)
                 self._store.transition(self._opt_id, self._opt_task.parent if self._opt_task
                                        else None, [TaskStatus.IN_PROGRESS], final, reason=reason)
-        except Exception:  # noqa: BLE001 - the report must not hide the loop's outcome
+        except Exception:  # the report must not hide the loop's outcome
             log.exception("optimizer %s: final report failed", self._opt_id)
         finally:
             if self._local_workers is not None:
@@ -449,10 +451,9 @@ class HyperParameterOptimizer:
             self._time_limit = ("minutes", float(_positive("in_minutes", in_minutes)))
         else:
             self._time_limit = None
-        if self._driver is not None:
-            self._driver.set_extra_state(timing={
-                "session_started": self._started_at, "elapsed_before": self._elapsed_before,
-                "time_limit": list(self._time_limit) if self._time_limit else None})
+        if self._driver is not None and self._started_at is not None:
+            self._driver.set_timing(Timing(self._started_at, self._elapsed_before,
+                                           self._time_limit))
 
     def _deadline(self) -> float | None:
         if self._time_limit is None:

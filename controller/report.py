@@ -1,8 +1,8 @@
 """An optimizer's record in Redis as a plain summary, and as one self-contained HTML page.
 
-The summary is read from what the optimizer persists (see :mod:`controller.driver`): its task
-record and ``configuration``, the job table ``{ns}:opt:{id}:jobs``, the state hash and the
-best-over-time list. It works while the optimizer runs (from any process) and after it ended::
+The summary is read from the optimizer's task record and ``configuration`` and from what it
+saves (:class:`~controller.persistence.OptimizerRepository`: the job table, the state and the
+best-over-time list). It works while the optimizer runs (from any process) and after it ended::
 
     summary = load_summary(store, optimizer_id)
     summary.top(5)                       # best first; failed and metric-less jobs never rank
@@ -23,27 +23,25 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from workers import codec
-from workers.errors import TaskNotFoundError
 from workers.store import Store
 
-from .driver import load_rows
 from .jobs import Job
 from .objective import MultiObjective, Objective
 from .parameters import Parameter, SearchSpace
+from .persistence import OptimizerRepository, SavedState
 from .ranking import Leaderboard
 from .report_svg import (
     Axis,
     Line,
     Point,
     esc,
-    fmt,
     objective_chart,
     parallel_coordinates,
     quality_colour,
     scale_for,
 )
 from .space import Dimension
+from .text import fmt, format_duration, format_values
 
 _RANKABLE = ("completed", "stopped")
 
@@ -128,21 +126,18 @@ def load_summary(store: Store, opt_id: str, now: float | None = None) -> Optimiz
         raise ValueError(f"task {opt_id} is not an hpqueue optimizer (it has no configuration)")
     config = json.loads(record["configuration"])
     objective = MultiObjective([Objective(**o) for o in config["objectives"]])
-    keys = store.keys
-    state = store.redis.hgetall(keys.opt_state(opt_id))
-    rows = sorted(load_rows(store, opt_id), key=lambda j: j.index)
+    saved = OptimizerRepository(store).load(opt_id)
+    rows = saved.jobs
     jobs = _rank([_job_summary(j, objective, now) for j in rows], objective)
-    live = store.lease_holder(keys.opt_lease(opt_id))[0] is not None
-    elapsed = _elapsed(state, live, now)
+    elapsed = saved.state.elapsed_seconds(saved.live, now)
     start = min((j.created_at for j in rows), default=float(record.get("created", now)))
-    points = [json.loads(b) for b in store.redis.lrange(keys.opt_best(opt_id), 0, -1)]
-    best = [{**p, "elapsed": p["time"] - start} for p in points]
+    best = [{**p.to_dict(), "elapsed": p.time - start} for p in saved.best]
     return OptimizerSummary(
         id=opt_id, name=record.get("name", ""), project=record.get("project", ""),
-        status=record.get("status", ""), end_reason=record.get("status_reason", ""), live=live,
-        config=config, objectives=config["objectives"],
+        status=record.get("status", ""), end_reason=record.get("status_reason", ""),
+        live=saved.live, config=config, objectives=config["objectives"],
         parameter_names=_parameter_names(config, rows), jobs=jobs, best_over_time=best,
-        budget=_budget(config, state, rows, elapsed, now),
+        budget=_budget(config, saved.state, rows, elapsed, now),
         counts=dict(Counter(j.status.value for j in rows)), elapsed_seconds=elapsed)
 
 
@@ -175,27 +170,16 @@ def _parameter_names(config: dict[str, Any], rows: list[Job]) -> list[str]:
     return list(names) + extra
 
 
-def _elapsed(state: dict[str, str], live: bool, now: float) -> float:
-    """Seconds the optimization has run, summed over its sessions."""
-    timing = codec.loads(state.get("timing"), {})
-    if not timing:
-        return 0.0
-    end = now if live else codec.loads(state.get("saved_at"), now)
-    return timing.get("elapsed_before", 0.0) + max(0.0, end - timing["session_started"])
-
-
-def _budget(config: dict[str, Any], state: dict[str, str], rows: list[Job], elapsed: float,
+def _budget(config: dict[str, Any], state: SavedState, rows: list[Job], elapsed: float,
             now: float) -> dict[str, dict[str, Any]]:
     """``{jobs|iterations|compute_time|time: {"limit", "used", "fraction"}}`` (None = no limit).
 
     Computed from the job table, so it is exact even between the optimizer's budget reports.
     Compute and optimization time are in minutes.
     """
-    sched = codec.loads(state.get("scheduler"), {})
     total, per_job = config.get("total_max_jobs"), config.get("max_iteration_per_job")
-    timing = codec.loads(state.get("timing"), {})
-    time_limit = timing.get("time_limit") or (
-        ["minutes", config["optimization_time_limit"]]
+    time_limit = (state.timing.time_limit if state.timing else None) or (
+        ("minutes", config["optimization_time_limit"])
         if config.get("optimization_time_limit") else None)
 
     def entry(limit: float | None, used: float) -> dict[str, Any]:
@@ -204,7 +188,7 @@ def _budget(config: dict[str, Any], state: dict[str, str], rows: list[Job], elap
     out = {
         "jobs": entry(total, len(rows)),
         "iterations": entry(total * per_job if total and per_job else None,
-                            sched.get("iterations_used", 0)),
+                            state.scheduler.iterations_used),
         "compute_time": entry(config.get("compute_time_limit"),
                               sum(j.run_seconds(now) for j in rows) / 60.0),
         "time": entry(time_limit[1] if time_limit and time_limit[0] == "minutes" else None,
@@ -212,66 +196,6 @@ def _budget(config: dict[str, Any], state: dict[str, str], rows: list[Job], elap
     }
     if time_limit and time_limit[0] == "at":
         out["time"]["until"] = time_limit[1]
-    return out
-
-
-@dataclass
-class Progress:
-    """A cheap snapshot of a (running) optimization, for live progress lines and listings.
-
-    ``done`` counts ended jobs (exact); ``running``/``queued`` come from the optimizer's last
-    resources report (refreshed every report period); ``best`` is the best objective so far.
-    """
-
-    status: str
-    live: bool
-    done: int
-    running: int
-    queued: int
-    best: list[float] | None
-    best_job: int | None
-    elapsed_seconds: float
-    counts: dict[str, int] = field(default_factory=dict)
-
-    def line(self) -> str:
-        """``done 3 | running 2 | queued 1 | best 0.047 (job #2) | 1m 02s``."""
-        best = "-" if self.best is None else f"{format_values(self.best)} (job #{self.best_job})"
-        return (f"done {self.done} | running {self.running} | queued {self.queued} | "
-                f"best {best} | {format_duration(self.elapsed_seconds)}")
-
-
-def read_progress(store: Store, opt_id: str, now: float | None = None) -> Progress:
-    """A :class:`Progress` in one round trip (no job rows are read)."""
-    now = time.time() if now is None else now
-    keys = store.keys
-    pipe = store.redis.pipeline(transaction=False)
-    pipe.hget(keys.task(opt_id), "status")
-    pipe.hgetall(keys.opt_state(opt_id))
-    pipe.lindex(keys.opt_best(opt_id), -1)
-    pipe.get(keys.opt_lease(opt_id))
-    status, state, best_raw, lease = pipe.execute()
-    if status is None:
-        raise TaskNotFoundError(opt_id)
-    counts = codec.loads(state.get("scheduler"), {}).get("counts", {})
-    resources = codec.loads(state.get("resources"), {}) if lease else {}
-    best = codec.loads(best_raw)
-    return Progress(status=status, live=lease is not None, done=sum(counts.values()),
-                    running=resources.get("running", 0), queued=resources.get("pending", 0),
-                    best=best["value"] if best else None,
-                    best_job=best["job_index"] if best else None,
-                    elapsed_seconds=_elapsed(state, lease is not None, now), counts=counts)
-
-
-def list_optimizers(store: Store) -> list[tuple[dict[str, str], Progress]]:
-    """``(record, progress)`` of every optimizer that has started, newest first."""
-    pattern = store.keys.opt_state("*")
-    prefix, suffix = pattern.split("*")
-    ids = [k[len(prefix):-len(suffix)] for k in store.redis.scan_iter(match=pattern, count=1000)]
-    out = []
-    for opt_id, rec in zip(ids, store.get_many(ids)):
-        if rec is not None and rec.get("configuration"):
-            out.append((rec, read_progress(store, opt_id)))
-    out.sort(key=lambda item: -float(item[0].get("created", 0)))
     return out
 
 
@@ -301,8 +225,8 @@ def render_html(summary: OptimizerSummary) -> str:
     parts = [
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
         f"<title>{esc(title)}</title><style>{_STYLE}</style></head><body>",
-        f"<h1>{esc(title)}</h1><p class='muted'>id <code>{esc(summary.id)}</code> &middot; "
-        f"written {esc(datetime.now().strftime('%Y-%m-%d %H:%M:%S'))}</p>",
+        (f"<h1>{esc(title)}</h1><p class='muted'>id <code>{esc(summary.id)}</code> &middot; "
+         f"written {esc(datetime.now().strftime('%Y-%m-%d %H:%M:%S'))}</p>"),
         _overview(summary), "<h2>Budgets</h2>", _budget_table(summary),
         "<h2>Objective over jobs</h2>", *_objective_charts(summary),
         "<h2>Parallel coordinates</h2>", f"<div class='chart'>{_parallel(summary)}</div>",
@@ -382,7 +306,7 @@ def _jobs_table(s: OptimizerSummary) -> str:
               + s.parameter_names)
     rows, classes = [], []
     for j in s.jobs:
-        values = j.values or [None] * len(s.objectives)
+        values: list[float | None] = [*j.values] if j.values else [None] * len(s.objectives)
         iteration = [i for i in j.iterations if i is not None]
         status = j.status + (f": {j.reason}" if j.reason else "") + \
             (" (archived)" if j.archived else "")
@@ -474,22 +398,9 @@ def _goodness(jobs: list[JobSummary], objective: Objective) -> dict[str, float]:
 
 
 # ------------------------------------------------------------------ text bits
-def format_values(values: list[float] | None) -> str:
-    return "-" if values is None else " / ".join(fmt(v) for v in values)
-
-
 def _params_text(params: dict[str, Any]) -> str:
     return "\n".join(f"{k} = {fmt(v)}" for k, v in params.items())
 
 
 def _num(value: float) -> str:
     return fmt(round(value, 2) if isinstance(value, float) else value)
-
-
-def format_duration(seconds: float) -> str:
-    """``1h 02m 03s`` / ``2m 03s`` / ``4.2s``."""
-    if seconds < 60:
-        return f"{seconds:.1f}s"
-    m, s = divmod(int(seconds), 60)
-    h, m = divmod(m, 60)
-    return f"{h}h {m:02d}m {s:02d}s" if h else f"{m}m {s:02d}s"

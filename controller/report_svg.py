@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .text import fmt
+
 #: Viridis anchors (matplotlib's), from 0 (dark purple) to 1 (yellow).
 _VIRIDIS = ((0.267, 0.005, 0.329), (0.231, 0.322, 0.545), (0.129, 0.569, 0.549),
             (0.369, 0.788, 0.384), (0.993, 0.906, 0.144))
@@ -22,17 +24,6 @@ FONT = "font-family='system-ui,sans-serif' font-size='11'"
 def esc(value: Any) -> str:
     """HTML/SVG-escaped text of ``value``."""
     return html.escape(str(value), quote=True)
-
-
-def fmt(value: Any, digits: int = 4) -> str:
-    """A short text for a number (``digits`` significant digits) or any other value."""
-    if isinstance(value, bool) or value is None:
-        return json.dumps(value)
-    if isinstance(value, float):
-        return f"{value:.{digits}g}"
-    if isinstance(value, int):
-        return str(value)
-    return value if isinstance(value, str) else json.dumps(value)
 
 
 def colour(t: float) -> str:

@@ -42,7 +42,9 @@ What is checked:
 (d) ``state_dict`` survives a JSON round trip, and a fresh strategy given it plus the trials so
     far continues exactly as an uninterrupted one (the same suggestions, decisions and WAIT/None),
     with one or two objectives; the state does not grow with the trials;
-(e) a controller resumed mid-run from its saved job rows (``Job.to_row``/``Job.from_row``,
+(e) a controller resumed mid-run from its saved job rows and states
+    (:meth:`Simulation.snapshot <controller.simulate.Simulation.snapshot>` /
+    :meth:`~controller.simulate.Simulation.restore`: ``Job.to_row``/``Job.from_row``,
     ``Scheduler.restore`` + ``load_state_dict``) finishes the run exactly as an uninterrupted one:
     the same jobs, no duplicate ids, ``total_max_jobs`` respected.
 """
@@ -50,8 +52,6 @@ What is checked:
 from __future__ import annotations
 
 import hashlib
-import heapq
-import itertools
 import json
 import math
 import random
@@ -63,9 +63,6 @@ import numpy as np
 
 from workers.status import TaskStatus
 
-from .budget import Budget
-from .jobs import Job
-from .loop import Outcome, Scheduler
 from .objective import MultiObjective, Objective
 from .parameters import (
     DiscreteParameterRange,
@@ -75,7 +72,7 @@ from .parameters import (
     UniformIntegerParameterRange,
     UniformParameterRange,
 )
-from .simulate import Report, TrialModel, simulate
+from .simulate import Report, Simulation, TrialModel, simulate
 from .stopping import MedianStopping
 from .strategies.base import (
     WAIT,
@@ -442,115 +439,6 @@ class DirectLoop:
                           self.objectives)
 
 
-# ---------------------------------------------------------------------- resume via the loop
-class LoopRun:
-    """:func:`controller.simulate.simulate`'s event loop, but resumable: run until ``ends`` jobs
-    ended, save the job rows and states as the Redis driver does, and continue from them in a
-    new Scheduler with a new strategy."""
-
-    def __init__(self, sched: Scheduler, model: TrialModel, *, now: float = 0.0,
-                 next_id: int = 0) -> None:
-        self.sched, self.model = sched, model
-        self.obj0 = sched.objective.objectives[0]
-        self.queue: list[tuple[float, int, str, str, Any]] = []
-        self.seq = itertools.count()
-        self.pending_stop: set[str] = set()
-        self.now = now
-        self.next_id = next_id
-        self.reason = ""
-
-    def new_id(self) -> str:
-        self.next_id += 1
-        return f"sim{self.next_id - 1}"
-
-    def push(self, t: float, kind: str, job_id: str, payload: Any = None) -> None:
-        heapq.heappush(self.queue, (t, next(self.seq), kind, job_id, payload))
-
-    def handle(self, out: Outcome) -> None:
-        self.pending_stop.update(s.job_id for s in out.stops)
-
-    def start(self, job: Job, start: float, started: bool = False) -> None:
-        """Queue the job's events (those after ``self.now`` when re-attaching a running job)."""
-        start_it = 0
-        if job.continue_from:
-            prev = self.sched.jobs.get(job.continue_from)
-            start_it = (prev.objective_iteration() or -1) + 1 if prev else 0
-        reports, runtime, failed = self.model(dict(job.parameters), start_it)
-        if not started:
-            self.push(start, "start", job.id)
-        seen = job.objective_iteration()
-        for r in reports:
-            if not started or start + r.after > self.now or (
-                    start + r.after == self.now and (seen is None or r.iteration > seen)):
-                self.push(start + r.after, "report", job.id, r)
-        self.push(start + runtime, "end", job.id,
-                  TaskStatus.FAILED if failed else TaskStatus.COMPLETED)
-
-    def run(self, until_ended: int | None = None) -> bool:
-        """Process events; True when the optimization is over, False when stopped early."""
-        sched = self.sched
-        while True:
-            if until_ended is not None and sum(j.status.is_final for j in
-                                               sched.jobs.values()) >= until_ended:
-                return False
-            for job in sched.launch(self.now, self.new_id):
-                self.start(job, self.now)
-            if sched.done is not None or not self.queue:
-                self.reason = sched.done or "queue empty"
-                return True
-            self.now, _, kind, job_id, payload = heapq.heappop(self.queue)
-            job = sched.jobs[job_id]
-            if job.status.is_final:
-                continue
-            if kind == "start":
-                self.handle(sched.on_status(job_id, TaskStatus.IN_PROGRESS, self.now))
-            elif kind == "report":
-                self.handle(sched.on_scalar(job_id, self.obj0.title, self.obj0.series,
-                                            payload.iteration, payload.value))
-                if job_id in self.pending_stop:
-                    self.handle(sched.on_status(job_id, TaskStatus.STOPPED, self.now,
-                                                job.reason))
-            else:
-                self.handle(sched.on_status(job_id, payload, self.now))
-            for queued in [j for j in self.pending_stop if sched.jobs[j].started_at is None]:
-                self.handle(sched.on_status(queued, TaskStatus.STOPPED, self.now,
-                                            "stopped while queued"))
-            self.handle(sched.housekeeping(self.now))
-
-    def save(self) -> dict[str, str]:
-        """What the driver keeps in Redis: one JSON row per job and the states."""
-        s = self.sched
-        return {"rows": json.dumps({j.id: j.to_row() for j in s.jobs.values()}),
-                "strategy": json.dumps(s.strategy.state_dict()),
-                "scheduler": json.dumps({"counts": dict(s.counts),
-                                         "iterations_used": s.iterations_used,
-                                         "ending": s.ending, "exhausted": s.exhausted}),
-                "now": json.dumps(self.now)}
-
-    @classmethod
-    def resume(cls, saved: dict[str, str], strategy: SearchStrategy, model: TrialModel,
-               **scheduler_kwargs: Any) -> LoopRun:
-        """A new Scheduler for ``strategy`` (bound already) restored from ``saved``; running
-        jobs re-attached."""
-        assert strategy.objective is not None
-        objective = strategy.objective
-        sched = Scheduler(strategy, objective, **scheduler_kwargs)
-        jobs = [Job.from_row(jid, row) for jid, row in json.loads(saved["rows"]).items()]
-        state = json.loads(saved["scheduler"])
-        sched.restore(jobs, state["counts"], state["iterations_used"], state["ending"],
-                      state["exhausted"])
-        trials = [j.as_trial(objective) for j in sorted(jobs, key=lambda j: j.index)]
-        strategy.load_state_dict(json.loads(saved["strategy"]), trials)
-        run = cls(sched, model, now=json.loads(saved["now"]), next_id=len(jobs))
-        run.pending_stop = {j.id for j in jobs if not j.status.is_final and j.reason}
-        for job in sorted(sched.active.values(), key=lambda j: j.index):
-            if job.started_at is not None:
-                run.start(job, job.started_at, started=True)
-            else:
-                run.start(job, job.created_at)
-        return run
-
-
 # ---------------------------------------------------------------------- the checks
 def check_suggestions_inside_space(case: StrategyCase, space_id: str = "mixed") -> None:
     """(a) Every suggestion is inside the space, whatever the results; (c) decisions are
@@ -665,17 +553,18 @@ def check_resume_through_the_scheduler(case: StrategyCase, ended: int = 4) -> No
     full = simulate(case.build(), ChaosModel(5), objective=OBJECTIVE, workers=workers,
                     total_max_jobs=total)
 
-    kwargs: dict[str, Any] = {"concurrency": workers, "budget": Budget(total)}
     context = contract_context()
-    first = LoopRun(Scheduler(case.build(context=context), context.objective, **kwargs),
-                    ChaosModel(5))
-    _ensure(not first.run(until_ended=ended),
+    first = Simulation(case.build(context=context), OBJECTIVE, ChaosModel(5), workers=workers,
+                       total_max_jobs=total)
+    _ensure(not first.run(until=lambda sim: sim.ended >= ended),
             f"{case.id}: the run ended before {ended} jobs ended")
-    saved = json.loads(json.dumps(first.save()))
-    second = LoopRun.resume(saved, case.build(context=context), ChaosModel(5), **kwargs)
+    saved = json.loads(json.dumps(first.snapshot()))
+    second = Simulation(case.build(context=context), OBJECTIVE, ChaosModel(5), workers=workers,
+                        total_max_jobs=total)
+    second.restore(saved)
     _ensure(second.run(), f"{case.id}: the resumed run did not end")
 
-    jobs = sorted(second.sched.jobs.values(), key=lambda j: j.index)
+    jobs = sorted(second.scheduler.jobs.values(), key=lambda j: j.index)
     ids = [j.id for j in jobs]
     _ensure(len(ids) == len(set(ids)) <= total,
             f"{case.id}: duplicate job ids or more than {total} jobs: {ids}")
@@ -683,8 +572,8 @@ def check_resume_through_the_scheduler(case: StrategyCase, ended: int = 4) -> No
     got = [(j.id, j.parameters, j.meta, j.continue_from, j.status.value) for j in jobs]
     want = [(j.id, j.parameters, j.meta, j.continue_from, j.status.value) for j in full.jobs]
     _ensure(got == want, f"{case.id}: the resumed run ran other jobs than the uninterrupted one")
-    _ensure(second.reason == full.reason,
-            f"{case.id}: the resumed run ended with {second.reason!r}, not {full.reason!r}")
+    _ensure(second.done == full.reason,
+            f"{case.id}: the resumed run ended with {second.done!r}, not {full.reason!r}")
 
 
 # ---------------------------------------------------------------------- all of them

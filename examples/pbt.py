@@ -11,7 +11,7 @@ from __future__ import annotations
 from common import QUEUE, SPACE, base_task, print_end
 
 from controller import HyperParameterOptimizer, PopulationBasedTraining
-from controller.driver import load_rows
+from controller.persistence import OptimizerRepository
 from workers import get_store
 
 
@@ -29,7 +29,7 @@ def main() -> None:
     print_end(opt)
     print("lr schedule of each member:")
     schedules: dict[int, list[str]] = {}
-    for job in sorted(load_rows(get_store(), opt.id), key=lambda j: j.index):
+    for job in OptimizerRepository(get_store()).load(opt.id).jobs:  # by job index
         mark = f"(copied {job.meta['exploited']})" if "exploited" in job.meta else ""
         schedules.setdefault(job.meta["member"], []).append(
             f"{job.parameters['General/lr']:.3g}{mark}")

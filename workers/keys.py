@@ -14,11 +14,10 @@ key                                    type                content
 ``{ns}:heartbeats``                    sorted set          running task ids scored by their last heartbeat
 ``{ns}:events:{parent}``               stream              status changes and reports of the parent's children
 ``{ns}:worker:{hostname}``             string (TTL)        queues of a live worker (refreshed by its supervisor)
-``{ns}:opt:{id}:jobs``                 hash                optimizer job table: job id -> JSON row
-``{ns}:opt:{id}:state``                hash                optimizer state: cursor, strategy, budgets, ...
-``{ns}:opt:{id}:best``                 list                JSON points of the best objective over time
-``{ns}:opt:{id}:lease``                string (TTL)        the controller that currently drives the optimizer
 =====================================  ==================  ================================================
+
+The optimizer's own keys (``{ns}:opt:{id}:jobs|state|best|lease``) belong to the controller: see
+:mod:`controller.persistence.keys`.
 
 Fields inside a metric or history hash are joined with ``\\x1f`` (unit separator), which titles and
 series may therefore not contain.
@@ -65,18 +64,6 @@ class Keys:
 
     def worker(self, hostname: str) -> str:
         return f"{self.ns}:worker:{hostname}"
-
-    def opt_jobs(self, opt_id: str) -> str:
-        return f"{self.ns}:opt:{opt_id}:jobs"
-
-    def opt_state(self, opt_id: str) -> str:
-        return f"{self.ns}:opt:{opt_id}:state"
-
-    def opt_best(self, opt_id: str) -> str:
-        return f"{self.ns}:opt:{opt_id}:best"
-
-    def opt_lease(self, opt_id: str) -> str:
-        return f"{self.ns}:opt:{opt_id}:lease"
 
     def task_keys(self, task_id: str) -> list[str]:
         """Every per-task key (for deletion)."""

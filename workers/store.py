@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -84,6 +84,17 @@ class Event:
         return int(it) if it is not None else None
 
 
+@dataclass(frozen=True)
+class QueuedEvents:
+    """Where the results of a pipeline hold the events that :meth:`Store.create_queued` queued."""
+
+    positions: tuple[int, ...]
+
+    def ids(self, results: Sequence[Any]) -> list[str]:
+        """The events' stream ids, in record order, from ``pipe.execute()``'s results."""
+        return [results[i] for i in self.positions]
+
+
 class Store:
     """Records, scalars and events of one namespace on one Redis connection pool."""
 
@@ -142,6 +153,26 @@ class Store:
         if record.get("parent"):
             pipe.zadd(self.keys.children(record["parent"]), {task_id: created})
         pipe.execute()
+
+    def create_queued(self, pipe: redis.client.Pipeline, records: Sequence[Mapping[str, str]],
+                      parent: str, queue: str) -> QueuedEvents:
+        """Queue on ``pipe`` (a MULTI pipeline the caller executes) the creation of new children
+        of ``parent``, already ``queued`` on ``queue``: each record, its index entries and its
+        created -> queued event. The ids of those events are in the pipeline's results, where
+        the returned :class:`QueuedEvents` finds them."""
+        positions = []
+        for record in records:
+            task_id, created = record["id"], float(record["created"])
+            pipe.hset(self.keys.task(task_id), mapping={  # type: ignore[arg-type]
+                **record, "status": TaskStatus.QUEUED.value, "queue": queue,
+                "last_update": record["created"]})
+            for index in (self.keys.tasks, self.keys.project(record.get("project", "")),
+                          self.keys.children(parent)):
+                pipe.zadd(index, {task_id: created})
+            positions.append(len(pipe))
+            self.add_status_event(pipe, task_id, parent, TaskStatus.QUEUED.value,
+                                  TaskStatus.CREATED.value)
+        return QueuedEvents(tuple(positions))
 
     def get(self, task_id: str) -> dict[str, str]:
         """The record's fields; TaskNotFoundError if there is none."""
@@ -422,14 +453,6 @@ class Store:
 
     def release_lease(self, key: str, owner: str) -> None:
         self._release(keys=[key], args=[owner])
-
-    def lease_holder(self, key: str) -> tuple[str | None, float]:
-        """(owner, seconds left) of a lease; (None, 0) when free."""
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.get(key)
-        pipe.pttl(key)
-        owner, pttl = pipe.execute()
-        return owner, max(pttl, 0) / 1000.0
 
 
 def parse_metrics(raw: Mapping[str, str]) -> dict[str, dict[str, dict[str, float | int]]]:

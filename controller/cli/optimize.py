@@ -13,6 +13,7 @@ import click
 from workers.errors import StatusConflictError
 
 from .. import report
+from ..persistence import OptimizerRepository
 from .base import INTERRUPTED, Command, MultiValue, UsageError, message
 from .inputs import (
     DEFAULT_STRATEGY,
@@ -256,7 +257,7 @@ def follow(opt: HyperParameterOptimizer, store: Store, stream: TextIO) -> str:
         # Ctrl-C can leave the thread looking dead (is_alive() False) while it still runs.
         while opt.is_active():
             time.sleep(PROGRESS_PERIOD)
-            display.show(report.read_progress(store, opt.id))
+            display.show(OptimizerRepository(store).progress(opt.id))
     except KeyboardInterrupt:
         display.close()
         print("hpq: stopping every job (Ctrl-C again to quit without waiting)...", file=stream)
@@ -266,6 +267,6 @@ def follow(opt: HyperParameterOptimizer, store: Store, stream: TextIO) -> str:
             return "aborted"
         return "stopped"
     opt.wait()
-    display.show(report.read_progress(store, opt.id))
+    display.show(OptimizerRepository(store).progress(opt.id))
     display.close()
     return "ended"

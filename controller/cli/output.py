@@ -19,7 +19,8 @@ from rich.table import Table
 from rich.text import Text
 
 from .. import report
-from ..report_svg import fmt
+from ..persistence import Progress
+from ..text import fmt, format_duration, format_values
 
 #: Console width when the output is not a terminal: wide enough never to wrap a row.
 _UNLIMITED = 100_000
@@ -90,17 +91,17 @@ def print_top(summary: report.OptimizerSummary, k: int, out: TextIO | None = Non
     show(table(header, rows, right=["rank", "job #", *summary.objective_labels]), stream)
 
 
-def print_optimizers(optimizers: Sequence[tuple[dict[str, str], report.Progress]],
+def print_optimizers(optimizers: Sequence[tuple[dict[str, str], Progress]],
                      out: TextIO | None = None) -> None:
     """``optimizers (N):`` and a table of each one's progress (as from
-    :func:`controller.report.list_optimizers`)."""
+    :meth:`controller.persistence.OptimizerRepository.list_optimizers`)."""
     stream = out if out is not None else sys.stdout
     print(f"optimizers ({len(optimizers)}):", file=stream)
     if not optimizers:
         return
     header = ["id", "status", "done", "running", "queued", "best", "elapsed", "live", "name"]
     rows = [[rec["id"], rec.get("status", ""), p.done, p.running, p.queued,
-             report.format_values(p.best), report.format_duration(p.elapsed_seconds),
+             format_values(p.best), format_duration(p.elapsed_seconds),
              "yes" if p.live else "no", rec.get("name", "")] for rec, p in optimizers]
     show(table(header, rows, indent=2, right=["done", "running", "queued"]), stream)
 
@@ -117,11 +118,11 @@ def print_optimizer_status(s: report.OptimizerSummary, out: TextIO | None = None
         ("strategy", s.config.get("optimizer_class", "")),
         ("objective", ", ".join(f"{o['title']}/{o['series']} ({o['sign']})"
                                 for o in s.objectives)),
-        ("elapsed", report.format_duration(s.elapsed_seconds)),
+        ("elapsed", format_duration(s.elapsed_seconds)),
         ("jobs", f"{len(s.jobs)}: " + (", ".join(f"{k} {v}" for k, v in sorted(s.counts.items()))
                                        or "none")),
         ("budgets", "; ".join(_budget_text(name, e) for name, e in s.budget.items())),
-        ("best", "-" if best is None else f"{report.format_values(best.values)} (job #"
+        ("best", "-" if best is None else f"{format_values(best.values)} (job #"
          f"{best.index} {best.id})"),
     ]
     if best is not None:
@@ -142,7 +143,7 @@ def _budget_text(name: str, entry: dict[str, Any]) -> str:
 class ProgressDisplay(Protocol):
     """Shows an optimization's progress while it runs."""
 
-    def show(self, progress: report.Progress) -> None:
+    def show(self, progress: Progress) -> None:
         """Show the newest snapshot."""
 
     def close(self) -> None:
@@ -168,7 +169,7 @@ class LiveProgress:
         self._status: Status | None = Status("starting...", console=con, spinner="dots")
         self._status.start()
 
-    def show(self, progress: report.Progress) -> None:
+    def show(self, progress: Progress) -> None:
         self._last = _styled(progress)
         if self._status is not None:
             self._status.update(self._last)
@@ -182,7 +183,7 @@ class LiveProgress:
             self._console.print(self._last)
 
 
-def _styled(progress: report.Progress) -> Text:
+def _styled(progress: Progress) -> Text:
     """The progress line with its figures in bold."""
     text = Text(progress.line())
     text.highlight_regex(r"\d+(?:\.\d+)?", "bold")
@@ -199,7 +200,7 @@ class ProgressLine:
         self._last_key: tuple[int, int, int, list[float] | None] | None = None
         self._width = 0
 
-    def show(self, progress: report.Progress) -> None:
+    def show(self, progress: Progress) -> None:
         text = progress.line()
         if self.tty:
             self.stream.write("\r" + text.ljust(self._width))

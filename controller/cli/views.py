@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import click
 
 from .. import report
+from ..persistence import OptimizerRepository
 from .base import Command, UsageError, message
 from .output import print_optimizer_status, print_optimizers, print_top
 
@@ -55,7 +56,7 @@ def status(optimizer_id: str | None) -> int:
     for host, queues in sorted(workers.items()):
         print(f"  {host}  queues: {', '.join(queues)}")
     print()
-    print_optimizers(report.list_optimizers(store))
+    print_optimizers(OptimizerRepository(store).list_optimizers())
     return 0
 
 

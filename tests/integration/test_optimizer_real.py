@@ -28,9 +28,10 @@ from controller import (
     RandomSearch,
     UniformParameterRange,
 )
+from controller.persistence import OptimizerRepository
+from tests.helpers import wait_until
 from workers import Store, Task, TaskStatus
 from workers.store import Event
-from tests.helpers import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 CONTROLLER = Path(__file__).resolve().with_name("hpo_controller.py")
@@ -198,8 +199,8 @@ def test_resume_after_sigkill_of_the_controller(real_store: Store, queue: str,
             "0.3": TaskStatus.IN_PROGRESS, "0.2": TaskStatus.IN_PROGRESS}
 
         def notified(job_id: str) -> bool:
-            row = real_store.redis.hget(real_store.keys.opt_jobs(opt_id), job_id)
-            return bool(row and json.loads(row)["notified"])
+            jobs = OptimizerRepository(real_store).load(opt_id).jobs
+            return any(j.id == job_id and j.notified for j in jobs)
 
         # the callback fires at least once: a kill after it returned and before its
         # "notified" flag was saved would repeat it. Kill outside that window.

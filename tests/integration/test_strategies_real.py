@@ -40,8 +40,8 @@ from controller import (
     Trial,
     UniformParameterRange,
 )
-from controller.driver import load_rows
 from controller.jobs import Job
+from controller.persistence import OptimizerRepository
 from controller.strategies.grid_random import config_key
 from controller.strategies.optuna_search import redis_journal_storage
 from workers import Store, Task, TaskStatus
@@ -115,7 +115,7 @@ def check_run(opt: HyperParameterOptimizer, store: Store, calls: list[tuple], *,
     """
     assert opt.end_reason is not None and opt.end_reason.startswith(reason), opt.end_reason
     assert Task.get_task(opt.id, store=store).status == TaskStatus.COMPLETED
-    jobs = sorted(load_rows(store, opt.id), key=lambda j: j.index)
+    jobs = OptimizerRepository(store).load(opt.id).jobs
     children = store.find(parent=opt.id)
     assert sorted(children) == sorted(j.id for j in jobs)
     if max_jobs is not None:

@@ -15,7 +15,7 @@ from controller.cli.inputs import create_script_task, parse_params, resolve_stra
 from controller.cli.optimize import follow
 from controller.cli.output import ProgressLine
 from controller.parameters import DiscreteParameterRange
-from controller.report import Progress
+from controller.persistence import Progress
 from controller.strategies.grid_random import GridSearch
 from workers import Store, Task
 from workers.local import local_mode_url

@@ -10,7 +10,7 @@ from controller.cli import main
 from controller.cli.base import MultiValue, expand_multi_values
 from controller.cli.optimize import optimize
 from controller.cli.output import LiveProgress, ProgressLine, progress_display, show, table
-from controller.report import Progress
+from controller.persistence import Progress
 
 OBJECTIVE = ["--objective-metric-title", "val", "--objective-metric-series", "loss"]
 

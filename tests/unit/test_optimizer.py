@@ -1,8 +1,8 @@
 """HyperParameterOptimizer (the facade) on fakeredis, with jobs run in-process.
 
-``controller.driver.send_trials`` is replaced by :class:`InProcessWorkers`, which runs each trial
-with a real :class:`workers.runner.TrialRunner` on its own thread (claim, heartbeat, report, stop,
-finish: the same code a Celery worker runs). Trials live in :mod:`tests.unit.trial_fns`.
+The process's dispatcher is :class:`InProcessWorkers`, an in-process dispatcher that runs each
+trial with a real :class:`workers.runner.TrialRunner` on its own thread (claim, heartbeat, report,
+stop, finish: the same code a Celery worker runs). Trials live in :mod:`tests.unit.trial_fns`.
 
 Nothing here asserts a duration except very generous bounds; tests wait on conditions with
 timeouts, and hold jobs running with gates (``trial_fns.release``) instead of sleeping.
@@ -16,13 +16,12 @@ import json
 import statistics
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import pytest
 
 import controller.driver as driver_module
-import workers.app as app_module
 from controller import (
     DiscreteParameterRange,
     GridSearch,
@@ -30,12 +29,14 @@ from controller import (
     RandomSearch,
     UniformParameterRange,
 )
+from controller.dispatch import InProcessDispatcher, set_dispatcher
+from controller.persistence import OptimizerKeys
+from tests.helpers import wait_until
 from tests.unit import trial_fns
 from workers import Store, Task, TaskStatus
+from workers import app as workers_app
 from workers.errors import StatusConflictError, TaskNotFoundError
-from workers.runner import TrialRunner
 from workers.task import bind_current
-from tests.helpers import wait_until
 
 PROJECT = "hpo-unit"
 X = "General/x"
@@ -54,57 +55,49 @@ def holds_for(predicate: Callable[[], bool], seconds: float) -> bool:
     return True
 
 
-class InProcessWorkers:
-    """Stands in for Celery: each sent trial runs in a thread with a real TrialRunner.
+class InProcessWorkers(InProcessDispatcher):
+    """Stands in for Celery: each sent trial runs in a thread with a real TrialRunner; the trials
+    sent are recorded.
 
     ``hold_after = n`` keeps every trial sent after the n-th one queued (not started) until
     :meth:`release_held`.
     """
 
     def __init__(self, store: Store) -> None:
-        self.store = store
-        self.threads: list[threading.Thread] = []
+        super().__init__(store)
         self.sent: list[tuple[float, str]] = []
         self.hold_after: int | None = None
         self.held: list[str] = []
         self._lock = threading.Lock()
 
-    def send(self, task_id: str, queue: str, parent: str | None = None, **_: object) -> None:
-        with self._lock:
-            self.sent.append((time.time(), task_id))
-            if self.hold_after is not None and len(self.sent) > self.hold_after:
-                self.held.append(task_id)
-                return
-        self._start(task_id)
-
-    def _start(self, task_id: str) -> None:
-        # the runner must be built in the thread that runs the trial (it interrupts that thread)
-        thread = threading.Thread(target=lambda: TrialRunner(self.store, task_id).run(),
-                                  name=f"trial-{task_id[:8]}", daemon=True)
-        with self._lock:
-            self.threads.append(thread)
-        thread.start()
+    def send(self, task_ids: Sequence[str], queue: str, parent: str | None = None) -> None:
+        for task_id in task_ids:
+            with self._lock:
+                self.sent.append((time.time(), task_id))
+                if self.hold_after is not None and len(self.sent) > self.hold_after:
+                    self.held.append(task_id)
+                    continue
+            self.run_trial(task_id)
 
     def release_held(self) -> None:
         with self._lock:
             held, self.held, self.hold_after = self.held, [], None
         for task_id in held:
-            self._start(task_id)
+            self.run_trial(task_id)
 
     def sent_ids(self) -> list[str]:
         with self._lock:
             return [t for _, t in self.sent]
 
-    def close(self) -> None:
+    def teardown(self) -> None:
+        """Let every trial end: open the gates, start the held ones, stop the rest."""
         trial_fns.release()
         self.release_held()
-        for task_id in self.store.redis.zrange(self.store.keys.tasks, 0, -1):
-            rec = self.store.redis.hmget(self.store.keys.task(task_id), "status", "parent")
-            if rec[0] in ("queued", "in_progress"):
-                self.store.request_stop(task_id, rec[1] or None, "test teardown")
-        deadline = time.monotonic() + trial_fns.MAX_SECONDS + 5
-        for thread in list(self.threads):
-            thread.join(max(0.1, deadline - time.monotonic()))
+        ids = self.store.find(status=[TaskStatus.QUEUED.value, TaskStatus.IN_PROGRESS.value])
+        for task_id, rec in zip(ids, self.store.get_many(ids)):
+            if rec is not None:
+                self.store.request_stop(task_id, rec.get("parent") or None, "test teardown")
+        self.close(trial_fns.MAX_SECONDS + 5)
 
 
 class Env:
@@ -144,15 +137,14 @@ class Env:
 
 
 @pytest.fixture
-def env(store: Store, monkeypatch: pytest.MonkeyPatch) -> Iterator[Env]:
-    """The ``store`` fixture with short heartbeat/stop timings, and in-process workers."""
+def env(store: Store) -> Iterator[Env]:
+    """The ``store`` fixture with short heartbeat/stop timings, and in-process workers as the
+    process's dispatcher."""
     store.settings = dataclasses.replace(store.settings, heartbeat_interval=0.05,
                                          heartbeat_grace=5.0, stop_grace=1.0)
     trial_fns.reset()
     workers = InProcessWorkers(store)
-    monkeypatch.setattr(driver_module, "send_trials",
-                        lambda ids, queue, parent=None: [workers.send(i, queue) for i in ids])
-    monkeypatch.setattr(app_module, "send_trial", workers.send)  # the dead-attempt sweep's
+    set_dispatcher(workers)
     e = Env(store, workers)
     try:
         yield e
@@ -160,7 +152,8 @@ def env(store: Store, monkeypatch: pytest.MonkeyPatch) -> Iterator[Env]:
         for opt in e.optimizers:
             if opt._thread is not None and opt._thread.is_alive():
                 opt.stop(timeout=0.5)
-        workers.close()
+        workers.teardown()
+        set_dispatcher(None)
         bind_current(None)
         trial_fns.reset()
 
@@ -734,9 +727,10 @@ def test_the_optimizer_is_a_task_record(env: Env) -> None:
     children = env.children(opt)
     assert len(children) == 2 and all(t.parent == opt.id for t in children)
     assert all(t.project == PROJECT and "optimization" in t.tags for t in children)
-    state = env.store.redis.hgetall(env.store.keys.opt_state(opt.id))
+    keys = OptimizerKeys(env.store.keys.ns)  # the saved format, read raw
+    state = env.store.redis.hgetall(keys.state(opt.id))
     assert {"cursor", "strategy", "scheduler", "budget"} <= set(state)
-    jobs = env.store.redis.hgetall(env.store.keys.opt_jobs(opt.id))
+    jobs = env.store.redis.hgetall(keys.jobs(opt.id))
     assert set(jobs) == {t.id for t in children}
     assert Task.get_task(opt.id).status is TaskStatus.COMPLETED
 
@@ -1028,11 +1022,14 @@ def test_resume_counts_run_time_of_jobs_that_ran_while_the_controller_was_down(e
     assert again.wait(timeout=0.5)
 
 
-def test_an_optimizer_run_inside_a_trial_adopts_it_and_leaves_its_status_alone(env: Env
-                                                                               ) -> None:
+def test_an_optimizer_run_inside_a_trial_adopts_it_and_leaves_its_status_alone(
+        env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
     inner = env.base("quadratic", {"x": 0.5, "epochs": 1, "sleep": 0.0})
     outer_base = env.base("optimizer_in_a_trial", {"base": inner.id})
     outer = Task.clone(outer_base, parameters={"base": inner.id})
+    # Task.enqueue sends its trial message through Celery: to the in-process workers here
+    monkeypatch.setattr(workers_app, "send_trial", lambda task_id, queue, parent=None:
+                        env.workers.send([task_id], queue, parent))
     outer.enqueue("default")
     assert outer.wait_for_status(timeout=30) is TaskStatus.COMPLETED, outer.record
     record = outer.record

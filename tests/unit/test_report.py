@@ -1,14 +1,13 @@
 """The optimizer report: summary read from Redis, and the self-contained HTML page.
 
-Optimizations run in-process on the fakeredis store: the driver's ``send_trials`` is replaced by a
-queue that one thread drains with :class:`workers.runner.TrialRunner` (no Celery, no workers).
+Optimizations run in-process on the fakeredis store: the process's dispatcher is an
+:class:`~controller.dispatch.InProcessDispatcher`, which runs each trial on a thread with
+:class:`workers.runner.TrialRunner` (no Celery, no workers).
 """
 
 from __future__ import annotations
 
-import queue
 import re
-import threading
 from collections.abc import Iterator
 
 import pytest
@@ -19,11 +18,12 @@ from controller import (
     HyperParameterOptimizer,
     UniformParameterRange,
 )
-from controller.report import list_optimizers, load_summary, read_progress, render_html
+from controller.dispatch import InProcessDispatcher, set_dispatcher
+from controller.persistence import OptimizerRepository
+from controller.report import load_summary, render_html
 from controller.report_svg import CategoryScale, LinearScale, LogScale, nice_ticks, scale_for
 from workers import Store, Task
 from workers.errors import TaskNotFoundError
-from workers.runner import TrialRunner
 
 ENTRY = f"{__name__}:trial"
 
@@ -40,26 +40,14 @@ def trial(task: Task) -> None:
 
 
 @pytest.fixture
-def inline_workers(store: Store, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
-    """Run every trial the driver sends on one thread of this process; yields the sent ids."""
-    jobs: queue.Queue[str | None] = queue.Queue()
-    sent: list[str] = []
-
-    def drain() -> None:
-        while (task_id := jobs.get()) is not None:
-            TrialRunner(store, task_id).run()
-
-    def send(task_id: str, queue_name: str) -> None:
-        sent.append(task_id)
-        jobs.put(task_id)
-
-    thread = threading.Thread(target=drain, name="inline-worker", daemon=True)
-    thread.start()
-    monkeypatch.setattr("controller.driver.send_trials",
-                        lambda ids, queue, parent=None: [send(i, queue) for i in ids])
-    yield sent
-    jobs.put(None)
-    thread.join(timeout=10)
+def inline_workers(store: Store) -> Iterator[InProcessDispatcher]:
+    """Every trial an optimizer of this process sends runs, one after the other, on one thread
+    of this process."""
+    dispatcher = InProcessDispatcher(store, threads=1)
+    set_dispatcher(dispatcher)
+    yield dispatcher
+    set_dispatcher(None)
+    assert dispatcher.close(timeout=10)
 
 
 def base_task(store: Store) -> Task:
@@ -96,10 +84,11 @@ def test_summary_ranks_best_first_and_keeps_failed_rows(store: Store, inline_wor
     assert s.budget["jobs"] == {"limit": None, "used": 6, "fraction": None}
     assert s.budget["iterations"]["used"] == 8  # 4 jobs x iterations 0..2
     assert s.best_over_time and s.best_over_time[-1]["job_id"] == s.best.id
-    progress = read_progress(store, opt.id)
+    saved = OptimizerRepository(store)
+    progress = saved.progress(opt.id)
     assert (progress.done, progress.best, progress.live) == (6, s.best.values, False)
     assert "done 6 | running 0 | queued 0 | best 0.0025" in progress.line()
-    assert [rec["id"] for rec, _ in list_optimizers(store)] == [opt.id]
+    assert [rec["id"] for rec, _ in saved.list_optimizers()] == [opt.id]
 
 
 @pytest.mark.timeout(20)

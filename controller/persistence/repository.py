@@ -1,0 +1,143 @@
+"""The one place that reads and writes an optimizer's saved state in Redis.
+
+The driver saves each pass with :meth:`OptimizerRepository.save_pass` (one transaction); the
+facade loads it to resume; the report, ``hpq status`` and the dashboard read it from any process,
+while the optimizer runs and after it ended. Nothing else in ``controller/`` touches the keys of
+:mod:`controller.persistence.keys`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from workers import codec
+from workers.errors import TaskNotFoundError
+from workers.store import Store
+
+from ..jobs import Job
+from .keys import OptimizerKeys
+from .state import BestPoint, Progress, SavedOptimizer, SavedState
+
+
+@dataclass(frozen=True)
+class SavedPass:
+    """What :meth:`OptimizerRepository.save_pass` wrote to the event stream: the ids of the new
+    jobs' created -> queued events, and the id of the newest event before them."""
+
+    event_ids: list[str]
+    newest_before: str
+
+    def cursor_after(self, cursor: str) -> str:
+        """The read cursor past this pass's own events when nothing else came after ``cursor``
+        before them (they only echo what the pass wrote), else ``cursor``."""
+        if self.event_ids and self.newest_before == cursor:
+            return self.event_ids[-1]
+        return cursor
+
+
+class OptimizerRepository:
+    """Saved optimizers of one store's namespace (safe to share between threads)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.keys = OptimizerKeys(store.keys.ns)
+        self._redis: Any = store.redis  # decoded replies: text in, text out
+
+    # ------------------------------------------------------------------ writing
+    def save_pass(self, opt_id: str, state: SavedState, *, jobs: Iterable[Job] = (),
+                  best: Sequence[BestPoint] = (), new_records: Sequence[Mapping[str, str]] = (),
+                  queue: str = "") -> SavedPass:
+        """Save one pass of the loop in one transaction: the new jobs' task records (written
+        ``queued`` on ``queue``, with their created -> queued events), the rows of ``jobs``,
+        ``state`` and the new best points."""
+        pipe = self._redis.pipeline(transaction=True)
+        if new_records:  # the newest event before this pass's own
+            pipe.xrevrange(self.store.keys.events(opt_id), count=1)
+        queued = self.store.create_queued(pipe, new_records, opt_id, queue)
+        self._write_rows(pipe, opt_id, jobs)
+        pipe.hset(self.keys.state(opt_id), mapping=state.to_fields())
+        if best:
+            pipe.rpush(self.keys.best(opt_id), *(codec.dumps(b.to_dict()) for b in best))
+        results = pipe.execute()
+        if not new_records:
+            return SavedPass([], "")
+        return SavedPass(queued.ids(results), results[0][0][0] if results[0] else "0-0")
+
+    def save_rows(self, opt_id: str, jobs: Iterable[Job]) -> None:
+        """Save the job-table rows of ``jobs``."""
+        pipe = self._redis.pipeline(transaction=False)
+        if self._write_rows(pipe, opt_id, jobs):
+            pipe.execute()
+
+    def save_state(self, opt_id: str, state: SavedState) -> None:
+        self._redis.hset(self.keys.state(opt_id), mapping=state.to_fields())
+
+    def _write_rows(self, pipe: Any, opt_id: str, jobs: Iterable[Job]) -> bool:
+        rows = {job.id: codec.dumps(job.to_row()) for job in jobs}
+        if rows:
+            pipe.hset(self.keys.jobs(opt_id), mapping=rows)
+        return bool(rows)
+
+    # ------------------------------------------------------------------ reading
+    def load(self, opt_id: str) -> SavedOptimizer:
+        """Everything saved of ``opt_id`` (empty for an optimizer that never ran), in one
+        transaction."""
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.hgetall(self.keys.state(opt_id))
+        pipe.hgetall(self.keys.jobs(opt_id))
+        pipe.lrange(self.keys.best(opt_id), 0, -1)
+        pipe.exists(self.keys.lease(opt_id))
+        state, rows, best, lease = pipe.execute()
+        jobs = [Job.from_row(job_id, json.loads(row)) for job_id, row in rows.items()]
+        return SavedOptimizer(SavedState.from_fields(state), sorted(jobs, key=lambda j: j.index),
+                              [BestPoint.from_dict(json.loads(b)) for b in best], bool(lease))
+
+    def progress(self, opt_id: str, now: float | None = None) -> Progress:
+        """A :class:`Progress` in one round trip (no job rows are read); TaskNotFoundError for
+        an unknown id."""
+        now = time.time() if now is None else now
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.hget(self.store.keys.task(opt_id), "status")
+        pipe.hgetall(self.keys.state(opt_id))
+        pipe.lindex(self.keys.best(opt_id), -1)
+        pipe.exists(self.keys.lease(opt_id))
+        status, raw, best_raw, lease = pipe.execute()
+        if status is None:
+            raise TaskNotFoundError(opt_id)
+        state = SavedState.from_fields(raw)
+        live = bool(lease)
+        resources = state.resources if live else None
+        best = BestPoint.from_dict(json.loads(best_raw)) if best_raw else None
+        counts = state.scheduler.counts
+        return Progress(status=status, live=live, done=sum(counts.values()),
+                        running=resources.running if resources else 0,
+                        queued=resources.pending if resources else 0,
+                        best=best.value if best else None,
+                        best_job=best.job_index if best else None,
+                        elapsed_seconds=state.elapsed_seconds(live, now), counts=counts)
+
+    def list_optimizers(self, now: float | None = None) -> list[tuple[dict[str, str], Progress]]:
+        """``(task record, progress)`` of every optimizer that has started, newest first."""
+        ids = [self.keys.id_of_state(key)
+               for key in self._redis.scan_iter(match=self.keys.every_state, count=1000)]
+        out = [(rec, self.progress(opt_id, now))
+               for opt_id, rec in zip(ids, self.store.get_many(ids))
+               if rec is not None and rec.get("configuration")]
+        out.sort(key=lambda item: -float(item[0].get("created", 0)))
+        return out
+
+    # -------------------------------------------------------------------- lease
+    def acquire_lease(self, opt_id: str, owner: str, ttl: float) -> bool:
+        """Take the right to drive ``opt_id`` for ``ttl`` seconds, unless another owner holds it."""
+        return self.store.acquire_lease(self.keys.lease(opt_id), owner, ttl)
+
+    def renew_lease(self, opt_id: str, owner: str, ttl: float) -> bool:
+        """Extend ``owner``'s lease; False if another controller holds it now."""
+        return self.store.renew_lease(self.keys.lease(opt_id), owner, ttl)
+
+    def release_lease(self, opt_id: str, owner: str) -> None:
+        self.store.release_lease(self.keys.lease(opt_id), owner)
