@@ -332,7 +332,7 @@ class HyperParameterOptimizer:
         config = DriverConfig(
             opt_id=self._opt_id, base_record=self._base, queue=self._config.execution_queue,
             project=self._config.spawn_project or (self._opt_task.project if self._opt_task
-                                                   else self._base.get("project", "")),
+                                                   else self._base.project),
             housekeeping_seconds=min(1.0, max(0.05, self._config.pool_period_min * 60)),
             report_seconds=self._report_seconds, naming=self._naming)
         driver = Driver(self._store, self._scheduler, config,
