@@ -123,7 +123,7 @@ class _Heartbeat:
         r = self.runner
         try:
             alive, stop = r.store.heartbeat(r.task_id, r.token)
-        except Exception as exc:  # noqa: BLE001 - Redis blip: keep trying, the grace period covers it
+        except Exception as exc:  # noqa: BLE001 - a Redis blip: the grace period covers it
             log.warning("heartbeat of %s failed: %s", r.task_id, exc)
             return True
         if self.done.is_set():
