@@ -72,27 +72,35 @@ class TaskRecord:
         get = raw.get
         try:
             command = codec.loads(get("command"))
-            return cls(
-                id=get("id", ""), name=get("name", ""), project=get("project", ""),
-                type=get("type") or "training", status=TaskStatus(get("status", "created")),
-                status_reason=get("status_reason", ""), comment=get("comment", ""),
-                parameters=codec.loads(get("parameters"), {}),
-                tags=tuple(codec.loads(get("tags"), [])), created=float(get("created") or 0),
-                archived=get("archived") == "1", parent=get("parent") or None,
-                source=get("source") or None, continue_from=get("continue_from") or None,
-                entry_point=get("entry_point") or None,
-                command=tuple(command) if command is not None else None,
-                working_dir=get("working_dir") or None, queue=get("queue") or None,
-                started=_float(get("started")), completed=_float(get("completed")),
-                last_update=_float(get("last_update")), attempts=int(get("attempts") or 0),
-                attempt=get("attempt", ""), worker=get("worker", ""),
-                heartbeat=_float(get("heartbeat")), stop=get("stop", ""),
-                error=get("error") or None, traceback=get("traceback") or None,
-                output=get("output", ""), result=codec.loads(get("result")),
-                configuration=get("configuration") or None,
-                raw=MappingProxyType(dict(raw)))
+            values = {
+                "id": get("id", ""), "name": get("name", ""), "project": get("project", ""),
+                "type": get("type") or "training", "status": TaskStatus(get("status", "created")),
+                "status_reason": get("status_reason", ""), "comment": get("comment", ""),
+                "parameters": codec.loads(get("parameters"), {}),
+                "tags": tuple(codec.loads(get("tags"), [])),
+                "created": float(get("created") or 0), "archived": get("archived") == "1",
+                "parent": get("parent") or None, "source": get("source") or None,
+                "continue_from": get("continue_from") or None,
+                "entry_point": get("entry_point") or None,
+                "command": tuple(command) if command is not None else None,
+                "working_dir": get("working_dir") or None, "queue": get("queue") or None,
+                "started": _float(get("started")), "completed": _float(get("completed")),
+                "last_update": _float(get("last_update")),
+                "attempts": int(get("attempts") or 0), "attempt": get("attempt", ""),
+                "worker": get("worker", ""), "heartbeat": _float(get("heartbeat")),
+                "stop": get("stop", ""), "error": get("error") or None,
+                "traceback": get("traceback") or None, "output": get("output", ""),
+                "result": codec.loads(get("result")),
+                "configuration": get("configuration") or None,
+                "raw": MappingProxyType(dict(raw)),
+            }
         except ValueError as exc:
             raise ValueError(f"task record {get('id', '?')!r} cannot be decoded: {exc}") from None
+        # Every field is set here, so the frozen __init__ (one object.__setattr__ per field,
+        # most of a decode's time: a record is decoded at every claim) is skipped.
+        record = object.__new__(cls)
+        record.__dict__.update(values)
+        return record
 
     def updated(self, fields: Mapping[str, str]) -> TaskRecord:
         """This record with raw ``fields`` written over it (what a ``set_fields`` stores)."""

@@ -4,6 +4,7 @@ updates guarded by the status, clone, artifacts and checkpoints."""
 from __future__ import annotations
 
 import math
+from dataclasses import FrozenInstanceError, fields
 from pathlib import Path
 
 import pytest
@@ -36,6 +37,9 @@ def test_the_typed_record(store: Store) -> None:
     assert (rec.attempts, rec.attempt, rec.stop, rec.started, rec.heartbeat) == (0, "", "", None,
                                                                                  None)
     assert isinstance(rec.created, float) and rec.raw["id"] == base.id
+    assert set(vars(rec)) == {f.name for f in fields(TaskRecord)}  # decoding sets them all
+    with pytest.raises(FrozenInstanceError):
+        rec.name = "changed"  # type: ignore[misc]
     store.set_fields(base.id, {"future_field": "v", "archived": "1"})
     rec = store.record(base.id)
     assert rec.raw["future_field"] == "v" and rec.archived is True
