@@ -149,9 +149,9 @@ class Store:
         positions = []
         for record in records:
             task_id, created = record["id"], float(record["created"])
-            pipe.hset(self.keys.task(task_id), mapping={  # type: ignore[arg-type]
+            pipe.hset(self.keys.task(task_id), mapping=_mapping({
                 **record, "status": TaskStatus.QUEUED.value, "queue": queue,
-                "last_update": record["created"]})
+                "last_update": record["created"]}))
             for index in (self.keys.tasks, self.keys.project(record.get("project", "")),
                           self.keys.children(parent)):
                 pipe.zadd(index, {task_id: created})

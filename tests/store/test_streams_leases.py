@@ -57,29 +57,34 @@ def test_status_event_added_in_a_caller_transaction(store: Store) -> None:
         "t1", TaskStatus.QUEUED, "created", "")
 
 
+def holder(store: Store, key: str) -> tuple[str | None, float]:
+    """(owner, seconds left) of a lease, read straight from Redis."""
+    return store.redis.get(key), max(store.redis.pttl(key), 0) / 1000.0
+
+
 def test_leases(store: Store) -> None:
-    key = store.keys.opt_lease("o1")
-    assert store.lease_holder(key) == (None, 0.0)
+    key = f"{store.keys.ns}:lease:o1"
+    assert holder(store, key) == (None, 0.0)
     assert store.acquire_lease(key, "a", 10.0)
     assert store.acquire_lease(key, "a", 10.0)  # the owner again: renewed
     assert not store.acquire_lease(key, "b", 10.0)
-    owner, left = store.lease_holder(key)
+    owner, left = holder(store, key)
     assert owner == "a" and 0 < left <= 10.0
     assert not store.renew_lease(key, "b", 10.0)
-    assert store.renew_lease(key, "a", 20.0) and store.lease_holder(key)[1] > 10.0
+    assert store.renew_lease(key, "a", 20.0) and holder(store, key)[1] > 10.0
     store.release_lease(key, "b")  # not b's to release
-    assert store.lease_holder(key)[0] == "a"
+    assert holder(store, key)[0] == "a"
     store.release_lease(key, "a")
-    assert store.lease_holder(key) == (None, 0.0)
+    assert holder(store, key) == (None, 0.0)
     assert store.renew_lease(key, "b", 10.0)  # a free lease is taken by renewing it
-    assert store.lease_holder(key)[0] == "b"
+    assert holder(store, key)[0] == "b"
 
 
 def test_an_expired_lease_is_free(store: Store) -> None:
-    key = store.keys.opt_lease("o2")
+    key = f"{store.keys.ns}:lease:o2"
     assert store.acquire_lease(key, "a", 0.05)
     deadline = time.monotonic() + 5
-    while store.lease_holder(key)[0] is not None:
+    while holder(store, key)[0] is not None:
         assert time.monotonic() < deadline, "the lease did not expire"
         time.sleep(0.02)
     assert store.acquire_lease(key, "b", 10.0)
