@@ -28,6 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from workers.record import TaskRecord
 from workers.status import TaskStatus
 from workers.store import Event, Store
 from workers.sweep import sweep_stale
@@ -60,7 +61,7 @@ class DriverConfig:
     """What the driver needs beyond the scheduler."""
 
     opt_id: str
-    base_record: dict[str, str]
+    base_record: TaskRecord
     queue: str
     project: str
     housekeeping_seconds: float
@@ -194,7 +195,8 @@ class Driver:
             iteration = event.iteration
             assert value is not None and iteration is not None
             return self.scheduler.on_scalar(event.task_id, event.fields["title"],
-                                            event.fields["series"], iteration, value)
+                                            event.fields["series"], iteration, value,
+                                            event.stats)
         return Outcome()
 
     def _drain_timeout(self, now: float) -> str | None:
@@ -251,8 +253,9 @@ class Driver:
     def _job_record(self, job: Job) -> dict[str, str]:
         base = self.config.base_record
         params = job.parameters
-        name = (self.config.naming(base.get("name", "task"), params) if self.config.naming
-                else f"{base.get('name', 'task')}: " + " ".join(
+        base_name = base.name or "task"
+        name = (self.config.naming(base_name, params) if self.config.naming
+                else f"{base_name}: " + " ".join(
                     f"{k}={v}" for k, v in sorted(params.items())))
         extra = {"continue_from": job.continue_from} if job.continue_from else {}
         return clone_record(base, name=name, parent=self.config.opt_id,
@@ -392,9 +395,9 @@ class Driver:
         for job_id, reason in stops:
             self.dispatcher.stop(job_id, opt, reason)
         if sched.save_top_k is not None and finished:
-            records = self.store.get_many(j.id for j in finished)
+            records = self.store.records(j.id for j in finished)
             for job, rec in zip(finished, records):
-                if rec is not None and (rec.get("archived") == "1") != job.archived:
+                if rec is not None and rec.archived != job.archived:
                     self.dispatcher.archive(job.id, job.archived)
         for job_id in unnotified:
             self._notify(job_id)
@@ -402,9 +405,9 @@ class Driver:
             pending = [j for j in self.scheduler.active.values() if not j.sent]
         if not pending:
             return
-        records = self.store.get_many(j.id for j in pending)
+        records = self.store.records(j.id for j in pending)
         self._send([job for job, rec in zip(pending, records)
-                    if rec is not None and rec.get("status") == TaskStatus.QUEUED.value])
+                    if rec is not None and rec.status is TaskStatus.QUEUED])
 
 
 def _event_time(event: Event, now: float) -> float:

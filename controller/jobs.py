@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from workers.outcomes import ScalarStats
 from workers.status import TaskStatus
 
 from .objective import MultiObjective
@@ -14,14 +15,23 @@ from .strategies.base import Trial
 
 @dataclass
 class SeriesStats:
-    """Last/min/max of one scalar series, updated like the store updates it."""
+    """Last/min/max of one scalar series of a job (all None before its first report)."""
 
     last: float | None = None
     iteration: int | None = None
     min: float | None = None
     max: float | None = None
 
-    def add(self, iteration: int, value: float) -> None:
+    def add(self, iteration: int, value: float, stored: ScalarStats | None = None) -> None:
+        """Take in one report. ``stored`` is the series' aggregate the store computed with this
+        report (a scalar event carries it): it is taken as it is, so that the job table holds
+        what the store holds. Without it (a simulation: no store) the store's rule is applied
+        here: ``last`` is the value at the highest iteration, ``min``/``max`` ignore NaN (they
+        are NaN while only NaN was reported)."""
+        if stored is not None:
+            self.last, self.iteration = stored.last, stored.iteration
+            self.min, self.max = stored.min, stored.max
+            return
         if self.iteration is None or iteration >= self.iteration:
             self.last, self.iteration = value, iteration
         if not math.isnan(value):
@@ -29,6 +39,8 @@ class SeriesStats:
                 self.min = value
             if self.max is None or math.isnan(self.max) or value > self.max:
                 self.max = value
+        elif self.min is None:
+            self.min = self.max = value
 
     def as_dict(self) -> dict[str, Any]:
         return {"last": self.last, "min": self.min, "max": self.max, "iteration": self.iteration}

@@ -24,6 +24,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
+from workers.outcomes import ScalarStats
 from workers.status import TaskStatus
 
 from .budget import Budget, ComputeMeter
@@ -154,18 +155,19 @@ class Scheduler:
             self._end_job(job, now, reason, out)
         return out
 
-    def on_scalar(self, job_id: str, title: str, series: str, iteration: int, value: float
-                  ) -> Outcome:
-        """A job reported a scalar."""
+    def on_scalar(self, job_id: str, title: str, series: str, iteration: int, value: float,
+                  stats: ScalarStats | None = None) -> Outcome:
+        """A job reported a scalar; ``stats``: the series' aggregate after it, as the store
+        computed it (see :meth:`SeriesStats.add`)."""
         out = Outcome()
         job = self.jobs.get(job_id)
         if job is None or job.status.is_final:
             return out
         is_objective = False
-        for stats, obj in zip(job.stats, self.objective.objectives):
+        for series_stats, obj in zip(job.stats, self.objective.objectives):
             if (obj.title, obj.series) == (title, series):
-                before = stats.iteration
-                stats.add(iteration, value)
+                before = series_stats.iteration
+                series_stats.add(iteration, value, stats)
                 if before is None or iteration > before:
                     self.iterations_used += iteration - (before or 0)
                 is_objective = True

@@ -176,9 +176,9 @@ class HyperParameterOptimizer:
         store = self._store
         self._saved = OptimizerRepository(store)
         _validate_limits(config)
-        base = store.get(config.base_task_id)
+        base = store.record(config.base_task_id)
         space = SearchSpace.from_dicts(config.hyper_parameters)
-        base_params = codec.loads(base.get("parameters"), {})
+        base_params = base.parameters
         unknown = [n for n in space.names if n not in base_params]
         if unknown:
             raise ValueError(
@@ -256,8 +256,8 @@ class HyperParameterOptimizer:
             return
         base = self._base
         record = Task._base_record(
-            self._config.spawn_project or base.get("project", ""),
-            f"Optimizing: {base.get('name', '')}", "optimizer", "", ["optimization"],
+            self._config.spawn_project or base.project,
+            f"Optimizing: {base.name}", "optimizer", "", ["optimization"],
             {f"opt/{k}": v for k, v in json.loads(config_json).items()
              if isinstance(v, (str, int, float, bool)) or v is None}, self._opt_id)
         record["configuration"] = config_json
@@ -278,11 +278,11 @@ class HyperParameterOptimizer:
         Raises TaskNotFoundError, or ValueError if the task is not an optimizer.
         """
         store = store or get_store()
-        task = Task.get_task(optimizer_task_id, store=store)
-        raw = task.record.get("configuration")
-        if not raw:
+        record = store.record(optimizer_task_id)
+        if not record.configuration:
             raise ValueError(f"task {optimizer_task_id} is not an hpqueue optimizer")
-        config = OptimizerConfig(**json.loads(raw))
+        config = OptimizerConfig(**json.loads(record.configuration))
+        task = Task(optimizer_task_id, store=store, record=record)
         self = cls.__new__(cls)
         self._store = store
         self._dispatcher = dispatcher
@@ -332,7 +332,7 @@ class HyperParameterOptimizer:
         config = DriverConfig(
             opt_id=self._opt_id, base_record=self._base, queue=self._config.execution_queue,
             project=self._config.spawn_project or (self._opt_task.project if self._opt_task
-                                                   else self._base.get("project", "")),
+                                                   else self._base.project),
             housekeeping_seconds=min(1.0, max(0.05, self._config.pool_period_min * 60)),
             report_seconds=self._report_seconds, naming=self._naming)
         driver = Driver(self._store, self._scheduler, config,

@@ -121,20 +121,20 @@ def load_summary(store: Store, opt_id: str, now: float | None = None) -> Optimiz
     Raises TaskNotFoundError for an unknown id, ValueError if the task is not an optimizer.
     """
     now = time.time() if now is None else now
-    record = store.get(opt_id)
-    if not record.get("configuration"):
+    record = store.record(opt_id)
+    if not record.configuration:
         raise ValueError(f"task {opt_id} is not an hpqueue optimizer (it has no configuration)")
-    config = json.loads(record["configuration"])
+    config = json.loads(record.configuration)
     objective = MultiObjective([Objective(**o) for o in config["objectives"]])
     saved = OptimizerRepository(store).load(opt_id)
     rows = saved.jobs
     jobs = _rank([_job_summary(j, objective, now) for j in rows], objective)
     elapsed = saved.state.elapsed_seconds(saved.live, now)
-    start = min((j.created_at for j in rows), default=float(record.get("created", now)))
+    start = min((j.created_at for j in rows), default=record.created or now)
     best = [{**p.to_dict(), "elapsed": p.time - start} for p in saved.best]
     return OptimizerSummary(
-        id=opt_id, name=record.get("name", ""), project=record.get("project", ""),
-        status=record.get("status", ""), end_reason=record.get("status_reason", ""),
+        id=opt_id, name=record.name, project=record.project,
+        status=record.status.value, end_reason=record.status_reason,
         live=saved.live, config=config, objectives=config["objectives"],
         parameter_names=_parameter_names(config, rows), jobs=jobs, best_over_time=best,
         budget=_budget(config, saved.state, rows, elapsed, now),

@@ -48,8 +48,9 @@ class ResultsView:
             return ranked if top_k is None else ranked[:max(top_k, 0)]
 
     def tasks(self, ids: list[str]) -> list[Task]:
+        """Task handles of ``ids`` (one round trip), skipping records that are gone."""
         return [Task(i, store=self.store, record=rec)
-                for i, rec in zip(ids, self.store.get_many(ids)) if rec is not None]
+                for i, rec in zip(ids, self.store.records(ids)) if rec is not None]
 
     # ------------------------------------------------------- ClearML's queries
     def get_top_experiments(self, top_k: int, *, only_completed: bool = False,

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
+
+from workers import Store, Task, TaskStatus
 
 T = TypeVar("T")
+
+#: an entry point that imports (trials run in tests/integration use their own)
+SAMPLE_ENTRY = "tests.unit.sample_entry:train"
 
 
 def wait_until(predicate: Callable[[], T], timeout: float, what: str, poll: float = 0.02) -> T:
@@ -19,3 +24,23 @@ def wait_until(predicate: Callable[[], T], timeout: float, what: str, poll: floa
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         time.sleep(poll)
+
+
+def make_base(**overrides: Any) -> Task:
+    """A base task on the default store: project ``p``, name ``train``, three parameters."""
+    args: dict[str, Any] = {"project": "p", "name": "train", "entry_point": SAMPLE_ENTRY,
+                            "parameters": {"General/lr": 0.1, "General/epochs": 3,
+                                           "Args/opt": "adam"}}
+    return Task.create(**{**args, **overrides})
+
+
+def queue_it(store: Store, task: Task) -> None:
+    """Move ``task`` created -> queued on queue ``default``."""
+    assert store.transition(task.id, task.parent, [TaskStatus.CREATED], TaskStatus.QUEUED,
+                            fields={"queue": "default"}) == (True, "created")
+
+
+def status_events(store: Store, parent: str | None) -> list[tuple[str, str, str, str]]:
+    """``(task, status, prev, reason)`` of every status event in ``parent``'s stream."""
+    return [(e.task_id, e.fields["status"], e.fields["prev"], e.fields["reason"])
+            for e in store.read_events(parent) if e.kind == "status"]

@@ -20,6 +20,7 @@ from .errors import (
     TaskNotFoundError,
     TrialStopped,
 )
+from .record import TaskRecord
 from .status import TaskStatus
 from .store import Store, get_store, set_store
 from .task import Artifact, Logger, Task
@@ -44,6 +45,7 @@ __all__ = [
     "Store",
     "Task",
     "TaskNotFoundError",
+    "TaskRecord",
     "TaskStatus",
     "TrialStopped",
     "current_task",

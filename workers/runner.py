@@ -34,14 +34,18 @@ from typing import Any
 import redis
 from celery.exceptions import Reject, SoftTimeLimitExceeded
 
-from . import codec
-from . import sweep  # noqa: F401  (connects the worker supervisor)
+from . import (
+    codec,
+    sweep,  # noqa: F401  (connects the worker supervisor)
+)
 from .app import TRIAL_TASK, app
 from .config import OUTPUT_TAIL_BYTES, REQUEUE_PAUSE
 from .entrypoints import load_entry_point, render_command
-from .errors import AttemptLostError, HpqError, TrialStopped
+from .errors import AttemptLostError, HpqError, InvalidTaskError, TrialStopped
+from .outcomes import Claim, ClaimOutcome
+from .record import TaskRecord
 from .status import TaskStatus
-from .store import Claim, Store, get_store
+from .store import Store, get_store
 from .task import Task, bind_current
 
 log = logging.getLogger("hpqueue.worker")
@@ -119,7 +123,7 @@ class _Heartbeat:
         r = self.runner
         try:
             alive, stop = r.store.heartbeat(r.task_id, r.token)
-        except Exception as exc:  # Redis blip: keep trying, the grace period covers it
+        except Exception as exc:  # noqa: BLE001 - a Redis blip: the grace period covers it
             log.warning("heartbeat of %s failed: %s", r.task_id, exc)
             return True
         if self.done.is_set():
@@ -169,7 +173,7 @@ class _Beater(threading.Thread):
                 try:
                     if b.done.is_set() or not b.beat():
                         b.done.set()  # no more beats (the runner sets it too when it ends)
-                except Exception:  # noqa: BLE001 - the thread beats every attempt: never die
+                except Exception:  # the thread beats every attempt: never die
                     log.exception("heartbeat of %s failed", b.runner.task_id)
                 b.due = time.monotonic() + b.interval
 
@@ -221,23 +225,23 @@ class TrialRunner:
         """
         try:
             if self.parent is None:
-                self.parent = self.store.get(self.task_id).get("parent") or None
+                self.parent = self.store.record(self.task_id).parent
             claim = self._claim()
-            if claim.outcome == "parent":  # the message named another parent: trust the record
-                self.parent = claim.status or None
+            if claim.outcome is ClaimOutcome.PARENT:  # the message named another parent
+                self.parent = claim.parent  # trust the record
                 claim = self._claim()
         except HpqError as exc:
             log.error("trial %s: %s", self.task_id, exc)
-            return "missing"
-        if claim.outcome != "claimed":
-            log.info("trial %s not run: %s %s", self.task_id, claim.outcome, claim.status)
-            return claim.outcome
+            return ClaimOutcome.MISSING.value
+        if claim.outcome is not ClaimOutcome.CLAIMED:
+            log.info("trial %s not run: %s %s", self.task_id, claim.outcome, claim.status or "")
+            return claim.outcome.value
         assert claim.record is not None
         return self._execute(claim.record)
 
     def _claim(self) -> Claim:
         claim = self.store.claim(self.task_id, self.parent, self.token, self.worker)
-        while claim.outcome == "busy":
+        while claim.outcome is ClaimOutcome.BUSY:
             if not self._other_attempt_is_dead(claim):
                 return claim  # a live attempt owns it: this delivery is a duplicate
             claim = self.store.claim(self.task_id, self.parent, self.token, self.worker)
@@ -258,12 +262,12 @@ class TrialRunner:
                 if new:
                     log.warning("trial %s: attempt on %s declared dead -> %s",
                                 self.task_id, claim.worker, new)
-                return new == TaskStatus.QUEUED.value or self._requeued_by_other()
+                return new is TaskStatus.QUEUED or self._requeued_by_other()
             time.sleep(min(settings.heartbeat_interval / 2, 0.5))
             status, attempt, heartbeat = self.store.get_fields(
                 self.task_id, "status", "attempt", "heartbeat")
-            if status != TaskStatus.IN_PROGRESS.value or attempt != claim.attempt:
-                return status == TaskStatus.QUEUED.value
+            if status != TaskStatus.IN_PROGRESS or attempt != claim.attempt:
+                return status == TaskStatus.QUEUED
             if float(heartbeat or 0) != claim.heartbeat:
                 return False  # the other attempt is alive
 
@@ -271,15 +275,16 @@ class TrialRunner:
         return self.store.status(self.task_id) == TaskStatus.QUEUED
 
     # ---------------------------------------------------------------- executing
-    def _execute(self, rec: dict[str, str]) -> str:
+    def _execute(self, rec: TaskRecord) -> str:
         task = Task(self.task_id, store=self.store, record=rec, token=self.token)
         heartbeat = _Heartbeat(self)
         output = OutputTail(sys.__stdout__)
-        status, reason, fields = TaskStatus.COMPLETED, "", {}
+        status: TaskStatus | None = TaskStatus.COMPLETED
+        reason, fields = "", {}
         heartbeat.start()
         bind_current(task)
         try:
-            if rec.get("command"):
+            if rec.command:
                 status, reason = self._run_command(rec, output)
             else:
                 fields = self._run_callable(task, rec, output)
@@ -309,10 +314,12 @@ class TrialRunner:
             return "lost"
         return status.value
 
-    def _run_callable(self, task: Task, rec: dict[str, str], output: OutputTail
-                      ) -> dict[str, str]:
+    def _run_callable(self, task: Task, rec: TaskRecord, output: OutputTail) -> dict[str, str]:
         try:
-            func = load_entry_point(rec["entry_point"], rec.get("working_dir") or None)
+            if rec.entry_point is None:
+                raise InvalidTaskError(f"task {self.task_id} has neither an entry point nor a "
+                                       "command")
+            func = load_entry_point(rec.entry_point, rec.working_dir)
             with contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
                 result = func(task)
         finally:
@@ -324,15 +331,14 @@ class TrialRunner:
         except HpqError:
             return {"result": codec.dumps(repr(result))}
 
-    def _run_command(self, rec: dict[str, str], output: OutputTail) -> tuple[TaskStatus, str]:
-        params = codec.loads(rec.get("parameters"), {})
-        argv = render_command(codec.loads(rec["command"]), params)
+    def _run_command(self, rec: TaskRecord, output: OutputTail) -> tuple[TaskStatus, str]:
+        argv = render_command(rec.command or (), rec.parameters)
         env = {**os.environ, "HPQ_TASK_ID": self.task_id, "HPQ_TASK_ATTEMPT": self.token,
                "HPQ_NAMESPACE": self.store.keys.ns, "PYTHONUNBUFFERED": "1"}
         if self.store.url:
             env["HPQ_REDIS_URL"] = self.store.url
         self._proc = subprocess.Popen(
-            argv, cwd=rec.get("working_dir") or None, env=env, stdout=subprocess.PIPE,
+            argv, cwd=rec.working_dir, env=env, stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT, text=True, errors="replace", start_new_session=True)
         assert self._proc.stdout is not None
         for line in self._proc.stdout:

@@ -127,50 +127,41 @@ return {1, rec[3] or ''}
 
 #: KEYS: record, metrics, history, stream.
 #: ARGV: id, token, title, series, iteration, value text, is_nan (0/1), now, maxlen, overwrite (0/1).
-#: Returns {code, stop reason}: 0 stored, 1 duplicate (ignored), -1 attempt lost, -2 no record.
+#: Returns {outcome, stop reason}: 'stored', 'duplicate' (ignored), 'lost' (the attempt no longer
+#: owns the record), 'missing' (no record). The scalar event carries the report (iter, value) and
+#: the series' aggregate after it (last, last_iter, min, max), so readers need not recompute it.
 REPORT = _PRELUDE + """
 local sep = '\\31'
 local rec = redis.call('HMGET', KEYS[1], 'status', 'attempt', 'stop')
-if not rec[1] then return {-2, ''} end
+if not rec[1] then return {'missing', ''} end
 local stop = rec[3] or ''
-if ARGV[2] ~= '' and (rec[1] ~= 'in_progress' or rec[2] ~= ARGV[2]) then return {-1, stop} end
+if ARGV[2] ~= '' and (rec[1] ~= 'in_progress' or rec[2] ~= ARGV[2]) then return {'lost', stop} end
 local base = ARGV[3] .. sep .. ARGV[4] .. sep
 local hk = base .. ARGV[5]
 if ARGV[10] == '1' then
   redis.call('HSET', KEYS[3], hk, ARGV[6])
 elseif redis.call('HSETNX', KEYS[3], hk, ARGV[6]) == 0 then
-  return {1, stop}
+  return {'duplicate', stop}
 end
-local cur = redis.call('HMGET', KEYS[2], base .. 'iter', base .. 'min', base .. 'max')
-local it = tonumber(ARGV[5])
-local fields = {}
-if (not cur[1]) or it >= tonumber(cur[1]) then
-  fields[#fields + 1] = base .. 'last'
-  fields[#fields + 1] = ARGV[6]
-  fields[#fields + 1] = base .. 'iter'
-  fields[#fields + 1] = ARGV[5]
+local cur = redis.call('HMGET', KEYS[2], base .. 'iter', base .. 'min', base .. 'max',
+                       base .. 'last')
+local last_it, mn, mx, last = cur[1], cur[2], cur[3], cur[4]
+if (not last_it) or tonumber(ARGV[5]) >= tonumber(last_it) then
+  last, last_it = ARGV[6], ARGV[5]
 end
 if ARGV[7] ~= '1' then
   local v = tonumber(ARGV[6])
-  if (not cur[2]) or cur[2] == 'nan' or v < tonumber(cur[2]) then
-    fields[#fields + 1] = base .. 'min'
-    fields[#fields + 1] = ARGV[6]
-  end
-  if (not cur[3]) or cur[3] == 'nan' or v > tonumber(cur[3]) then
-    fields[#fields + 1] = base .. 'max'
-    fields[#fields + 1] = ARGV[6]
-  end
-elseif not cur[2] then
-  fields[#fields + 1] = base .. 'min'
-  fields[#fields + 1] = 'nan'
-  fields[#fields + 1] = base .. 'max'
-  fields[#fields + 1] = 'nan'
+  if (not mn) or mn == 'nan' or v < tonumber(mn) then mn = ARGV[6] end
+  if (not mx) or mx == 'nan' or v > tonumber(mx) then mx = ARGV[6] end
+elseif not mn then
+  mn, mx = 'nan', 'nan'
 end
-if #fields > 0 then redis.call('HSET', KEYS[2], unpack(fields)) end
+redis.call('HSET', KEYS[2], base .. 'last', last, base .. 'iter', last_it, base .. 'min', mn,
+           base .. 'max', mx)
 redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[9], '*',
   'task', ARGV[1], 'kind', 'scalar', 'title', ARGV[3], 'series', ARGV[4], 'iter', ARGV[5],
-  'value', ARGV[6])
-return {0, stop}
+  'value', ARGV[6], 'last', last, 'last_iter', last_it, 'min', mn, 'max', mx)
+return {'stored', stop}
 """
 
 #: KEYS: record, stream, heartbeats.

@@ -4,13 +4,18 @@ Contract:
 
 * A record is a Redis hash (:meth:`Keys.task`). Its fields are text; JSON fields are
   ``parameters``, ``tags``, ``command`` and ``configuration``. Numbers are seconds since the epoch.
+  :meth:`Store.record` decodes it into a :class:`~workers.record.TaskRecord`; :meth:`Store.get`
+  returns the raw hash.
+* Outcomes are typed (:mod:`workers.outcomes`): a claim is a :class:`Claim` with a
+  :class:`ClaimOutcome`, a stop request a :class:`StopOutcome`, a report a :class:`Reported`.
 * Every status move is one compare-and-set (a Lua script) that states which statuses it accepts and
   returns whether it won; a move that lost wrote nothing.
 * A running attempt is identified by a random token written when the worker claims the record.
   Reports, heartbeats and the final status of an attempt carry the token; once the attempt was
   declared dead or superseded, its writes are refused (nothing is written).
 * Every status move and every scalar report is appended, in the same atomic step, to the event
-  stream of the task's parent (:meth:`Keys.events`), which a controller reads with a cursor.
+  stream of the task's parent (:meth:`Keys.events`), which a controller reads with a cursor. A
+  scalar event carries the series' last/min/max as the store computed them (:attr:`Event.stats`).
 * The store is safe to share between threads (redis-py pools connections).
 
 Errors: :class:`TaskNotFoundError` for an unknown id; :class:`RedisUnavailableError` (naming the
@@ -24,9 +29,10 @@ import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import redis
+from redis.typing import EncodableT, FieldT
 
 from . import codec, scripts
 from .config import Settings
@@ -37,51 +43,31 @@ from .errors import (
     TaskNotFoundError,
 )
 from .keys import SEP, Keys
+from .outcomes import (
+    Claim,
+    ClaimOutcome,
+    Event,
+    Reported,
+    ReportStatus,
+    StopOutcome,
+)
+from .record import TaskRecord
 from .status import TaskStatus
 
-_FINAL = ",".join(s.value for s in (TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.STOPPED))
-
-
-@dataclass(frozen=True)
-class Claim:
-    """Outcome of a worker's attempt to claim a queued record.
-
-    ``outcome`` is one of ``claimed`` (``record`` holds the record after the claim), ``stopped``
-    (a stop was requested while queued), ``failed`` (out of attempts), ``busy`` (another attempt
-    holds it: see ``attempt``/``heartbeat``/``worker``), ``done`` (already in ``status``),
-    ``missing``, or ``parent`` (the record's parent is not the one given: see ``status``).
-    """
-
-    outcome: str
-    attempts: int = 0
-    attempt: str = ""
-    heartbeat: float = 0.0
-    worker: str = ""
-    status: str = ""
-    record: dict[str, str] | None = None
-
-
-@dataclass(frozen=True)
-class Event:
-    """One entry of an event stream."""
-
-    id: str
-    task_id: str
-    kind: str  # "status" or "scalar"
-    fields: dict[str, str]
-
-    @property
-    def status(self) -> TaskStatus | None:
-        return TaskStatus(self.fields["status"]) if self.kind == "status" else None
-
-    @property
-    def value(self) -> float | None:
-        return codec.decode_number(self.fields.get("value"))
-
-    @property
-    def iteration(self) -> int | None:
-        it = self.fields.get("iter")
-        return int(it) if it is not None else None
+__all__ = [
+    "Claim",
+    "ClaimOutcome",
+    "Event",
+    "QueuedEvents",
+    "ReportStatus",
+    "Reported",
+    "StopOutcome",
+    "Store",
+    "TaskRecord",
+    "get_store",
+    "parse_metrics",
+    "set_store",
+]
 
 
 @dataclass(frozen=True)
@@ -147,7 +133,7 @@ class Store:
         task_id = record["id"]
         created = float(record["created"])
         pipe = self.redis.pipeline(transaction=True)
-        pipe.hset(self.keys.task(task_id), mapping=dict(record))
+        pipe.hset(self.keys.task(task_id), mapping=_mapping(record))
         pipe.zadd(self.keys.tasks, {task_id: created})
         pipe.zadd(self.keys.project(record.get("project", "")), {task_id: created})
         if record.get("parent"):
@@ -163,9 +149,9 @@ class Store:
         positions = []
         for record in records:
             task_id, created = record["id"], float(record["created"])
-            pipe.hset(self.keys.task(task_id), mapping={  # type: ignore[arg-type]
+            pipe.hset(self.keys.task(task_id), mapping=_mapping({
                 **record, "status": TaskStatus.QUEUED.value, "queue": queue,
-                "last_update": record["created"]})
+                "last_update": record["created"]}))
             for index in (self.keys.tasks, self.keys.project(record.get("project", "")),
                           self.keys.children(parent)):
                 pipe.zadd(index, {task_id: created})
@@ -175,30 +161,40 @@ class Store:
         return QueuedEvents(tuple(positions))
 
     def get(self, task_id: str) -> dict[str, str]:
-        """The record's fields; TaskNotFoundError if there is none."""
-        rec = self.redis.hgetall(self.keys.task(task_id))
+        """The record's raw fields; TaskNotFoundError if there is none."""
+        rec = cast(dict[str, str], self.redis.hgetall(self.keys.task(task_id)))
         if not rec:
             raise TaskNotFoundError(task_id)
         return rec
 
     def get_many(self, task_ids: Iterable[str]) -> list[dict[str, str] | None]:
-        """Records of ``task_ids`` in one round trip (None where missing)."""
+        """Raw records of ``task_ids`` in one round trip (None where missing)."""
         pipe = self.redis.pipeline(transaction=False)
         ids = list(task_ids)
         for task_id in ids:
             pipe.hgetall(self.keys.task(task_id))
         return [rec or None for rec in pipe.execute()]
 
+    def record(self, task_id: str) -> TaskRecord:
+        """The decoded record; TaskNotFoundError if there is none."""
+        return TaskRecord.from_raw(self.get(task_id))
+
+    def records(self, task_ids: Iterable[str]) -> list[TaskRecord | None]:
+        """Decoded records of ``task_ids`` in one round trip (None where missing)."""
+        return [TaskRecord.from_raw(rec) if rec is not None else None
+                for rec in self.get_many(task_ids)]
+
     def get_fields(self, task_id: str, *fields: str) -> list[str | None]:
         """Selected fields of a record (None where absent); TaskNotFoundError if none exists."""
-        values = self.redis.hmget(self.keys.task(task_id), ["status", *fields])
+        values = cast(list[str | None],
+                      self.redis.hmget(self.keys.task(task_id), ["status", *fields]))
         if values[0] is None:
             raise TaskNotFoundError(task_id)
         return values[1:]
 
     def status(self, task_id: str) -> TaskStatus:
         """The current status; TaskNotFoundError if there is no such record."""
-        status = self.redis.hget(self.keys.task(task_id), "status")
+        status = cast(str | None, self.redis.hget(self.keys.task(task_id), "status"))
         if status is None:
             raise TaskNotFoundError(task_id)
         return TaskStatus(status)
@@ -213,7 +209,7 @@ class Store:
         allowed_values = {s.value for s in allowed} if allowed is not None else None
 
         def txn(pipe: redis.client.Pipeline) -> None:
-            status = pipe.hget(key, "status")
+            status = cast(str | None, pipe.hget(key, "status"))
             if status is None:
                 raise TaskNotFoundError(task_id)
             if allowed_values is not None and status not in allowed_values:
@@ -221,7 +217,7 @@ class Store:
                     f"task {task_id} is {status}; this change needs one of "
                     f"{sorted(allowed_values)}")
             pipe.multi()
-            pipe.hset(key, mapping=dict(fields))
+            pipe.hset(key, mapping=_mapping(fields))
 
         self.redis.transaction(txn, key)
 
@@ -229,32 +225,21 @@ class Store:
              status: Iterable[str] | str | None = None, tags: Iterable[str] | None = None,
              include_archived: bool = True) -> list[str]:
         """Ids of the tasks matching every given filter, oldest first."""
-        if parent is not None:
-            ids = self.redis.zrange(self.keys.children(parent), 0, -1)
-        elif project is not None:
-            ids = self.redis.zrange(self.keys.project(project), 0, -1)
-        else:
-            ids = self.redis.zrange(self.keys.tasks, 0, -1)
+        index = (self.keys.children(parent) if parent is not None
+                 else self.keys.project(project) if project is not None else self.keys.tasks)
+        ids = cast(list[str], self.redis.zrange(index, 0, -1))
         if isinstance(status, str):
             status = [status]
         wanted_status = {str(s) for s in status} if status is not None else None
         wanted_tags = set(tags or ())
         if project is None and wanted_status is None and not wanted_tags and include_archived:
             return ids
-        out = []
-        for task_id, rec in zip(ids, self.get_many(ids)):
-            if rec is None:
-                continue
-            if project is not None and rec.get("project") != project:
-                continue
-            if wanted_status is not None and rec.get("status") not in wanted_status:
-                continue
-            if wanted_tags and not wanted_tags.issubset(codec.loads(rec.get("tags"), [])):
-                continue
-            if not include_archived and rec.get("archived") == "1":
-                continue
-            out.append(task_id)
-        return out
+        return [task_id for task_id, rec in zip(ids, self.records(ids))
+                if rec is not None
+                and (project is None or rec.project == project)
+                and (wanted_status is None or rec.status.value in wanted_status)
+                and wanted_tags.issubset(rec.tags)
+                and (include_archived or not rec.archived)]
 
     # ------------------------------------------------------------- status moves
     def transition(self, task_id: str, parent: str | None, allowed: Iterable[TaskStatus],
@@ -278,35 +263,38 @@ class Store:
         """A worker's claim of a queued record (queued -> in_progress with ``token``).
 
         ``parent`` must be the record's parent (its events go to that stream); a mismatch
-        writes nothing and returns outcome ``parent`` with the actual parent in ``status``.
+        writes nothing and returns outcome ``parent`` with the actual parent in ``parent``.
         """
         res = self._claim(
             keys=[self.keys.task(task_id), self.keys.events(parent), self.keys.heartbeats],
             args=[task_id, token, _now(now), worker, self.settings.max_attempts, self._maxlen,
                   parent or ""])
-        outcome = res[0]
-        if outcome == "claimed":
+        outcome = ClaimOutcome(res[0])
+        if outcome is ClaimOutcome.CLAIMED:
             flat = res[2:]
-            return Claim(outcome, attempts=int(res[1]),
-                         record=dict(zip(flat[::2], flat[1::2], strict=True)))
-        if outcome == "busy":
+            return Claim(outcome, attempts=int(res[1]), record=TaskRecord.from_raw(
+                dict(zip(flat[::2], flat[1::2], strict=True))))
+        if outcome is ClaimOutcome.BUSY:
             return Claim(outcome, attempt=res[1], heartbeat=float(res[2]), worker=res[3])
-        if outcome in ("done", "parent"):
-            return Claim(outcome, status=res[1])
+        if outcome is ClaimOutcome.DONE:
+            return Claim(outcome, status=TaskStatus(res[1]))
+        if outcome is ClaimOutcome.PARENT:
+            return Claim(outcome, parent=res[1] or None)
         return Claim(outcome)
 
     def declare_dead(self, task_id: str, parent: str | None, token: str, *, reason: str,
-                     stale_before: float, now: float | None = None) -> str:
+                     stale_before: float, now: float | None = None) -> TaskStatus | None:
         """End attempt ``token`` if its last heartbeat is older than ``stale_before``.
 
         Returns the record's new status: ``queued`` (it will be retried), ``failed`` (out of
-        attempts), ``stopped`` (a stop was pending), or '' when the attempt is not dead or no
+        attempts), ``stopped`` (a stop was pending), or None when the attempt is not dead or no
         longer the current one (nothing written).
         """
-        return self._declare_dead(
+        new = self._declare_dead(
             keys=[self.keys.task(task_id), self.keys.events(parent), self.keys.heartbeats],
             args=[task_id, token, _now(now), stale_before, self.settings.max_attempts,
                   self._maxlen, reason])
+        return TaskStatus(new) if new else None
 
     def heartbeat(self, task_id: str, token: str, now: float | None = None) -> tuple[bool, str]:
         """Refresh attempt ``token``'s heartbeat; returns (still owner, stop reason or '')."""
@@ -316,8 +304,9 @@ class Store:
 
     def stale_attempts(self, older_than: float) -> list[tuple[str, float]]:
         """(task id, last heartbeat) of running attempts whose heartbeat is older than a time."""
-        return self.redis.zrangebyscore(self.keys.heartbeats, "-inf", f"({older_than}",
-                                        withscores=True)
+        return cast(list[tuple[str, float]],
+                    self.redis.zrangebyscore(self.keys.heartbeats, "-inf", f"({older_than}",
+                                             withscores=True))
 
     def finish(self, task_id: str, parent: str | None, token: str, status: TaskStatus, *,
                reason: str = "", fields: Mapping[str, str] | None = None,
@@ -331,45 +320,42 @@ class Store:
             args=args))
 
     def request_stop(self, task_id: str, parent: str | None, reason: str,
-                     now: float | None = None) -> str:
-        """Ask a task to stop; returns 'stopped', 'flagged', 'final' or 'missing' (see script)."""
+                     now: float | None = None) -> StopOutcome:
+        """Ask a task to stop (see :class:`StopOutcome` for what happens)."""
         outcome, _ = self._request_stop(
             keys=[self.keys.task(task_id), self.keys.events(parent), self.keys.heartbeats],
             args=[task_id, _now(now), reason or "stop requested", self._maxlen])
-        return outcome
+        return StopOutcome(outcome)
 
     # ------------------------------------------------------------------ scalars
     def report(self, task_id: str, parent: str | None, token: str, title: str, series: str,
                iteration: int, value: float, *, overwrite: bool = False,
-               now: float | None = None) -> tuple[int, str]:
-        """Record one scalar point; returns (code, stop reason).
+               now: float | None = None) -> Reported:
+        """Record one scalar point of attempt ``token`` ('' for a report from outside a trial).
 
-        code: 0 stored, 1 duplicate of a stored (title, series, iteration), -1 attempt lost,
-        -2 no such record. ``value`` must already be a float.
+        Updates the series' last/min/max and history and appends the scalar event, atomically;
+        a point already stored for (title, series, iteration) is ignored unless ``overwrite``.
+        ``value`` must already be a float (NaN and inf are stored as such); InvalidScalarError
+        for a bad title, series or iteration.
         """
         _check_name(title, "title")
         _check_name(series, "series")
-        if isinstance(iteration, bool) or not isinstance(iteration, int):
-            try:
-                iteration = codec.to_float(iteration, "iteration")
-            except InvalidScalarError:
-                raise InvalidScalarError(f"iteration must be an integer, got {iteration!r}") from None
-            if not iteration.is_integer():
-                raise InvalidScalarError(f"iteration must be an integer, got {iteration!r}")
-            iteration = int(iteration)
-        code, stop = self._report(
+        iteration = _check_iteration(iteration)
+        status, stop = self._report(
             keys=[self.keys.task(task_id), self.keys.metrics(task_id), self.keys.history(task_id),
                   self.keys.events(parent)],
             args=[task_id, token, title, series, iteration, codec.encode_number(value),
                   "1" if math.isnan(value) else "0", _now(now), self._maxlen,
                   "1" if overwrite else "0"])
-        return int(code), stop
+        return Reported(ReportStatus(status), stop)
 
     def metrics(self, task_id: str) -> dict[str, dict[str, dict[str, float | int]]]:
         """``{title: {series: {"last", "min", "max", "iteration"}}}`` of one task."""
-        return parse_metrics(self.redis.hgetall(self.keys.metrics(task_id)))
+        return parse_metrics(cast(dict[str, str],
+                                  self.redis.hgetall(self.keys.metrics(task_id))))
 
-    def metrics_many(self, task_ids: Iterable[str]) -> list[dict]:
+    def metrics_many(self, task_ids: Iterable[str]
+                     ) -> list[dict[str, dict[str, dict[str, float | int]]]]:
         """:meth:`metrics` of several tasks in one round trip."""
         pipe = self.redis.pipeline(transaction=False)
         for task_id in task_ids:
@@ -379,17 +365,17 @@ class Store:
     def metric(self, task_id: str, title: str, series: str) -> dict[str, float | int] | None:
         """Stats of one series (``last``, ``min``, ``max``, ``iteration``) or None."""
         base = f"{title}{SEP}{series}{SEP}"
-        last, mn, mx, it = self.redis.hmget(self.keys.metrics(task_id),
-                                            [base + "last", base + "min", base + "max",
-                                             base + "iter"])
-        if last is None:
+        last, mn, mx, it = cast(list[str | None], self.redis.hmget(
+            self.keys.metrics(task_id), [base + "last", base + "min", base + "max", base + "iter"]))
+        if last is None or mn is None or mx is None or it is None:
             return None
         return {"last": float(last), "min": float(mn), "max": float(mx), "iteration": int(it)}
 
     def history(self, task_id: str) -> dict[str, dict[str, dict[str, list]]]:
         """Every reported point: ``{title: {series: {"x": [iterations], "y": [values]}}}``."""
         points: dict[tuple[str, str], list[tuple[int, float]]] = {}
-        for field, value in self.redis.hgetall(self.keys.history(task_id)).items():
+        raw = cast(dict[str, str], self.redis.hgetall(self.keys.history(task_id)))
+        for field, value in raw.items():
             title, series, it = field.split(SEP)
             points.setdefault((title, series), []).append((int(it), float(value)))
         out: dict[str, dict[str, dict[str, list]]] = {}
@@ -403,7 +389,7 @@ class Store:
         self.redis.hset(self.keys.artifacts(task_id), name, codec.dumps(description))
 
     def artifacts(self, task_id: str) -> dict[str, dict[str, Any]]:
-        raw = self.redis.hgetall(self.keys.artifacts(task_id))
+        raw = cast(dict[str, str], self.redis.hgetall(self.keys.artifacts(task_id)))
         return {name: codec.loads(value) for name, value in raw.items()}
 
     def push_checkpoint(self, task_id: str, description: Mapping[str, Any]) -> None:
@@ -420,10 +406,12 @@ class Store:
         With ``block_ms`` the call waits up to that long for the first new event.
         """
         stream = self.keys.events(parent)
-        reply = self.redis.xread({stream: cursor}, count=count, block=block_ms)
+        reply: Any = self.redis.xread({stream: cursor}, count=count, block=block_ms)
         if not reply:
             return []
-        entries = reply[0][1] if isinstance(reply, list) else reply[stream][0]
+        # RESP2 answers [[stream, entries]], RESP3 {stream: [entries]}
+        entries: list[tuple[str, dict[str, str]]] = (
+            reply[0][1] if isinstance(reply, list) else reply[stream][0])
         return [Event(eid, f.get("task", ""), f.get("kind", ""), f) for eid, f in entries]
 
     def add_status_event(self, pipe: redis.client.Pipeline, task_id: str, parent: str | None,
@@ -466,6 +454,25 @@ def parse_metrics(raw: Mapping[str, str]) -> dict[str, dict[str, dict[str, float
         else:
             entry[stat] = float(value)
     return out
+
+
+def _check_iteration(iteration: Any) -> int:
+    """``iteration`` as an int (integral floats and numpy integers accepted); InvalidScalarError
+    otherwise."""
+    if isinstance(iteration, int) and not isinstance(iteration, bool):
+        return iteration
+    try:
+        number = codec.to_float(iteration, "iteration")
+    except InvalidScalarError:
+        raise InvalidScalarError(f"iteration must be an integer, got {iteration!r}") from None
+    if not number.is_integer():
+        raise InvalidScalarError(f"iteration must be an integer, got {iteration!r}")
+    return int(number)
+
+
+def _mapping(fields: Mapping[str, str]) -> Mapping[FieldT, EncodableT]:
+    """``fields`` typed as redis-py's ``hset`` wants them."""
+    return cast(Mapping[FieldT, EncodableT], fields)
 
 
 def _check_name(value: Any, what: str) -> None:

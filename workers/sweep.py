@@ -17,6 +17,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
+from typing import cast
 
 from celery import signals
 
@@ -27,14 +28,17 @@ log = logging.getLogger("hpqueue.sweep")
 
 
 def sweep_stale(store: Store, now: float | None = None,
-                send: Callable[..., None] | None = None) -> list[tuple[str, str]]:
+                send: Callable[..., None] | None = None) -> list[tuple[str, TaskStatus]]:
     """Declare dead every attempt whose heartbeat is older than the grace period.
 
     Trials with attempts left go back to ``queued`` and are re-sent with ``send(task_id, queue)``
-    (default: Celery; ``parent`` is passed as a keyword). Returns ``(task_id, new status)`` for each attempt this call ended.
+    (default: Celery; ``parent`` is passed as a keyword). Returns ``(task_id, new status)`` for
+    each attempt this call ended.
     """
     if send is None:
-        from .app import send_trial as send
+        from .app import send_trial
+
+        send = send_trial
     now = time.time() if now is None else now
     stale_before = now - store.settings.heartbeat_grace
     ended = []
@@ -46,10 +50,10 @@ def sweep_stale(store: Store, now: float | None = None,
             continue
         new = store.declare_dead(task_id, parent or None, attempt or "", reason="heartbeat lost",
                                  stale_before=stale_before, now=now)
-        if not new:
+        if new is None:
             continue
         log.warning("trial %s: heartbeat lost -> %s", task_id, new)
-        if new == TaskStatus.QUEUED.value:
+        if new is TaskStatus.QUEUED:
             send(task_id, queue or "default", parent=parent or None)
         ended.append((task_id, new))
     return ended
@@ -81,7 +85,7 @@ class Supervisor(threading.Thread):
             try:
                 store.redis.set(key, ",".join(self.queues), ex=int(period * 3) + 1)
                 sweep_stale(store)
-            except Exception as exc:  # never let the supervisor die on a Redis blip
+            except Exception as exc:  # noqa: BLE001 - never let the supervisor die on a Redis blip
                 log.warning("sweep failed: %s", exc)
             time.sleep(period if self.parent_pid is None else min(period, 1.0))
 
@@ -90,7 +94,7 @@ def live_workers(store: Store) -> dict[str, list[str]]:
     """Workers that registered within the last few sweep periods: ``{hostname: [queues]}``."""
     prefix = store.keys.worker("")
     names = list(store.redis.scan_iter(match=prefix + "*", count=1000))
-    values = store.redis.mget(names) if names else []
+    values = cast(list[str | None], store.redis.mget(names)) if names else []
     return {n[len(prefix):]: (v or "").split(",") for n, v in zip(names, values) if v is not None}
 
 

@@ -28,6 +28,8 @@ from .errors import (
     TaskNotFoundError,
     TrialStopped,
 )
+from .outcomes import ReportStatus, StopOutcome
+from .record import TaskRecord
 from .status import TaskStatus
 from .store import Store, get_store
 
@@ -120,10 +122,12 @@ class Task:
     """A task record. Use the classmethods to create, find or clone one."""
 
     def __init__(self, task_id: str, *, store: Store | None = None,
-                 record: Mapping[str, str] | None = None, token: str = "") -> None:
+                 record: TaskRecord | Mapping[str, str] | None = None, token: str = "") -> None:
         self._store = store or get_store()
         self._id = task_id
-        self._record = dict(record) if record is not None else self._store.get(task_id)
+        self._record = (self._store.record(task_id) if record is None
+                        else record if isinstance(record, TaskRecord)
+                        else TaskRecord.from_raw(record))
         self._token = token
         self._logger: Logger | None = None
 
@@ -200,7 +204,7 @@ class Task:
         store = store or get_store()
         ids = store.find(project=project, parent=parent, status=status, tags=tags)
         return [cls(i, store=store, record=rec)
-                for i, rec in zip(ids, store.get_many(ids)) if rec is not None]
+                for i, rec in zip(ids, store.records(ids)) if rec is not None]
 
     @classmethod
     def clone(cls, source: Task | str, name: str | None = None, parent: str | None = None,
@@ -214,7 +218,7 @@ class Task:
         """
         store = store or (source._store if isinstance(source, Task) else get_store())
         src_id = source.id if isinstance(source, Task) else source
-        record = clone_record(store.get(src_id), name=name, parent=parent, project=project,
+        record = clone_record(store.record(src_id), name=name, parent=parent, project=project,
                               comment=comment, parameters=parameters, tags=tags)
         store.create(record)
         return cls(record["id"], store=store, record=record)
@@ -238,35 +242,36 @@ class Task:
 
     @property
     def name(self) -> str:
-        return self._record.get("name", "")
+        return self._record.name
 
     @property
     def project(self) -> str:
-        return self._record.get("project", "")
+        return self._record.project
 
     @property
     def parent(self) -> str | None:
-        return self._record.get("parent") or None
+        return self._record.parent
 
     @property
     def task_type(self) -> str:
-        return self._record.get("type", "training")
+        return self._record.type
 
     @property
     def entry_point(self) -> str | None:
-        return self._record.get("entry_point") or None
+        return self._record.entry_point
 
     @property
     def command(self) -> list[str] | None:
-        return codec.loads(self._record.get("command"))
+        command = self._record.command
+        return list(command) if command is not None else None
 
     @property
     def tags(self) -> list[str]:
-        return codec.loads(self.reload()._record.get("tags"), [])
+        return list(self.reload()._record.tags)
 
     @property
     def comment(self) -> str:
-        return self.reload()._record.get("comment", "")
+        return self.reload()._record.comment
 
     @property
     def status(self) -> TaskStatus:
@@ -275,58 +280,58 @@ class Task:
 
     @property
     def status_reason(self) -> str:
-        return self.reload()._record.get("status_reason", "")
+        return self.reload()._record.status_reason
 
     @property
     def started(self) -> float | None:
         """When the first attempt started (seconds since the epoch), or None."""
-        return _opt_float(self.reload()._record.get("started"))
+        return self.reload()._record.started
 
     @property
     def completed(self) -> float | None:
         """When the task reached its final status (seconds since the epoch), or None."""
-        return _opt_float(self.reload()._record.get("completed"))
+        return self.reload()._record.completed
 
     @property
     def created(self) -> float:
-        return float(self._record["created"])
+        return self._record.created
 
     @property
     def archived(self) -> bool:
-        return self.reload()._record.get("archived") == "1"
+        return self.reload()._record.archived
 
     @property
     def attempts(self) -> int:
-        return int(self.reload()._record.get("attempts") or 0)
+        return self.reload()._record.attempts
 
     @property
     def error(self) -> str | None:
         """The exception of a failed trial (``Type: message``), or None."""
-        return self.reload()._record.get("error") or None
+        return self.reload()._record.error
 
     @property
     def traceback(self) -> str | None:
-        return self.reload()._record.get("traceback") or None
+        return self.reload()._record.traceback
 
     @property
     def output(self) -> str:
         """The tail of the trial's stdout and stderr."""
-        return self.reload()._record.get("output", "")
+        return self.reload()._record.output
 
     @property
     def record(self) -> dict[str, str]:
-        """A fresh copy of the raw record (read from Redis)."""
-        return dict(self.reload()._record)
+        """A fresh copy of the raw record (read from Redis); ``Store.record`` decodes it."""
+        return dict(self.reload()._record.raw)
 
     def reload(self) -> Task:
         """Re-read the record; returns self."""
-        self._record = self._store.get(self._id)
+        self._record = self._store.record(self._id)
         return self
 
     # --------------------------------------------------------------- parameters
     def get_parameters(self) -> dict[str, Any]:
         """``{"Section/name": value}`` with values in their JSON types."""
-        return codec.loads(self.reload()._record.get("parameters"), {})
+        return dict(self.reload()._record.parameters)
 
     def get_parameter(self, name: str, default: Any = None) -> Any:
         full = name if "/" in name else f"{DEFAULT_SECTION}/{name}"
@@ -340,9 +345,10 @@ class Task:
         """
         new = normalize_parameters(parameters)
         merged = {**self.get_parameters(), **new}
-        self._store.set_fields(self._id, {"parameters": codec.dumps(merged)},
+        fields = {"parameters": codec.dumps(merged)}
+        self._store.set_fields(self._id, fields,
                                allowed=(TaskStatus.CREATED, TaskStatus.IN_PROGRESS))
-        self._record["parameters"] = codec.dumps(merged)
+        self._record = self._record.updated(fields)
 
     def set_parameters(self, parameters: Mapping[str, Any]) -> None:
         """Set the named parameters; unlike ClearML, parameters not named are kept.
@@ -394,15 +400,16 @@ class Task:
                                    TaskStatus.CREATED, reason="enqueue failed")
             raise
 
-    def mark_stopped(self, reason: str = "stopped by user") -> str:
+    def mark_stopped(self, reason: str = "stopped by user") -> StopOutcome:
         """Ask the task to stop.
 
         A created or queued task becomes ``stopped`` at once (and never starts); a running trial
         sees the request at its next report (or ``should_stop()``) and ends ``stopped``.
-        Returns 'stopped', 'flagged' (running), or 'final' (already finished).
+        Returns 'stopped', 'flagged' (running), or 'final' (already finished), as a
+        :class:`StopOutcome`; TaskNotFoundError if the record is gone.
         """
         outcome = self._store.request_stop(self._id, self.parent, reason)
-        if outcome == "missing":
+        if outcome is StopOutcome.MISSING:
             raise TaskNotFoundError(self._id)
         return outcome
 
@@ -449,7 +456,7 @@ class Task:
 
     def set_name(self, name: str) -> None:
         self._store.set_fields(self._id, {"name": name})
-        self._record["name"] = name
+        self._record = self._record.updated({"name": name})
 
     # ----------------------------------------------------------------- scalars
     def get_logger(self) -> Logger:
@@ -460,14 +467,14 @@ class Task:
     def _report(self, title: str, series: str, value: Any, iteration: int, *,
                 overwrite: bool) -> None:
         number = codec.to_float(value, f"value of {title}/{series}")
-        code, stop = self._store.report(self._id, self.parent, self._token, title, series,
-                                        iteration, number, overwrite=overwrite)
-        if code == -1:
+        reported = self._store.report(self._id, self.parent, self._token, title, series,
+                                      iteration, number, overwrite=overwrite)
+        if reported.status is ReportStatus.LOST:
             raise AttemptLostError(f"task {self._id}: this attempt no longer owns the record")
-        if code == -2:
+        if reported.status is ReportStatus.MISSING:
             raise TaskNotFoundError(self._id)
-        if stop and self._token:
-            raise TrialStopped(f"task {self._id}: {stop}")
+        if reported.stop and self._token:
+            raise TrialStopped(f"task {self._id}: {reported.stop}")
 
     def get_last_scalar_metrics(self) -> dict[str, dict[str, dict[str, float | int]]]:
         """``{title: {series: {"last", "min", "max", "iteration"}}}``."""
@@ -548,10 +555,10 @@ class Task:
         return hash(self._id)
 
 
-def clone_record(src: Mapping[str, str], *, name: str | None = None, parent: str | None = None,
-                 project: str | None = None, comment: str | None = None,
-                 parameters: Mapping[str, Any] | None = None, tags: Iterable[str] | None = None,
-                 extra: Mapping[str, str] | None = None,
+def clone_record(src: TaskRecord | Mapping[str, str], *, name: str | None = None,
+                 parent: str | None = None, project: str | None = None,
+                 comment: str | None = None, parameters: Mapping[str, Any] | None = None,
+                 tags: Iterable[str] | None = None, extra: Mapping[str, str] | None = None,
                  task_id: str | None = None) -> dict[str, str]:
     """The record of a new ``created`` clone of the record ``src`` (nothing is written);
     ``task_id`` chooses the clone's id (default: a fresh one).
@@ -559,22 +566,24 @@ def clone_record(src: Mapping[str, str], *, name: str | None = None, parent: str
     Raises InvalidTaskError for bad parameters, PlaceholderError when the source's command
     references a parameter the clone lacks.
     """
-    params = {**codec.loads(src.get("parameters"), {}), **normalize_parameters(parameters)}
-    src_tags = codec.loads(src.get("tags"), [])
+    if not isinstance(src, TaskRecord):
+        src = TaskRecord.from_raw(src)
+    params = {**src.parameters, **normalize_parameters(parameters)}
     record = Task._base_record(
-        project if project is not None else src.get("project", ""),
-        name or f"{src.get('name', 'task')} (clone)", src.get("type", "training"),
-        src.get("comment", "") if comment is None else comment,
-        [*src_tags, *[t for t in (tags or []) if t not in src_tags]], params, task_id)
-    for field in ("entry_point", "command", "working_dir"):
-        if src.get(field):
-            record[field] = src[field]
-    record["parent"] = parent if parent is not None else src["id"]
-    record["source"] = src["id"]
-    if record.get("command"):
-        missing = sorted(placeholders(codec.loads(record["command"])) - set(params))
+        project if project is not None else src.project, name or f"{src.name or 'task'} (clone)",
+        src.type, src.comment if comment is None else comment,
+        [*src.tags, *[t for t in (tags or []) if t not in src.tags]], params, task_id)
+    if src.entry_point:
+        record["entry_point"] = src.entry_point
+    if src.command:
+        missing = sorted(placeholders(src.command) - set(params))
         if missing:
             raise PlaceholderError(f"command placeholder(s) {missing} match no parameter")
+        record["command"] = codec.dumps(list(src.command))
+    if src.working_dir:
+        record["working_dir"] = src.working_dir
+    record["parent"] = parent if parent is not None else src.id
+    record["source"] = src.id
     record.update(extra or {})
     return record
 
@@ -604,10 +613,6 @@ def _copy_atomically(src: Path, dest: Path) -> Path:
             dest.unlink()
     os.replace(tmp, dest)
     return dest
-
-
-def _opt_float(text: str | None) -> float | None:
-    return float(text) if text else None
 
 
 def bind_current(task: Task | None) -> None:

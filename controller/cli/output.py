@@ -18,6 +18,8 @@ from rich.status import Status
 from rich.table import Table
 from rich.text import Text
 
+from workers.record import TaskRecord
+
 from .. import report
 from ..persistence import Progress
 from ..text import fmt, format_duration, format_values
@@ -91,7 +93,7 @@ def print_top(summary: report.OptimizerSummary, k: int, out: TextIO | None = Non
     show(table(header, rows, right=["rank", "job #", *summary.objective_labels]), stream)
 
 
-def print_optimizers(optimizers: Sequence[tuple[dict[str, str], Progress]],
+def print_optimizers(optimizers: Sequence[tuple[TaskRecord, Progress]],
                      out: TextIO | None = None) -> None:
     """``optimizers (N):`` and a table of each one's progress (as from
     :meth:`controller.persistence.OptimizerRepository.list_optimizers`)."""
@@ -100,9 +102,9 @@ def print_optimizers(optimizers: Sequence[tuple[dict[str, str], Progress]],
     if not optimizers:
         return
     header = ["id", "status", "done", "running", "queued", "best", "elapsed", "live", "name"]
-    rows = [[rec["id"], rec.get("status", ""), p.done, p.running, p.queued,
+    rows = [[rec.id, rec.status.value, p.done, p.running, p.queued,
              format_values(p.best), format_duration(p.elapsed_seconds),
-             "yes" if p.live else "no", rec.get("name", "")] for rec, p in optimizers]
+             "yes" if p.live else "no", rec.name] for rec, p in optimizers]
     show(table(header, rows, indent=2, right=["done", "running", "queued"]), stream)
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from workers import codec
 from workers.errors import TaskNotFoundError
+from workers.record import TaskRecord
 from workers.store import Store
 
 from ..jobs import Job
@@ -120,14 +121,14 @@ class OptimizerRepository:
                         best_job=best.job_index if best else None,
                         elapsed_seconds=state.elapsed_seconds(live, now), counts=counts)
 
-    def list_optimizers(self, now: float | None = None) -> list[tuple[dict[str, str], Progress]]:
+    def list_optimizers(self, now: float | None = None) -> list[tuple[TaskRecord, Progress]]:
         """``(task record, progress)`` of every optimizer that has started, newest first."""
         ids = [self.keys.id_of_state(key)
                for key in self._redis.scan_iter(match=self.keys.every_state, count=1000)]
         out = [(rec, self.progress(opt_id, now))
-               for opt_id, rec in zip(ids, self.store.get_many(ids))
-               if rec is not None and rec.get("configuration")]
-        out.sort(key=lambda item: -float(item[0].get("created", 0)))
+               for opt_id, rec in zip(ids, self.store.records(ids))
+               if rec is not None and rec.configuration]
+        out.sort(key=lambda item: -item[0].created)
         return out
 
     # -------------------------------------------------------------------- lease

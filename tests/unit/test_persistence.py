@@ -156,7 +156,7 @@ def test_progress_listing_and_lease(store: Store) -> None:
     not_an_optimizer = Task.create("p", "plain", entry_point="tests.unit.sample_entry:train",
                                    store=store)
     repo.save_state(not_an_optimizer.id, SavedState())
-    listed = [rec["id"] for rec, _ in repo.list_optimizers()]
+    listed = [rec.id for rec, _ in repo.list_optimizers()]
     assert listed == [other, opt_id]  # newest first; records without configuration left out
 
 
