@@ -557,18 +557,18 @@ def build_table(res: dict[str, Any]) -> tuple[list[list[str]], dict[str, bool]]:
         ["1", "hpqueue, concurrency 2 (= workers: every trial waits for the controller)",
          f"{lock:.0f} trials/s (ratio {lock_ratio:.2f})", "", ""],
         ["1", "Redis commands per task: raw Celery / hpqueue trial",
-         f"{_med(real['raw'], 'redis_commands_per_task'):.1f} / "
-         f"{_med(real['hpqueue'], 'redis_commands_per_trial'):.1f}", "", ""],
+         (f"{_med(real['raw'], 'redis_commands_per_task'):.1f} / "
+         f"{_med(real['hpqueue'], 'redis_commands_per_trial'):.1f}"), "", ""],
         ["1", "Controller CPU per trial (controller process; raw: the sender's per task)",
          f"{_med(real['hpqueue'], 'controller_cpu_ms_per_trial'):.2f} ms", "", ""],
-        ["1", "CPU ms per item by process: controller (raw: sender) / Redis / worker main / "
-              "worker pool = total",
+        ["1", ("CPU ms per item by process: controller (raw: sender) / Redis / worker main / "
+              "worker pool = total"),
          f"raw {_cpu_row(real['raw'])}; hpqueue {_cpu_row(real['hpqueue'])}", "", ""],
         ["1", "Controller Redis round trips per trial (raw sender: per task)",
-         f"{_med(real['hpqueue'], 'controller_round_trips_per_trial'):.2f} "
-         f"({_med(real['raw'], 'sender_round_trips_per_task'):.2f})", "", ""],
-        ["2", f"Reaction latency, completed -> next trial dispatched, p50 / p99 "
-              f"(concurrency {conc}, {len(lat_all)} trials)",
+         (f"{_med(real['hpqueue'], 'controller_round_trips_per_trial'):.2f} "
+         f"({_med(real['raw'], 'sender_round_trips_per_task'):.2f})"), "", ""],
+        ["2", (f"Reaction latency, completed -> next trial dispatched, p50 / p99 "
+              f"(concurrency {conc}, {len(lat_all)} trials)"),
          f"{p50:.1f} / {p99:.1f} ms", "< 10 / < 50 ms", _yes(p50 < 10 and p99 < 50)],
         ["2", "Reaction latency p50 / p99, concurrency 2", f"{l50:.1f} / {l99:.1f} ms", "", ""],
     ]
@@ -582,14 +582,14 @@ def build_table(res: dict[str, Any]) -> tuple[list[list[str]], dict[str, bool]]:
         goals["peak RSS < 300 MB"] = big["peak_rss_mb"] < 300
         goals["get_top_experiments(10) < 20 ms"] = big["top10_median_ms"] < 20
         rows += [
-            ["3", f"Time per trial at {sizes} (fake fast workers, concurrency "
-                  f"{small['concurrency']}{_runs(big)})",
+            ["3", (f"Time per trial at {sizes} (fake fast workers, concurrency "
+                  f"{small['concurrency']}{_runs(big)})"),
              " / ".join(f"{by_n[k]['ms_per_trial']:.2f} ms" for k in sorted(by_n))
              + f" ({growth:.2f}x)", "<= 1.2x", _yes(growth <= 1.2)],
-            ["3", f"Within the {big['n']:,} run: time per trial over the first / last "
-                  f"{big['window']:,} completions",
-             f"{big['first_window_ms_per_trial']:.2f} ms / {big['last_window_ms_per_trial']:.2f} ms"
-             f" ({big['last_window_ms_per_trial'] / big['first_window_ms_per_trial']:.2f}x)",
+            ["3", (f"Within the {big['n']:,} run: time per trial over the first / last "
+                  f"{big['window']:,} completions"),
+             (f"{big['first_window_ms_per_trial']:.2f} ms / {big['last_window_ms_per_trial']:.2f} ms"
+             f" ({big['last_window_ms_per_trial'] / big['first_window_ms_per_trial']:.2f}x)"),
              "", ""],
             ["3", f"Controller CPU per trial at {sizes}",
              " / ".join(f"{by_n[k]['controller_cpu_ms_per_trial']:.2f} ms"
@@ -615,8 +615,8 @@ def build_table(res: dict[str, Any]) -> tuple[list[list[str]], dict[str, bool]]:
                 "redis-server" else f"fakeredis {loc['server_version']} fallback (no redis-server "
                 "on PATH)")
         rows.append(["4", f"Local mode, {what}: {loc['n']} trivial trials, 2 workers",
-                     f"{loc['rate']:.0f} trials/s (ratio {loc['rate'] / raw:.2f}); "
-                     f"{loc['wall_seconds']:.1f} s wall incl. setup", "", ""])
+                     (f"{loc['rate']:.0f} trials/s (ratio {loc['rate'] / raw:.2f}); "
+                     f"{loc['wall_seconds']:.1f} s wall incl. setup"), "", ""])
     return rows, goals
 
 
@@ -754,9 +754,9 @@ def run(args: argparse.Namespace, argv: list[str]) -> dict[str, Any]:
         date = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
         section = "\n".join([
             SECTION, "",
-            f"Measured {date} on {machine(server.version)}. Load average (1/5/15 min) "
+            (f"Measured {date} on {machine(server.version)}. Load average (1/5/15 min) "
             f"{_load(res['load_before'])} before the run, {_load(res['load_after'])} after "
-            "(other processes on the machine compete for its 2 cores).", "",
+            "(other processes on the machine compete for its 2 cores)."), "",
             f"Command: `{command}`", "",
             table, "",
             f"Goals met: {sum(goals.values())}/{len(goals)}"

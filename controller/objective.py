@@ -129,7 +129,7 @@ class MultiObjective:
             order = sorted(range(len(items)), key=lambda i: obj.normalize(items[i][1][0]))
             return [items[i][0] for i in order]
         points = [self.normalize(v) for _, v in items]
-        out = []
+        out: list[str] = []
         for front in pareto_fronts(points):
             distance = crowding(points, front)
             out.extend(items[i][0] for i in sorted(front, key=lambda i: -distance[i]))

@@ -494,7 +494,7 @@ def matrix_from_polyaxon(matrix: Mapping[str, Any],
                             else f"missing key(s) {', '.join(map(_camel, missing))}"))
     metric = config.get("metric")
     sign = _metric_order(metric)
-    if objective is not None and sign is not None and sign != objective.order:
+    if objective is not None and metric and sign is not None and sign != objective.order:
         raise ValueError(f"metric optimization ({metric['optimization']}) contradicts the "
                          f"objective's sign ({objective.sign})")
     names = {metric["name"]} if metric and "name" in metric else set()

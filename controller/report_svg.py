@@ -199,8 +199,8 @@ def objective_chart(points: Sequence[Point], best_line: Sequence[tuple[float, fl
 
 
 def _frame(left: float, top: float, pw: float, ph: float) -> list[str]:
-    return [f"<rect x='{left}' y='{top}' width='{pw}' height='{ph}' fill='none' "
-            "stroke='#999'/>"]
+    return [(f"<rect x='{left}' y='{top}' width='{pw}' height='{ph}' fill='none' "
+            "stroke='#999'/>")]
 
 
 def _step_path(points: Sequence[tuple[float, float]], x_end: float) -> str:

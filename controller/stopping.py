@@ -15,6 +15,7 @@ the job. Policies are given as objects or as Polyaxon-style dicts (see :func:`bu
 from __future__ import annotations
 
 import bisect
+import math
 import statistics
 from abc import ABC
 from collections.abc import Iterable, Mapping
@@ -135,7 +136,7 @@ class MedianStopping(StoppingPolicy):
 
     def on_scalar(self, job_id: str, title: str, series: str, iteration: int, value: float,
                   objective: Objective) -> Action | None:
-        if (title, series) != (objective.title, objective.series) or value != value:  # NaN
+        if (title, series) != (objective.title, objective.series) or math.isnan(value):
             return None
         its, best = self._history.setdefault(job_id, ([], []))
         loss = objective.normalize(value)

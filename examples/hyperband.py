@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from common import QUEUE, SPACE, base_task, run
 
-from controller import HyperParameterOptimizer, Hyperband
+from controller import Hyperband, HyperParameterOptimizer
 
 
 def main() -> None:

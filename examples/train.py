@@ -9,7 +9,7 @@ import math
 import time
 
 
-def main(task) -> float:  # noqa: ANN001 - the Task a worker passes
+def main(task) -> float:
     p = task.connect({"lr": 0.1, "dropout": 0.25, "epochs": 10, "sleep": 0.0})
     log = task.get_logger()
     loss = 1.0

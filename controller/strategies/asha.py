@@ -24,6 +24,7 @@ promote. Ranking uses the first objective (:meth:`SearchStrategy.loss`), ties by
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -60,7 +61,7 @@ def rung_resources(min_resource: float, max_resource: float, reduction_factor: f
         level *= reduction_factor
     levels.append(float(max_resource))
     out = [cast(v) for v in levels]
-    if out[0] <= 0 or any(b <= a for a, b in zip(out, out[1:])):
+    if out[0] <= 0 or any(b <= a for a, b in itertools.pairwise(out)):
         raise ValueError(f"rung resources {levels} collapse to {out} when cast; use a float "
                          f"resource or a larger min_resource/reduction_factor")
     return out

@@ -34,7 +34,7 @@ import math
 import secrets
 import warnings
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import optuna
@@ -188,7 +188,7 @@ class OptimizerOptuna(ClearMLSearchStrategy):
         assert self._study is not None
         return self._study
 
-    def _directions(self) -> list[str]:
+    def _directions(self) -> list[Literal["minimize", "maximize"]]:
         if self.objective is None:
             raise RuntimeError("OptimizerOptuna needs the objective before it opens the study")
         return ["maximize" if o.maximize else "minimize" for o in self.objective.objectives]

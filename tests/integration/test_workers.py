@@ -23,12 +23,12 @@ from typing import Any
 import pytest
 import redis
 
+from tests.helpers import wait_until
 from workers import Store, Task, TaskStatus
 from workers.app import send_trial
 from workers.local import LocalWorkers
 from workers.store import Event
 from workers.sweep import sweep_stale
-from tests.helpers import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 TRIALS = Path(__file__).resolve().with_name("trials.py")

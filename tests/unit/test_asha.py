@@ -276,7 +276,7 @@ def test_finite_space_is_exhausted() -> None:
 
 @pytest.mark.parametrize("resume", [False, True])
 def test_state_round_trip(resume: bool) -> None:
-    make = lambda: make_asha(resume=resume, max_trials=40)  # noqa: E731
+    make = lambda: make_asha(resume=resume, max_trials=40)
     sim = Simulator(make(), 5, quality, by_resource,
                     fails=lambda t, rng: rng.random() < 0.1).run(max_jobs=200, completions=25)
     assert sim.running

@@ -93,8 +93,8 @@ def test_resume_runs_a_created_optimizer_and_refuses_a_completed_one(
     (["--params-search", '{"type": "Gaussian", "name": "lr"}'], "unknown parameter type"),
     (["--params-search", '{"type": "UniformParameterRange", "name": "lr", "min_value": 1}'],
      "lacks field 'max_value'"),
-    (["--params-search", '{"type": "UniformParameterRange", "name": "nope", "min_value": 0, '
-      '"max_value": 1}'], "not parameters of base task"),
+    (["--params-search", ('{"type": "UniformParameterRange", "name": "nope", "min_value": 0, '
+      '"max_value": 1}')], "not parameters of base task"),
     (["--params-search", LR, "--optimizer-class", "Nope"], "unknown strategy 'Nope'; known:"),
     (["--params-search", LR, "--optimizer-class", "no.such:Class"], "--optimizer-class"),
     (["--params-search", LR, "--strategy-args", "[1]"], "--strategy-args: expected a JSON"),
@@ -124,8 +124,8 @@ def test_bad_ids_and_arguments(store: Store, capsys) -> None:
 
 def test_params_parsing() -> None:
     params = parse_params(
-        [LR, '[{"type": "UniformIntegerParameterRange", "name": "Args/n", "min_value": 1, '
-         '"max_value": 3, "include_max_value": false}]'],
+        [LR, ('[{"type": "UniformIntegerParameterRange", "name": "Args/n", "min_value": 1, '
+         '"max_value": 3, "include_max_value": false}]')],
         ['{"batch": 32, "Model/depth": 4}', '{"name": "wd", "value": 0.1}'])
     assert [p.name for p in params] == ["General/lr", "Args/n", "General/batch", "Model/depth",
                                         "General/wd"]

@@ -16,9 +16,9 @@ BS = DiscreteParameterRange("General/bs", [16, 32, 64])
 
 
 def make(n: int, sign: str = "max", **kw: object) -> PopulationBasedTraining:
-    args = dict(hyper_parameters=[LR, BS], resource="epochs", perturbation_interval=1,
-                max_resource=10, population_size=n, resample_probability=0.0, seed=3,
-                objective_metric=MultiObjective([Objective("val", "acc", sign)]))
+    args = {"hyper_parameters": [LR, BS], "resource": "epochs", "perturbation_interval": 1,
+                "max_resource": 10, "population_size": n, "resample_probability": 0.0, "seed": 3,
+                "objective_metric": MultiObjective([Objective("val", "acc", sign)])}
     args.update(kw)
     return PopulationBasedTraining(**args)  # type: ignore[arg-type]
 
