@@ -75,7 +75,7 @@ def fill(store: Store, jobs: int, iterations: int = 20, *, seed: int = 0, runnin
                           DiscreteParameterRange("General/optimizer", ["adam", "sgd"])],
         objective_metric_title=OBJECTIVE[0], objective_metric_series=OBJECTIVE[1],
         objective_metric_sign="min", optimizer_class=RandomSearch,
-        max_number_of_concurrent_tasks=running, execution_queue="bench", total_max_jobs=jobs,
+        max_number_of_concurrent_tasks=max(running, 1), execution_queue="bench", total_max_jobs=jobs,
         store=store)
     keys, opt_id = store.keys, opt.id
     t0 = time.time() - jobs * 0.5
@@ -174,9 +174,9 @@ def _timed(func: Any, repeat: int, before: Any = None) -> dict[str, float]:
 def measure_api(url: str, opt_id: str, job_id: str, expire: Any, repeat: int
                 ) -> dict[str, dict[str, float]]:
     """Seconds per API call (each after the snapshot cache has expired)."""
-    import httpx
+    import httpx2
 
-    client = httpx.Client(base_url=url, timeout=60)
+    client = httpx2.Client(base_url=url, timeout=60)
 
     def get(path: str) -> Any:
         r = client.get(path)
