@@ -85,7 +85,7 @@ def fill(store: Store, jobs: int, iterations: int = 20, *, seed: int = 0, runnin
     last_of_member: dict[int, str] = {}
     pipe = store.redis.pipeline(transaction=False)
     for i in range(jobs):
-        jid = f"j{i:06d}{rng.getrandbits(40):010x}"
+        jid = f"{opt_id[:8]}{i:06d}{rng.getrandbits(40):010x}"
         params = {"General/lr": 10 ** rng.uniform(-4, 0), "General/dropout": rng.uniform(0, 0.6),
                   "General/layers": rng.choice([1, 2, 3, 4]),
                   "General/optimizer": rng.choice(["adam", "sgd"])}
@@ -103,6 +103,9 @@ def fill(store: Store, jobs: int, iterations: int = 20, *, seed: int = 0, runnin
             member, generation = i % 8, i // 8
             meta = {"member": member, "generation": generation, "resource": generation + 1}
             continue_from = last_of_member.get(member)
+            if generation and rng.random() < 0.25:  # exploit: continue another member
+                meta["exploited"] = donor = rng.randrange(8)
+                continue_from = last_of_member[donor]
             last_of_member[member] = jid
         started = t0 + i * 0.5
         ended = None if status == TaskStatus.IN_PROGRESS else started + 0.4 + rng.random()

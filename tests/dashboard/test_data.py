@@ -87,17 +87,19 @@ def test_unknown_ids_are_errors_that_name_them(store: Store, asha: str) -> None:
 
 
 def test_job_detail_with_its_chain_of_checkpoints(store: Store) -> None:
-    opt = fill(store, 24, iterations=3, running=0, kind="pbt")
-    jobs = store.find(parent=opt)
-    last = jobs[-1]
-    store.push_checkpoint(jobs[-9], {"path": "/ck/a", "iteration": 2, "created": 1.0})
+    opt = fill(store, 24, iterations=3, running=0, kind="pbt")  # 8 members, 3 generations
+    last = store.find(parent=opt)[-1]
+    previous = store.get(last)["continue_from"]
+    first = store.get(previous)["continue_from"]
+    store.push_checkpoint(previous, {"path": "/ck/a", "iteration": 2, "created": 1.0})
     d = data.job_detail(store, last)
     assert d["parent"] == opt and d["meta"]["member"] == 7 and d["meta"]["generation"] == 2
-    assert [c["id"] for c in d["chain"]] == [jobs[-9], jobs[-17]]
+    assert [c["id"] for c in d["chain"]] == [previous, first]
     assert d["chain"][0]["checkpoints"][0]["path"] == "/ck/a"
     assert d["scalars"]["validation"]["loss"]["x"] == [0, 1, 2]
     lineage = data.optimization(data.SnapshotCache(store), opt)["lineage"]
     assert lineage["members"] == 8 and lineage["total"] == 24
+    assert any(n["exploited"] is not None for n in lineage["nodes"])
 
 
 def test_stop_job_and_refused_stop_of_an_optimization_nobody_drives(store: Store, asha: str

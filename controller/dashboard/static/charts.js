@@ -180,7 +180,7 @@
     })));
     const log = useLog([].concat(...d.ys));
     const data = [d.x].concat(d.ys);
-    const key = `curves:${d.jobs.map((j) => j.id).join(",")}:${log}`;
+    const key = `curves:${d.jobs.map((j) => `${j.id}/${j.rank}/${j.status}`).join(",")}:${log}`;
     uplot(node, key, {
       series: series, legend: { show: false },
       scales: { x: { time: false }, y: { distr: log ? 3 : 1 } },
@@ -214,7 +214,11 @@
         { label: "best so far", stroke: "#d62728", width: 2,
           paths: uPlot.paths.stepped({ align: 1 }), points: { show: false } },
       ],
-      scales: { y: { distr: log ? 3 : 1 } },
+      legend: { show: false },
+      scales: {
+        x: { range: (u, lo, hi) => hi - lo < 60 ? [lo - 30, hi + 30] : [lo, hi] },
+        y: { distr: log ? 3 : 1 },
+      },
       axes: [{}, { label: "objective", size: 72 }],
       cursor: { points: { one: true } },
       plugins: [hoverPlugin((u, s, i) => s === 1
@@ -296,8 +300,8 @@
     const scales = d.dims.map((dim) => axisScale(dim, top, bottom));
     const svg = svgRoot(node, W, H, "pc");
     const obj = d.dims[k - 1];
-    const span = obj.max - obj.min || 1;
-    const goodness = (v) => obj.maximize ? (v - obj.min) / span : (obj.max - v) / span;
+    const span = obj.max - obj.min;
+    const goodness = (v) => !span ? 1 : obj.maximize ? (v - obj.min) / span : (obj.max - v) / span;
     const lines = svgEl("g", { class: "pc-lines" }, svg);
     for (let n = d.lines.length - 1; n >= 0; n--) { // best last: on top
       const row = d.lines[n];

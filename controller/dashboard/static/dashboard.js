@@ -242,7 +242,9 @@
         el("td", { class: "num" }, b.until ? `until ${when(b.until)}` : b.limit === null ? "no limit" : `${C.fmt(b.limit)}${units[name]}`),
         el("td", {}, bar));
     });
-    return el("table", { class: "kv" }, el("tbody", {}, ...rows));
+    return el("table", { class: "kv" }, el("thead", {}, el("tr", {}, el("th", {}, ""),
+      el("th", { class: "num" }, "used"), el("th", { class: "num" }, "limit"), el("th", {}, ""))),
+    el("tbody", {}, ...rows));
   }
 
   function buildJobControls() {
