@@ -254,7 +254,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             fill_s = time.perf_counter() - t
             job_id = store.find(parent=opt_id)[args.jobs // 2]
             dash = DashboardServer(store).start()
-            cache = dash.app.state.cache  # type: ignore[attr-defined]
+            cache = dash.app.state.cache
 
             def expire() -> None:
                 cache.invalidate(opt_id)

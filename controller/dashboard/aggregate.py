@@ -229,7 +229,8 @@ def sort_jobs(pairs: list[Pair], key: str, descending: bool, names: list[str], n
     ``param:<name>``); jobs without a value for the key come last, by job index.
     ValueError for an unknown key."""
     getter = _sort_getter(key, names, now)
-    present, missing = [], []
+    present: list[tuple[Any, int, Pair]] = []
+    missing: list[tuple[Any, int, Pair]] = []
     for p in pairs:
         value = getter(p)
         (missing if value is None else present).append((value, p[0].index, p))

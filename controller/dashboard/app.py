@@ -214,7 +214,7 @@ async def _events(request: Request, hub: Hub, parents: list[str | None],
             if first is None:
                 return
             await asyncio.sleep(COALESCE_SECONDS)
-            batch = [first]
+            batch: list[Change | None] = [first]
             while not sub.queue.empty():
                 batch.append(sub.queue.get_nowait())
             changes = [c for c in batch if c is not None]

@@ -8,7 +8,7 @@ import click
 @click.command("dashboard")
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="address to bind (keep the loopback default; see the README to expose it)")
-@click.option("--port", default=8765, show_default=True, type=click.IntRange(0, 65535),
+@click.option("--port", default=8765, show_default=True, type=click.IntRange(1, 65535),
               help="port to listen on")
 @click.option("--read-only", is_flag=True, help="turn the actions (stop) off")
 def dashboard(host: str, port: int, read_only: bool) -> None:
@@ -19,3 +19,7 @@ def dashboard(host: str, port: int, read_only: bool) -> None:
         raise click.ClickException(f"the dashboard needs the 'dashboard' extra "
                                    f"(pip install 'hpqueue[dashboard]'): {exc}") from None
     serve(host=host, port=port, read_only=read_only)
+
+
+if __name__ == "__main__":
+    dashboard()

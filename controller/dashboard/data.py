@@ -21,7 +21,8 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from functools import partial
+from typing import Any, cast
 
 from workers import codec
 from workers.errors import TaskNotFoundError
@@ -50,7 +51,7 @@ class ActionRefusedError(RuntimeError):
 # ------------------------------------------------------------ raw reads (the seam)
 def _job_rows(store: Store, opt_id: str) -> dict[str, str]:
     """An optimizer's job table as saved: job id -> JSON row."""
-    return store.redis.hgetall(store.keys.opt_jobs(opt_id))
+    return cast(dict[str, str], store.redis.hgetall(store.keys.opt_jobs(opt_id)))
 
 
 def _job_row(store: Store, opt_id: str, job_id: str) -> Job | None:
@@ -63,7 +64,7 @@ def latest_event_id(store: Store, parent: str | None) -> str:
     """The id of the newest event of ``parent``'s stream ('0-0' for an empty stream): the
     cursor after which a follower sees only new events."""
     newest = store.redis.xrevrange(store.keys.events(parent), count=1)
-    return newest[0][0] if newest else "0-0"
+    return str(newest[0][0]) if newest else "0-0"
 
 
 def read_events(store: Store, parent: str | None, cursor: str, block_ms: int) -> list[Event]:
@@ -225,7 +226,7 @@ class SnapshotCache:
         missing = [r for r in rows if ("worker", r.id) not in self._final]
         records = self.store.get_many(r.id for r in missing) if missing else []
         fetched = {r.id: (rec or {}).get("worker", "") for r, rec in zip(missing, records)}
-        return {r.id: self.final("worker", r, lambda r=r: fetched[r.id]) for r in rows}
+        return {r.id: self.final("worker", r, partial(fetched.__getitem__, r.id)) for r in rows}
 
 
 def optimization(cache: SnapshotCache, opt_id: str) -> dict[str, Any]:
@@ -318,7 +319,7 @@ def learning_curves(cache: SnapshotCache, opt_id: str, limit: int = 300) -> dict
         hist = cache.store.history(job.id)
         return hist.get(obj["title"], {}).get(obj["series"], {"x": [], "y": []})
 
-    curves = [(j, cache.final("curve", row, lambda row=row: series(row))) for j, row in chosen]
+    curves = [(j, cache.final("curve", row, partial(series, row))) for j, row in chosen]
     curves = [(j, c) for j, c in curves if c["x"]]
     started = sum(1 for _, r in snap.pairs() if r.started_at is not None)
     return {"title": obj["title"], "series": obj["series"], "sign": obj["sign"],

@@ -10,6 +10,7 @@ import time
 from typing import TextIO
 
 import uvicorn
+from starlette.applications import Starlette
 
 from workers.store import Store
 
@@ -18,9 +19,7 @@ from .app import create_app
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
-def _config(store: Store, host: str, port: int, read_only: bool, token: str
-            ) -> uvicorn.Config:
-    app = create_app(store, token=token, read_only=read_only, host=host)
+def _config(app: Starlette, host: str, port: int) -> uvicorn.Config:
     return uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on",
                           timeout_graceful_shutdown=2, access_log=False)
 
@@ -37,16 +36,17 @@ def serve(host: str = "127.0.0.1", port: int = 8765, read_only: bool = False,
 
     Prints the URL with the action token (``…/#token=…``: the fragment never reaches a server
     log). ``read_only`` turns the actions off. Binding anything but a loopback address prints
-    how to expose it safely. ValueError for a port outside 0..65535.
+    how to expose it safely. ValueError for a port outside 1..65535.
     """
-    if not 0 <= port <= 65535:
-        raise ValueError(f"port must be within 0..65535, got {port}")
+    if not 1 <= port <= 65535:
+        raise ValueError(f"port must be within 1..65535, got {port}")
     if store is None:
         from workers.store import get_store
 
         store = get_store()
     token = token or new_token()
-    server = uvicorn.Server(_config(store, host, port, read_only, token))
+    app = create_app(store, token=token, read_only=read_only, host=host)
+    server = uvicorn.Server(_config(app, host, port))
     shown = f"[{host}]" if ":" in host else host
     print(f"hpq dashboard: namespace {store.keys.ns!r} on {store.url or 'the given store'}",
           file=out)
@@ -62,7 +62,11 @@ def serve(host: str = "127.0.0.1", port: int = 8765, read_only: bool = False,
               "proxy with TLS and authentication; add --read-only when nobody needs actions.",
               file=out)
     out.flush()
-    server.run()
+    try:
+        server.run()
+    except KeyboardInterrupt:  # uvicorn shut down, then re-raised the Ctrl-C
+        pass
+    print("hpq dashboard: stopped", file=out)
 
 
 class DashboardServer:
@@ -72,7 +76,8 @@ class DashboardServer:
                  read_only: bool = False, token: str | None = None) -> None:
         self.token = token or new_token()
         self.host = host
-        self._server = uvicorn.Server(_config(store, host, port, read_only, self.token))
+        self.app = create_app(store, token=self.token, read_only=read_only, host=host)
+        self._server = uvicorn.Server(_config(self.app, host, port))
         self._thread = threading.Thread(target=self._server.run, name="hpq-dashboard",
                                         daemon=True)
         self.port = port
@@ -80,10 +85,6 @@ class DashboardServer:
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
-
-    @property
-    def app(self) -> object:
-        return self._server.config.app
 
     def start(self, timeout: float = 20.0) -> DashboardServer:
         """Start serving; RuntimeError if the server is not up within ``timeout`` seconds."""
@@ -98,6 +99,6 @@ class DashboardServer:
 
     def stop(self, timeout: float = 20.0) -> None:
         """End the event streams, then the server."""
-        self._server.config.app.state.hub.close()  # type: ignore[attr-defined]
+        self.app.state.hub.close()
         self._server.should_exit = True
         self._thread.join(timeout)

@@ -178,9 +178,9 @@ def test_a_live_optimization_in_the_browser(real_store: Store, queue: str, local
         (gate / "release-all").write_text("")
         opt.stop(timeout=1)
     # the refused request is the only error: Chromium logs a 401 response as one
-    assert browser.errors == {"main": [], "anonymous": [
-        "console error: Failed to load resource: the server responded with a status of 401 "
-        "(Unauthorized)"]}
+    refused = ("console error: Failed to load resource: the server responded with a status "
+               "of 401 (Unauthorized)")
+    assert browser.errors == {"main": [], "anonymous": [refused]}
 
 
 @pytest.mark.timeout(180)

@@ -75,7 +75,7 @@ def test_sort_jobs_puts_missing_values_last_in_both_directions() -> None:
     pairs = ranked([pair(0, {"x": 2}, 0.5), pair(1, {"x": 1}, 0.1), pair(2, {}, None, "failed"),
                     pair(3, {"x": "a"}, 0.3)])
     by = lambda key, desc: [p[0].index for p in aggregate.sort_jobs(pairs, key, desc, ["x"],
-                                                                    10.0)]  # noqa: E731
+                                                                    10.0)]
     assert by("rank", False) == [1, 3, 0, 2]
     assert by("rank", True) == [0, 3, 1, 2]
     assert by("param:x", False) == [1, 0, 3, 2]  # numbers before strings, missing last

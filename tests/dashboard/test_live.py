@@ -18,8 +18,8 @@ import pytest
 from bench.dashboard import fill
 from controller import HyperParameterOptimizer, Mapping
 from controller.dashboard import DashboardServer, data
-from workers import Store, Task, TaskStatus
 from tests.helpers import wait_until
+from workers import Store, Task, TaskStatus
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -70,9 +70,9 @@ def test_a_job_that_ends_reaches_the_optimization_stream(real_store: Store,
         change = events.next("change")
         print(f"status change -> browser connection: {time.monotonic() - ended:.3f} s")
         assert change["statuses"] == {running[0]: "completed"} and change["parents"] == [opt]
-        assert dashboard.app.state.hub.stats() == {opt: 1}  # type: ignore[attr-defined]
+        assert dashboard.app.state.hub.stats() == {opt: 1}
         events.close()
-    wait_until(lambda: dashboard.app.state.hub.stats() == {},  # type: ignore[attr-defined]
+    wait_until(lambda: dashboard.app.state.hub.stats() == {},
                10, "the follower thread to end with its last connection")
 
 

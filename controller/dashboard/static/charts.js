@@ -416,7 +416,9 @@
     const W = widthOf(node), H = 320, left = 80, right = 20, top = 14, bottom = H - 40;
     const svg = svgRoot(node, W, H, "scatter");
     const rs = pts.map((p) => p.resource), vs = pts.map((p) => p.value);
-    const xDim = { kind: "num", min: Math.min(...rs), max: Math.max(...rs), log: useLog(rs) };
+    // resources grow geometrically from rung to rung: a log axis from a ratio of 8
+    const xDim = { kind: "num", min: Math.min(...rs), max: Math.max(...rs) };
+    xDim.log = xDim.min > 0 && xDim.max / xDim.min >= 8;
     const yDim = { kind: "num", min: Math.min(...vs), max: Math.max(...vs), log: useLog(vs) };
     const pad = (lo, hi, log) => log ? [lo / 1.5, hi * 1.5] : [lo - (hi - lo || 1) * 0.05, hi + (hi - lo || 1) * 0.05];
     [xDim.min, xDim.max] = pad(xDim.min, xDim.max, xDim.log);
