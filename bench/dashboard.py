@@ -104,7 +104,7 @@ def fill(store: Store, jobs: int, iterations: int = 20, *, seed: int = 0, runnin
             meta = {"member": member, "generation": generation, "resource": generation + 1}
             continue_from = last_of_member.get(member)
             if generation and rng.random() < 0.25:  # exploit: continue another member
-                meta["exploited"] = donor = rng.randrange(8)
+                meta["exploited"] = donor = rng.choice([m for m in range(8) if m != member])
                 continue_from = last_of_member[donor]
             last_of_member[member] = jid
         started = t0 + i * 0.5
