@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,15 +21,6 @@ from tests.helpers import wait_until
 from workers import Store, Task, TaskStatus
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def dashboard(real_store: Store) -> Iterator[DashboardServer]:
-    server = DashboardServer(real_store).start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 class Events:

@@ -1,19 +1,17 @@
 """Trial entry points for the browser tests (run by real Celery workers).
 
-``curve`` reports ``val/loss = x + 1/(it+1)`` for iterations 0..4, then waits (bounded) for
-``release-<x>`` or ``release-all`` in ``General/gate_dir`` and reports iteration 5. With
-``General/fail`` set it fails at once, as a trial whose dependency is missing does.
+``curve`` reports ``val/loss = x + 1/(it+1)`` and ``train/loss`` for iterations 0..4, then waits
+(bounded) for ``release-<x>`` or ``release-all`` in ``General/gate_dir`` and reports iteration
+5. With ``General/fail`` set it fails at once, as a trial whose dependency is missing does.
 """
 
 from __future__ import annotations
 
 import importlib
-import time
 from pathlib import Path
 
+from tests.integration.hpo_trials import wait_for_release
 from workers import Task
-
-MAX_WAIT = 60.0
 
 
 def curve(task: Task) -> None:
@@ -25,11 +23,5 @@ def curve(task: Task) -> None:
     for it in range(5):
         log.report_scalar("val", "loss", value=x + 1.0 / (it + 1), iteration=it)
         log.report_scalar("train", "loss", value=x + 0.5 / (it + 1), iteration=it)
-    gate = Path(p["gate_dir"])
-    deadline = time.monotonic() + MAX_WAIT
-    while not ((gate / f"release-{x:g}").exists() or (gate / "release-all").exists()):
-        if time.monotonic() > deadline:
-            raise TimeoutError("never released")
-        time.sleep(0.02)
-        task.check_stop()
+    wait_for_release(task, Path(p["gate_dir"]), x)
     log.report_scalar("val", "loss", value=x + 1.0 / 6, iteration=5)

@@ -68,15 +68,6 @@ def browser() -> Iterator[Browser]:
         b.close()
 
 
-@pytest.fixture
-def dashboard(real_store: Store) -> Iterator[DashboardServer]:
-    server = DashboardServer(real_store).start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
 def shot(page: Any, name: str) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
@@ -100,7 +91,7 @@ def test_a_live_optimization_in_the_browser(real_store: Store, queue: str, local
                                             tmp_path: Path) -> None:
     gate = tmp_path / "gate"
     gate.mkdir()
-    base = Task.create("dash", "curve", entry_point="tests.browser.trials:curve",
+    base = Task.create("dash", "curve", entry_point="tests.dashboard.browser_trials:curve",
                        parameters={"General/x": 0.5, "General/fail": 0,
                                    "General/gate_dir": str(gate)},
                        working_dir=str(ROOT), store=real_store)
