@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import random
 import statistics
 import sys
@@ -164,14 +165,18 @@ def fill(store: Store, jobs: int, iterations: int = 20, *, seed: int = 0, runnin
 
 
 def _timed(func: Any, repeat: int, before: Any = None) -> dict[str, float]:
-    times = []
+    """Wall seconds (median, max) and this process's CPU seconds (median: the server runs in
+    it; the figure that does not depend on what else the machine runs)."""
+    times, cpu = [], []
     for _ in range(repeat):
         if before is not None:
             before()
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         func()
         times.append(time.perf_counter() - t)
-    return {"median_s": statistics.median(times), "max_s": max(times)}
+        cpu.append(time.process_time() - c)
+    return {"median_s": statistics.median(times), "max_s": max(times),
+            "cpu_s": statistics.median(cpu)}
 
 
 def measure_api(url: str, opt_id: str, job_id: str, expire: Any, repeat: int
@@ -243,6 +248,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     from controller.dashboard import DashboardServer
     from workers.config import Settings
 
+    load = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
         server = RedisServer(Path(tmp))
         try:
@@ -267,16 +273,18 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         finally:
             server.stop()
     result = {"jobs": args.jobs, "iterations": args.iterations, "repeat": args.repeat,
+              "load_average": load[0],
               "redis": server.version, "fill_s": fill_s, "api": api, "browser": browser}
     print(f"dashboard, one optimization of {args.jobs} jobs x {args.iterations} points "
           f"(redis-server {server.version}; filled in {fill_s:.1f} s)\n")
-    print("| load | median (s) | max (s) |\n|---|---|---|")
+    print(f"load average before: {load[0]:.1f} (1 min) on {os.cpu_count()} cores\n")
+    print("| load | median (s) | max (s) | server CPU (s) |\n|---|---|---|---|")
     for name, t in api.items():
         if name != "payload KB":
-            print(f"| {name} | {t['median_s']:.3f} | {t['max_s']:.3f} |")
+            print(f"| {name} | {t['median_s']:.3f} | {t['max_s']:.3f} | {t['cpu_s']:.3f} |")
     if browser is not None:
         print(f"| whole page in headless Chromium (table + charts drawn) | "
-              f"{browser['median_s']:.3f} | {browser['max_s']:.3f} |")
+              f"{browser['median_s']:.3f} | {browser['max_s']:.3f} | - |")
     else:
         print("(no /usr/bin/chromium: the browser load was not measured)")
     print("\npayload: " + ", ".join(f"{k} {v:.0f} KB" for k, v in api["payload KB"].items()))

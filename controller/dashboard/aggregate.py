@@ -128,13 +128,13 @@ def importance(pairs: Sequence[Pair], names: list[str]) -> dict[str, Any]:
     if len(ranked) < 10:
         return out
     y = np.argsort(np.argsort([v for _, v in ranked], kind="stable")).astype(float)
+    params = [p for p, _ in ranked]
     for name in names:
-        present = [(p[name], yi) for (p, _), yi in zip(ranked, y) if p.get(name) is not None]
-        if len(present) < 10:
+        rows = [i for i, p in enumerate(params) if p.get(name) is not None]
+        if len(rows) < 10:
             continue
-        groups = _groups([v for v, _ in present])
-        score = _eta_squared(groups, np.array([yi for _, yi in present]))
-        out["parameters"].append({"name": name, "score": score, "jobs": len(present)})
+        score = _eta_squared(_groups([params[i][name] for i in rows]), y[rows])
+        out["parameters"].append({"name": name, "score": score, "jobs": len(rows)})
     out["parameters"].sort(key=lambda p: -p["score"])
     return out
 
