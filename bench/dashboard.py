@@ -12,8 +12,8 @@ meta; 1 % failed, a few running), serves the dashboard on a free port and times:
     python bench/dashboard.py                # 10,000 jobs
     python bench/dashboard.py --jobs 1000 --repeat 2
 
-The fill writes the saved-state format directly (pipelined, as the driver's transaction does);
-it is the benchmark's only writer and never touches another Redis.
+The fill writes task records, metrics and histories in pipelines (the execution layer's format)
+and the optimizer's saved state through its repository; it never touches another Redis.
 """
 
 from __future__ import annotations
@@ -60,6 +60,14 @@ def fill(store: Store, jobs: int, iterations: int = 20, *, seed: int = 0, runnin
         UniformParameterRange,
     )
     from controller.jobs import Job, SeriesStats
+    from controller.persistence import (
+        BestPoint,
+        OptimizerRepository,
+        Resources,
+        SavedState,
+        SchedulerState,
+        Timing,
+    )
     from workers.status import TaskStatus
     from workers.task import Task, clone_record
 
@@ -78,10 +86,11 @@ def fill(store: Store, jobs: int, iterations: int = 20, *, seed: int = 0, runnin
         objective_metric_sign="min", optimizer_class=RandomSearch,
         max_number_of_concurrent_tasks=max(running, 1), execution_queue="bench", total_max_jobs=jobs,
         store=store)
-    keys, opt_id = store.keys, opt.id
+    keys, opt_id, repo = store.keys, opt.id, OptimizerRepository(store)
     t0 = time.time() - jobs * 0.5
     counts: dict[str, int] = {}
-    best: list[dict[str, Any]] = []
+    best: list[BestPoint] = []
+    batch: list[Job] = []
     best_value = math.inf
     last_of_member: dict[int, str] = {}
     pipe = store.redis.pipeline(transaction=False)
@@ -142,25 +151,23 @@ def fill(store: Store, jobs: int, iterations: int = 20, *, seed: int = 0, runnin
                                               base_f + "max": codec.encode_number(max(curve)),
                                               base_f + "iter": str(n_points - 1)})
         pipe.hset(keys.history(jid), mapping=history)
-        pipe.hset(keys.opt_jobs(opt_id), jid, codec.dumps(job.to_row()))
+        batch.append(job)
         counts[status.value] = counts.get(status.value, 0) + 1
         if status == TaskStatus.COMPLETED and curve[-1] < best_value and ended is not None:
             best_value = curve[-1]
-            best.append({"time": ended, "job_id": jid, "job_index": i, "value": [curve[-1]]})
+            best.append(BestPoint(ended, jid, i, [curve[-1]]))
         if i % 500 == 499:
             pipe.execute()
+            repo.save_rows(opt_id, batch)
+            batch = []
     done = {k: v for k, v in counts.items() if k != TaskStatus.IN_PROGRESS.value}
-    pipe.hset(keys.opt_state(opt_id), mapping={
-        "cursor": "0-0", "saved_at": codec.dumps(time.time()),
-        "scheduler": codec.dumps({"counts": done, "iterations_used": jobs * iterations,
-                                  "ending": None, "exhausted": False}),
-        "timing": codec.dumps({"session_started": t0, "elapsed_before": 0.0,
-                               "time_limit": None}),
-        "resources": codec.dumps({"running": running, "pending": 0, "time": time.time()})})
-    if best:
-        pipe.rpush(keys.opt_best(opt_id), *[codec.dumps(b) for b in best])
     pipe.hset(keys.task(opt_id), mapping={"status": TaskStatus.IN_PROGRESS.value})
     pipe.execute()
+    state = SavedState(saved_at=time.time(),
+                       scheduler=SchedulerState(done, jobs * iterations),
+                       timing=Timing(session_started=t0),
+                       resources=Resources(running, 0, time.time()))
+    repo.save_pass(opt_id, state, jobs=batch, best=best)
     return opt_id
 
 

@@ -1,13 +1,11 @@
 """Every read the dashboard makes, and its two actions: the one seam between the web pages and
 the saved state.
 
-The pages never touch Redis: they call the functions below, which read through the public data
-functions of :mod:`controller.report` (summary, progress, listing) and :class:`workers.store.
-Store` methods (records, metrics, histories, artifacts, checkpoints, events). The reads that no
-public function offers as the dashboard needs them -- the job table as raw JSON (so that only
-changed rows are parsed again), one row of it, and the newest id of an event stream -- are
-:func:`_job_rows`, :func:`_job_row` and :func:`latest_event_id`: the only raw Redis reads of
-the dashboard, to be served by the persistence repository.
+The pages never touch Redis: they call the functions below, which read an optimizer's saved
+state through :class:`controller.persistence.OptimizerRepository` (load with a memo of parsed
+job rows, one row, progress, listing), summarise it with :func:`controller.report.load_summary`,
+and read task records, metrics, histories, artifacts, checkpoints and events through
+:class:`workers.store.Store` methods.
 
 An optimization page shows aggregates over every job (10,000 and more): a :class:`Snapshot` is
 read once and shared by the requests of one page load (:class:`SnapshotCache`); everything sent
@@ -16,13 +14,12 @@ to the browser is paged, capped or aggregated here, never the whole job table.
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, cast
+from typing import Any
 
 from workers import codec
 from workers.errors import TaskNotFoundError
@@ -31,7 +28,8 @@ from workers.store import Event, Store
 
 from ..jobs import Job
 from ..objective import Objective
-from ..report import JobSummary, OptimizerSummary, list_optimizers, load_summary, read_progress
+from ..persistence import OptimizerRepository, RowMemo
+from ..report import JobSummary, OptimizerSummary, load_summary
 from . import aggregate
 
 #: Reason given to a job or an optimization stopped from the dashboard.
@@ -48,23 +46,10 @@ class ActionRefusedError(RuntimeError):
     """An action that cannot be carried out in the current state (HTTP 409)."""
 
 
-# ------------------------------------------------------------ raw reads (the seam)
-def _job_rows(store: Store, opt_id: str) -> dict[str, str]:
-    """An optimizer's job table as saved: job id -> JSON row."""
-    return cast(dict[str, str], store.redis.hgetall(store.keys.opt_jobs(opt_id)))
-
-
-def _job_row(store: Store, opt_id: str, job_id: str) -> Job | None:
-    """One row of an optimizer's job table (None if the job is not in it)."""
-    raw = store.redis.hget(store.keys.opt_jobs(opt_id), job_id)
-    return Job.from_row(job_id, json.loads(raw)) if raw else None
-
-
+# -------------------------------------------------------------------- events
 def latest_event_id(store: Store, parent: str | None) -> str:
-    """The id of the newest event of ``parent``'s stream ('0-0' for an empty stream): the
-    cursor after which a follower sees only new events."""
-    newest = store.redis.xrevrange(store.keys.events(parent), count=1)
-    return str(newest[0][0]) if newest else "0-0"
+    """The id of the newest event of ``parent``'s stream: a follower's first cursor."""
+    return store.last_event_id(parent)
 
 
 def read_events(store: Store, parent: str | None, cursor: str, block_ms: int) -> list[Event]:
@@ -77,7 +62,7 @@ def list_optimizations(store: Store, now: float | None = None) -> list[dict[str,
     """Every optimizer of the namespace, newest first: status, progress, best, elapsed time,
     end reason and whether a controller drives it (``live``: its lease is held)."""
     out = []
-    for rec, progress in list_optimizers(store):
+    for rec, progress in OptimizerRepository(store).list_optimizers(now):
         config = codec.loads(rec.get("configuration"), {})
         total = config.get("total_max_jobs")
         objectives = config.get("objectives", [])
@@ -120,30 +105,19 @@ class Snapshot:
         return [(j, self.rows[j.id]) for j in self.summary.jobs if j.id in self.rows]
 
 
-RowMemo = dict[str, tuple[str, Job]]
-
-
 def load_snapshot(store: Store, opt_id: str, memo: RowMemo | None = None) -> Snapshot:
     """Read an optimizer; TaskNotFoundError / NotAnOptimizerError for a wrong id.
 
-    ``memo`` (job id -> (JSON row, parsed row)) is updated in place: only the rows whose JSON
-    changed since the last read are parsed again (the parse is most of a read's time).
+    ``memo`` is the repository's memo of parsed rows (see :meth:`OptimizerRepository.load`):
+    only the rows that changed since the last read are parsed again (the parse is most of a
+    read's time).
     """
-    memo = {} if memo is None else memo
-    raw = _job_rows(store, opt_id)
-    rows = {}
-    for job_id, text in raw.items():
-        seen = memo.get(job_id)
-        if seen is None or seen[0] != text:
-            seen = memo[job_id] = (text, Job.from_row(job_id, json.loads(text)))
-        rows[job_id] = seen[1]
-    for job_id in memo.keys() - raw.keys():
-        del memo[job_id]
+    saved = OptimizerRepository(store).load(opt_id, memo)
     try:
-        summary = load_summary(store, opt_id, rows=list(rows.values()))
+        summary = load_summary(store, opt_id, saved=saved)
     except ValueError as exc:
         raise NotAnOptimizerError(str(exc)) from None
-    return Snapshot(summary, rows, time.time())
+    return Snapshot(summary, {j.id: j for j in saved.jobs}, time.time())
 
 
 @dataclass
@@ -333,7 +307,7 @@ def job_detail(store: Store, job_id: str) -> dict[str, Any]:
     continued from with their checkpoints. TaskNotFoundError for an unknown id."""
     rec = store.get(job_id)
     parent = rec.get("parent") or None
-    row = _job_row(store, parent, job_id) if parent else None
+    row = OptimizerRepository(store).job(parent, job_id) if parent else None
     return {
         "id": job_id, "name": rec.get("name", ""), "project": rec.get("project", ""),
         "status": rec.get("status", ""), "reason": rec.get("status_reason", ""),
@@ -392,7 +366,7 @@ def stop_optimization(store: Store, opt_id: str) -> dict[str, Any]:
     rec = store.get(opt_id)
     if not rec.get("configuration"):
         raise NotAnOptimizerError(f"task {opt_id} is not an hpqueue optimizer")
-    progress = read_progress(store, opt_id)
+    progress = OptimizerRepository(store).progress(opt_id)
     if TaskStatus(progress.status).is_final:
         raise ActionRefusedError(f"optimization {opt_id} has already ended ({progress.status})")
     if not progress.live:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from bench.dashboard import fill
 from controller.dashboard import data
+from controller.persistence import OptimizerRepository
 from workers import Store
 from workers.errors import TaskNotFoundError
+from workers.status import TaskStatus
 
 
 @pytest.fixture
@@ -22,7 +26,7 @@ def test_list_shows_status_progress_best_and_whether_a_controller_drives_it(
     assert (row["done"], row["total"], row["failed"]) == (56, 60, 5)
     assert row["progress"] == pytest.approx(56 / 60)
     assert row["best"] is not None and row["strategy"] == "RandomSearch"
-    store.acquire_lease(store.keys.opt_lease(asha), "someone", 10)
+    OptimizerRepository(store).acquire_lease(asha, "someone", 10)
     assert data.list_optimizations(store)[0]["live"]
 
 
@@ -110,10 +114,23 @@ def test_stop_job_and_refused_stop_of_an_optimization_nobody_drives(store: Store
     assert store.get(job)["stop"] == data.STOP_REASON
     with pytest.raises(data.ActionRefusedError, match="no controller drives"):
         data.stop_optimization(store, asha)
-    store.acquire_lease(store.keys.opt_lease(asha), "controller", 10)
+    OptimizerRepository(store).acquire_lease(asha, "controller", 10)
     cursor = data.latest_event_id(store, asha)
     assert data.stop_optimization(store, asha) == {"id": asha, "outcome": "requested"}
     (event,) = store.read_events(asha, cursor)
     assert (event.kind, event.fields["command"]) == ("control", "stop")
     with pytest.raises(TaskNotFoundError):
         data.stop_job(store, "nope")
+
+
+def test_a_reload_parses_only_the_rows_that_changed(store: Store, asha: str) -> None:
+    repo = OptimizerRepository(store)
+    memo: dict = {}
+    first = {j.id: j for j in repo.load(asha, memo).jobs}
+    running = next(j for j in first.values() if j.status.value == "in_progress")
+    changed = dataclasses.replace(running, status=TaskStatus.COMPLETED, ended_at=1.0)
+    repo.save_rows(asha, [changed])
+    second = {j.id: j for j in repo.load(asha, memo).jobs}
+    assert second[running.id].status == TaskStatus.COMPLETED
+    assert all(second[i] is first[i] for i in first if i != running.id)  # not parsed again
+    assert len(memo) == 60
