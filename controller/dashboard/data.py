@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import partial
+from functools import cached_property, partial
 from typing import Any
 
 from workers import codec
@@ -100,6 +100,7 @@ class Snapshot:
     def objective(self) -> Objective:
         return Objective(**self.summary.objectives[0])
 
+    @cached_property
     def pairs(self) -> list[tuple[JobSummary, Job]]:
         """Every job as (summary, row), in the summary's order (ranked first)."""
         return [(j, self.rows[j.id]) for j in self.summary.jobs if j.id in self.rows]
@@ -211,7 +212,7 @@ def optimization(cache: SnapshotCache, opt_id: str) -> dict[str, Any]:
 
 def _overview(cache: SnapshotCache, snap: Snapshot, now: float) -> dict[str, Any]:
     s = snap.summary
-    pairs = snap.pairs()
+    pairs = snap.pairs
     best = s.best
     objective = snap.objective
     config = s.config
@@ -259,7 +260,7 @@ def jobs_page(cache: SnapshotCache, opt_id: str, *, offset: int = 0, limit: int 
     if statuses and not set(statuses) <= known:
         raise ValueError(f"unknown status {sorted(set(statuses) - known)}; known: "
                          f"{sorted(known)}")
-    pairs = [p for p in snap.pairs() if not statuses or p[1].status.value in statuses]
+    pairs = [p for p in snap.pairs if not statuses or p[1].status.value in statuses]
     now = time.time()
     pairs = aggregate.sort_jobs(pairs, sort, descending, snap.summary.parameter_names, now)
     page = pairs[offset:offset + limit]
@@ -287,7 +288,7 @@ def learning_curves(cache: SnapshotCache, opt_id: str, limit: int = 300) -> dict
         raise ValueError(f"limit must be within 1..5000, got {limit}")
     snap = cache.get(opt_id)
     obj = snap.summary.objectives[0]
-    chosen = aggregate.curve_jobs(snap.pairs(), limit)
+    chosen = aggregate.curve_jobs(snap.pairs, limit)
 
     def series(job: Job) -> dict[str, list]:
         hist = cache.store.history(job.id)
@@ -295,7 +296,7 @@ def learning_curves(cache: SnapshotCache, opt_id: str, limit: int = 300) -> dict
 
     curves = [(j, cache.final("curve", row, partial(series, row))) for j, row in chosen]
     curves = [(j, c) for j, c in curves if c["x"]]
-    started = sum(1 for _, r in snap.pairs() if r.started_at is not None)
+    started = sum(1 for _, r in snap.pairs if r.started_at is not None)
     return {"title": obj["title"], "series": obj["series"], "sign": obj["sign"],
             "shown": len(curves), "total": started, **aggregate.align(curves)}
 
