@@ -187,6 +187,13 @@ def test_every_chart_with_data_sorting_and_paging(real_store: Store, dashboard: 
     assert points(page, "#parallel", "data-lines") == 300 - 4 - 11
     assert len(page.query_selector_all("#parallel path.pc-line")) == 300 - 4 - 11
     assert points(page, "#curves") > 0 and points(page, "#timeline") == 300
+    # hovering a learning curve names its job
+    x, y = page.evaluate("""() => {
+        const u = document.getElementById('curves')._uplot, r = u.over.getBoundingClientRect();
+        return [r.left + u.valToPos(u.data[0][2], 'x'), r.top + u.valToPos(u.data[1][2], 'y')];
+    }""")
+    page.mouse.move(x, y)
+    assert page.wait_for_selector("#curves .u-tip:not([hidden])").inner_text().startswith("job #")
     assert page.inner_text("#page-info") == "1–50 of 300"
     page.click("#next-page")
     page.wait_for_selector("#page-info:has-text('51–100 of 300')")

@@ -209,10 +209,10 @@
     uplot(node, `time:${log}`, {
       series: [
         {},
-        { label: "job", stroke: "#3b6fb6", paths: () => null,
-          points: { show: true, size: 5, fill: "#3b6fb6" } },
         { label: "best so far", stroke: "#d62728", width: 2,
           paths: uPlot.paths.stepped({ align: 1 }), points: { show: false } },
+        { label: "job", stroke: "#3b6fb6", paths: () => null,
+          points: { show: true, size: 5, fill: "#3b6fb6" } },
       ],
       legend: { show: false },
       scales: {
@@ -221,10 +221,10 @@
       },
       axes: [{}, { label: "objective", size: 72 }],
       cursor: { points: { one: true } },
-      plugins: [hoverPlugin((u, s, i) => s === 1
+      plugins: [hoverPlugin((u, s, i) => s === 2
         ? `job #${d.index[i]}: ${fmt(d.v[i])} (ended ${new Date(d.t[i] * 1000).toLocaleTimeString()})`
         : `best so far: ${fmt(best[i])}`, (u, s, i) => d.id[i])],
-    }, [d.t, d.v, best]);
+    }, [d.t, best, d.v]);
     node.dataset.points = String(d.t.length);
   }
 
