@@ -225,8 +225,9 @@ def lineage(pairs: Sequence[Pair]) -> dict[str, Any] | None:
 # ------------------------------------------------------------------ jobs table
 def sort_jobs(pairs: list[Pair], key: str, descending: bool, names: list[str], now: float
               ) -> list[Pair]:
-    """``pairs`` sorted by ``key`` (see :data:`controller.dashboard.data.SORT_KEYS`, or
-    ``param:<name>``); jobs without a value for the key come last, by job index.
+    """``pairs`` sorted by ``key`` (``index``, ``rank``, ``status``, ``iteration``, ``run``,
+    ``started``, ``ended`` or ``param:<name>``); jobs without a value for the key come last, by
+    job index.
     ValueError for an unknown key."""
     getter = _sort_getter(key, names, now)
     present: list[tuple[Any, int, Pair]] = []

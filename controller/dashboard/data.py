@@ -34,8 +34,6 @@ from . import aggregate
 
 #: Reason given to a job or an optimization stopped from the dashboard.
 STOP_REASON = "stopped from the dashboard"
-#: Sort keys of :func:`jobs_page` (besides ``param:<name>``).
-SORT_KEYS = ("index", "rank", "status", "iteration", "run", "started", "ended")
 
 
 class NotAnOptimizerError(ValueError):
@@ -91,10 +89,6 @@ class Snapshot:
     summary: OptimizerSummary
     rows: dict[str, Job]
     loaded_at: float
-
-    @property
-    def opt_id(self) -> str:
-        return self.summary.id
 
     @property
     def objective(self) -> Objective:
@@ -248,8 +242,9 @@ def jobs_page(cache: SnapshotCache, opt_id: str, *, offset: int = 0, limit: int 
               statuses: list[str] | None = None) -> dict[str, Any]:
     """One page of the jobs table, sorted and filtered over every job.
 
-    ``sort`` is one of :data:`SORT_KEYS` or ``param:<name>``; ``rank`` puts unranked jobs
-    last in either direction. The page's status, reason and error are read fresh from the
+    ``sort`` is a key of :func:`aggregate.sort_jobs` (``index``, ``rank``, ``status``,
+    ``iteration``, ``run``, ``started``, ``ended``) or ``param:<name>``; jobs without a value
+    (unranked ones for ``rank``) come last in either direction. The page's status, reason and error are read fresh from the
     task records (the job table may lag the workers by a loop pass).
     Raises ValueError naming a bad argument.
     """
