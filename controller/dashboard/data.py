@@ -23,6 +23,8 @@ from typing import Any
 
 from workers import codec
 from workers.errors import TaskNotFoundError
+from workers.outcomes import StopOutcome
+from workers.record import TaskRecord
 from workers.status import TaskStatus
 from workers.store import Event, Store
 
@@ -61,19 +63,19 @@ def list_optimizations(store: Store, now: float | None = None) -> list[dict[str,
     end reason and whether a controller drives it (``live``: its lease is held)."""
     out = []
     for rec, progress in OptimizerRepository(store).list_optimizers(now):
-        config = codec.loads(rec.get("configuration"), {})
+        config = codec.loads(rec.configuration, {})
         total = config.get("total_max_jobs")
         objectives = config.get("objectives", [])
         out.append({
-            "id": rec["id"], "name": rec.get("name", ""), "project": rec.get("project", ""),
-            "status": progress.status, "end_reason": rec.get("status_reason", ""),
+            "id": rec.id, "name": rec.name, "project": rec.project,
+            "status": progress.status, "end_reason": rec.status_reason,
             "live": progress.live, "strategy": _short_class(config.get("optimizer_class", "")),
             "objective": [f"{o['title']}/{o['series']} ({o['sign']})" for o in objectives],
             "done": progress.done, "running": progress.running, "queued": progress.queued,
             "failed": progress.counts.get("failed", 0), "total": total,
             "progress": progress.done / total if total else None,
             "best": progress.best, "best_job": progress.best_job,
-            "elapsed": progress.elapsed_seconds, "created": float(rec.get("created") or 0)})
+            "elapsed": progress.elapsed_seconds, "created": rec.created})
     return out
 
 
@@ -193,8 +195,8 @@ class SnapshotCache:
         """The worker (``host:pid``) of each job, from the records not remembered yet (one
         round trip)."""
         missing = [r for r in rows if ("worker", r.id) not in self._final]
-        records = self.store.get_many(r.id for r in missing) if missing else []
-        fetched = {r.id: (rec or {}).get("worker", "") for r, rec in zip(missing, records)}
+        records = self.store.records(r.id for r in missing) if missing else []
+        fetched = {r.id: rec.worker if rec else "" for r, rec in zip(missing, records)}
         return {r.id: self.final("worker", r, partial(fetched.__getitem__, r.id)) for r in rows}
 
 
@@ -259,18 +261,18 @@ def jobs_page(cache: SnapshotCache, opt_id: str, *, offset: int = 0, limit: int 
     now = time.time()
     pairs = aggregate.sort_jobs(pairs, sort, descending, snap.summary.parameter_names, now)
     page = pairs[offset:offset + limit]
-    records = cache.store.get_many(j.id for j, _ in page)
+    records = cache.store.records(j.id for j, _ in page)
     out = []
     for (j, row), rec in zip(page, records):
-        rec = rec or {}
         out.append({
             "id": j.id, "index": j.index, "rank": j.rank, "values": j.values,
             "iteration": row.objective_iteration(),
-            "status": rec.get("status", j.status),
-            "reason": rec.get("status_reason", j.reason), "error": rec.get("error", ""),
+            "status": rec.status.value if rec else j.status,
+            "reason": rec.status_reason if rec else j.reason,
+            "error": (rec.error if rec else None) or "",
             "parameters": j.parameters, "meta": row.meta, "archived": j.archived,
             "started": row.started_at, "ended": row.ended_at,
-            "run": row.run_seconds(now), "worker": rec.get("worker", "")})
+            "run": row.run_seconds(now), "worker": rec.worker if rec else ""})
     return {"total": len(pairs), "offset": offset, "limit": limit, "sort": sort,
             "descending": descending, "parameters": snap.summary.parameter_names,
             "objective_labels": snap.summary.objective_labels, "jobs": out}
@@ -301,19 +303,15 @@ def job_detail(store: Store, job_id: str) -> dict[str, Any]:
     """Everything about one job: record fields, parameters, every scalar series, output tail,
     traceback, artifacts, its row in the optimizer's table (meta) and the chain of jobs it
     continued from with their checkpoints. TaskNotFoundError for an unknown id."""
-    rec = store.get(job_id)
-    parent = rec.get("parent") or None
-    row = OptimizerRepository(store).job(parent, job_id) if parent else None
+    rec = store.record(job_id)
+    row = OptimizerRepository(store).job(rec.parent, job_id) if rec.parent else None
     return {
-        "id": job_id, "name": rec.get("name", ""), "project": rec.get("project", ""),
-        "status": rec.get("status", ""), "reason": rec.get("status_reason", ""),
-        "error": rec.get("error", ""), "traceback": rec.get("traceback", ""),
-        "output": rec.get("output", ""), "worker": rec.get("worker", ""),
-        "attempts": int(rec.get("attempts") or 0), "queue": rec.get("queue", ""),
-        "parent": parent, "created": _float(rec.get("created")),
-        "started": _float(rec.get("started")), "completed": _float(rec.get("completed")),
-        "archived": rec.get("archived") == "1",
-        "parameters": codec.loads(rec.get("parameters"), {}),
+        "id": job_id, "name": rec.name, "project": rec.project, "status": rec.status.value,
+        "reason": rec.status_reason, "error": rec.error or "", "traceback": rec.traceback or "",
+        "output": rec.output, "worker": rec.worker, "attempts": rec.attempts,
+        "queue": rec.queue or "", "parent": rec.parent, "created": rec.created,
+        "started": rec.started, "completed": rec.completed, "archived": rec.archived,
+        "parameters": rec.parameters,
         "index": None if row is None else row.index, "meta": {} if row is None else row.meta,
         "metrics": store.metrics(job_id), "scalars": store.history(job_id),
         "artifacts": store.artifacts(job_id),
@@ -322,27 +320,22 @@ def job_detail(store: Store, job_id: str) -> dict[str, Any]:
     }
 
 
-def _chain(store: Store, rec: dict[str, str], limit: int = 1000) -> list[dict[str, Any]]:
+def _chain(store: Store, rec: TaskRecord, limit: int = 1000) -> list[dict[str, Any]]:
     """The jobs this one continued from (newest first), each with its checkpoints."""
     out: list[dict[str, Any]] = []
-    seen = {rec["id"]}
-    task_id = rec.get("continue_from") or ""
+    seen = {rec.id}
+    task_id = rec.continue_from
     while task_id and task_id not in seen and len(out) < limit:
         seen.add(task_id)
         try:
-            prev = store.get(task_id)
+            prev = store.record(task_id)
         except TaskNotFoundError:
             out.append({"id": task_id, "missing": True, "checkpoints": []})
             break
-        out.append({"id": task_id, "name": prev.get("name", ""),
-                    "status": prev.get("status", ""), "missing": False,
-                    "checkpoints": store.checkpoints(task_id)})
-        task_id = prev.get("continue_from") or ""
+        out.append({"id": task_id, "name": prev.name, "status": prev.status.value,
+                    "missing": False, "checkpoints": store.checkpoints(task_id)})
+        task_id = prev.continue_from
     return out
-
-
-def _float(text: str | None) -> float | None:
-    return float(text) if text else None
 
 
 def job_parent(store: Store, job_id: str) -> str | None:
@@ -359,8 +352,7 @@ def stop_optimization(store: Store, opt_id: str) -> dict[str, Any]:
     Raises TaskNotFoundError, NotAnOptimizerError, or :class:`ActionRefusedError` when no
     controller drives it (nothing would read the request) or it has already ended.
     """
-    rec = store.get(opt_id)
-    if not rec.get("configuration"):
+    if not store.record(opt_id).configuration:
         raise NotAnOptimizerError(f"task {opt_id} is not an hpqueue optimizer")
     progress = OptimizerRepository(store).progress(opt_id)
     if TaskStatus(progress.status).is_final:
@@ -380,6 +372,6 @@ def stop_job(store: Store, job_id: str) -> dict[str, Any]:
     """
     parent = job_parent(store, job_id)
     outcome = store.request_stop(job_id, parent, STOP_REASON)
-    if outcome == "missing":
+    if outcome == StopOutcome.MISSING:
         raise TaskNotFoundError(job_id)
-    return {"id": job_id, "outcome": outcome}
+    return {"id": job_id, "outcome": outcome.value}
