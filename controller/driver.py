@@ -197,6 +197,9 @@ class Driver:
             return self.scheduler.on_scalar(event.task_id, event.fields["title"],
                                             event.fields["series"], iteration, value,
                                             event.stats)
+        if event.kind == "control" and event.fields.get("command") == "stop":
+            # a stop posted by another process (the dashboard): as request_stop()
+            self.stop_reason = self.stop_reason or "stopped by user"
         return Outcome()
 
     def _drain_timeout(self, now: float) -> str | None:

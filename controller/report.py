@@ -28,7 +28,7 @@ from workers.store import Store
 from .jobs import Job
 from .objective import MultiObjective, Objective
 from .parameters import Parameter, SearchSpace
-from .persistence import OptimizerRepository, SavedState
+from .persistence import OptimizerRepository, SavedOptimizer, SavedState
 from .ranking import Leaderboard
 from .report_svg import (
     Axis,
@@ -115,8 +115,10 @@ class OptimizerSummary:
 
 
 # ------------------------------------------------------------------- loading
-def load_summary(store: Store, opt_id: str, now: float | None = None) -> OptimizerSummary:
-    """Read an optimizer's saved data.
+def load_summary(store: Store, opt_id: str, now: float | None = None,
+                 saved: SavedOptimizer | None = None) -> OptimizerSummary:
+    """Read an optimizer's saved data; ``saved``: what the caller has just loaded of it (the
+    dashboard loads it parsing only the job rows that changed).
 
     Raises TaskNotFoundError for an unknown id, ValueError if the task is not an optimizer.
     """
@@ -126,7 +128,7 @@ def load_summary(store: Store, opt_id: str, now: float | None = None) -> Optimiz
         raise ValueError(f"task {opt_id} is not an hpqueue optimizer (it has no configuration)")
     config = json.loads(record.configuration)
     objective = MultiObjective([Objective(**o) for o in config["objectives"]])
-    saved = OptimizerRepository(store).load(opt_id)
+    saved = OptimizerRepository(store).load(opt_id) if saved is None else saved
     rows = saved.jobs
     jobs = _rank([_job_summary(j, objective, now) for j in rows], objective)
     elapsed = saved.state.elapsed_seconds(saved.live, now)

@@ -428,6 +428,12 @@ class Store:
                                                    "command": command},
                         maxlen=self.settings.stream_maxlen, approximate=True)
 
+    def last_event_id(self, parent: str | None) -> str:
+        """Id of the newest event of ``parent``'s stream ('0-0' if it is empty): the cursor
+        after which a follower sees only what happens from now on."""
+        newest = self.redis.xrevrange(self.keys.events(parent), count=1)
+        return str(newest[0][0]) if newest else "0-0"
+
     # -------------------------------------------------------------------- leases
     def acquire_lease(self, key: str, owner: str, ttl: float) -> bool:
         """Take ``key`` for ``owner`` for ``ttl`` seconds if nobody holds it (or owner does)."""

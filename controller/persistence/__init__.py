@@ -8,7 +8,7 @@
 """
 
 from .keys import OptimizerKeys
-from .repository import OptimizerRepository, SavedPass
+from .repository import OptimizerRepository, RowMemo, SavedPass
 from .state import (
     BestPoint,
     Progress,
@@ -27,6 +27,7 @@ __all__ = [
     "OptimizerRepository",
     "Progress",
     "Resources",
+    "RowMemo",
     "SavedOptimizer",
     "SavedPass",
     "SavedState",

@@ -23,6 +23,22 @@ from ..jobs import Job
 from .keys import OptimizerKeys
 from .state import BestPoint, Progress, SavedOptimizer, SavedState
 
+#: Parsed job rows by job id, with the JSON they were parsed from (see :meth:`load`).
+RowMemo = dict[str, tuple[str, Job]]
+
+
+def _parse_rows(raw: Mapping[str, str], memo: RowMemo) -> list[Job]:
+    """The rows of a job table, parsing only those not in ``memo`` with the same JSON."""
+    jobs = []
+    for job_id, text in raw.items():
+        seen = memo.get(job_id)
+        if seen is None or seen[0] != text:
+            seen = memo[job_id] = (text, Job.from_row(job_id, json.loads(text)))
+        jobs.append(seen[1])
+    for gone in memo.keys() - raw.keys():
+        del memo[gone]
+    return jobs
+
 
 @dataclass(frozen=True)
 class SavedPass:
@@ -84,18 +100,29 @@ class OptimizerRepository:
         return bool(rows)
 
     # ------------------------------------------------------------------ reading
-    def load(self, opt_id: str) -> SavedOptimizer:
+    def load(self, opt_id: str, memo: RowMemo | None = None) -> SavedOptimizer:
         """Everything saved of ``opt_id`` (empty for an optimizer that never ran), in one
-        transaction."""
+        transaction.
+
+        ``memo`` (job id -> (saved JSON, row)) is for a reader that loads the same optimizer
+        again and again (the dashboard): only the rows whose JSON changed since its last load
+        are parsed, and the memo is updated in place. Its rows are shared between loads: the
+        caller must not change them.
+        """
         pipe = self._redis.pipeline(transaction=True)
         pipe.hgetall(self.keys.state(opt_id))
         pipe.hgetall(self.keys.jobs(opt_id))
         pipe.lrange(self.keys.best(opt_id), 0, -1)
         pipe.exists(self.keys.lease(opt_id))
         state, rows, best, lease = pipe.execute()
-        jobs = [Job.from_row(job_id, json.loads(row)) for job_id, row in rows.items()]
+        jobs = _parse_rows(rows, {} if memo is None else memo)
         return SavedOptimizer(SavedState.from_fields(state), sorted(jobs, key=lambda j: j.index),
                               [BestPoint.from_dict(json.loads(b)) for b in best], bool(lease))
+
+    def job(self, opt_id: str, job_id: str) -> Job | None:
+        """One row of ``opt_id``'s job table (None if the job is not in it)."""
+        raw = self._redis.hget(self.keys.jobs(opt_id), job_id)
+        return Job.from_row(job_id, json.loads(raw)) if raw else None
 
     def progress(self, opt_id: str, now: float | None = None) -> Progress:
         """A :class:`Progress` in one round trip (no job rows are read); TaskNotFoundError for

@@ -29,14 +29,20 @@ def gated(task: Task) -> float:
     (gate / f"ran-{key(x)}-{task.id}-{task.attempts}").write_text(str(os.getpid()))
     log = task.get_logger()
     log.report_scalar("val", "loss", value=x, iteration=0)
+    wait_for_release(task, gate, x)
+    log.report_scalar("val", "loss", value=x, iteration=1)
+    return x
+
+
+def wait_for_release(task: Task, gate: Path, x: float) -> None:
+    """Wait (at most :data:`MAX_WAIT`) for ``release-<x>`` or ``release-all`` in ``gate``;
+    a stop request ends the wait (TrialStopped)."""
     deadline = time.monotonic() + MAX_WAIT
     while not ((gate / f"release-{key(x)}").exists() or (gate / "release-all").exists()):
         if time.monotonic() > deadline:
             raise TimeoutError("never released")
         time.sleep(0.02)
         task.check_stop()
-    log.report_scalar("val", "loss", value=x, iteration=1)
-    return x
 
 
 def report_until_stopped(task: Task) -> None:
