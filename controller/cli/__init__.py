@@ -34,6 +34,7 @@ from collections.abc import Sequence
 
 import click
 
+from ..dashboard.cli import dashboard as dashboard_command
 from . import optimize, views, worker
 from .base import INTERRUPTED
 
@@ -56,7 +57,7 @@ def cli() -> None:
 
 
 for _command in (worker.worker, optimize.optimize, optimize.resume, views.top, views.status,
-                 views.report_page):
+                 views.report_page, dashboard_command):
     cli.add_command(_command)
 
 

@@ -6,8 +6,8 @@
 Modules: :mod:`.data` (every read and the actions: the one seam to the saved state),
 :mod:`.aggregate` (what the charts draw, computed server-side), :mod:`.live` (event streams
 followed with blocking reads), :mod:`.app` (routes), :mod:`.server`, :mod:`.cli` (the click
-command). The web stack (Starlette, uvicorn) is the optional extra ``dashboard``: it is imported
-on first use, so ``controller.dashboard.cli`` imports without it.
+command). The web stack (Starlette, uvicorn) is imported on first use, so that ``hpq`` starts
+without loading it.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The ``hpq dashboard`` command (click), to be added to the ``hpq`` group."""
+"""The ``hpq dashboard`` command (click), part of the ``hpq`` group."""
 
 from __future__ import annotations
 
@@ -13,11 +13,8 @@ import click
 @click.option("--read-only", is_flag=True, help="turn the actions (stop) off")
 def dashboard(host: str, port: int, read_only: bool) -> None:
     """Serve a live web UI of every optimizer in the namespace (HPQ_REDIS_URL, HPQ_NAMESPACE)."""
-    try:
-        from .server import serve
-    except ImportError as exc:  # the extra is not installed
-        raise click.ClickException(f"the dashboard needs the 'dashboard' extra "
-                                   f"(pip install 'hpqueue[dashboard]'): {exc}") from None
+    from .server import serve  # the web stack is imported only for this command
+
     serve(host=host, port=port, read_only=read_only)
 
 
