@@ -1,8 +1,8 @@
 """Hyperband: Polyaxon's bracket math, promotions, resume, reproducibility and state round-trip.
 
-:func:`driver` drives a strategy with :class:`controller.testing.DirectLoop` as the optimizer's loop
-does (fill free worker slots with ``suggest()``, end one running trial at a time in a seeded
-random order); test_bohb reuses it.
+:func:`driver` drives a strategy with :class:`controller.testing.DirectLoop` as the optimizer's
+loop does (fill free worker slots with ``suggest()``, end one running trial at a time in a
+seeded random order); test_bohb reuses it.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ def quadratic(params: dict[str, Any], meta: dict[str, Any]) -> tuple[str, Any]:
 
 
 def driver(strategy: SearchStrategy, workers: int = 4, outcome: Outcome = quadratic,
-        seed: int = 0) -> DirectLoop:
+           seed: int = 0) -> DirectLoop:
     """A tiny optimizer loop: ``workers`` slots, trials end one at a time in random order, as
     ``outcome(parameters, meta)`` says."""
     return DirectLoop(strategy, Outcomes(lambda job, rng: outcome(job.parameters, job.meta)),
