@@ -47,6 +47,26 @@ What is checked:
     :meth:`~controller.simulate.Simulation.restore`: ``Job.to_row``/``Job.from_row``,
     ``Scheduler.restore`` + ``load_state_dict``) finishes the run exactly as an uninterrupted one:
     the same jobs, no duplicate ids, ``total_max_jobs`` respected.
+
+Two drivers run a strategy without Redis or workers, for these checks and for your own tests:
+
+* :class:`~controller.simulate.Simulation` -- the optimizer's loop (the real
+  :class:`~controller.loop.Scheduler`) in simulated time: limits, early stopping, stop
+  requests, resume (``snapshot``/``restore``); trials are a
+  :class:`~controller.simulate.TrialModel`.
+* :class:`DirectLoop` -- the strategy alone: ``slots`` jobs at a time, ending in the order the
+  test chooses (:func:`rotating`, :func:`shuffled`, :func:`first_to_finish` with durations, or
+  any ``order(loop)``); its ``log`` shows every suggestion (with ``meta`` and ``continue_from``),
+  WAIT, None, decision and completion. What a job reports and how it ends is a
+  :class:`JobModel`: :class:`ContractJobs` (the checks' jobs) or :class:`Outcomes` (a status and
+  value per job). ``snapshot``/``restore`` interrupt it and go on with a fresh strategy given the
+  saved ``state_dict`` and the trials through ``load_state_dict``::
+
+      loop = DirectLoop(strategy, Outcomes(lambda job, rng: ("completed", f(job.parameters))),
+                        slots=4, order=shuffled, max_jobs=50, seed=1)
+      loop.run(20)                                    # until 20 jobs ended
+      twin = loop.fresh(new_strategy()).restore(loop.snapshot())
+      assert twin.run().log == loop.run().log         # the restored loop goes on identically
 """
 
 from __future__ import annotations
@@ -57,7 +77,7 @@ import math
 import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -314,8 +334,11 @@ class Watch:
 # ---------------------------------------------------------------------- a direct loop
 @dataclass
 class Record:
-    """One job of :class:`DirectLoop`."""
+    """One job of :class:`DirectLoop`: its suggestion, then what it reported and how it ended.
+    ``value`` and ``iteration`` are its last report's unless the job model set others;
+    ``ends_at`` is its end in simulated time (with ``duration``)."""
 
+    index: int
     job_id: str
     parameters: dict[str, Any]
     meta: dict[str, Any]
@@ -323,120 +346,272 @@ class Record:
     status: str = "in_progress"
     value: Any = None
     iteration: int | None = None
+    ends_at: float | None = None
 
     def trial(self) -> Trial:
         return Trial(self.job_id, dict(self.parameters), dict(self.meta), self.status,
                      self.value, self.iteration)
 
 
-def _default_order(step: int, pending: list[str]) -> int:
-    return (step * 7) % len(pending)
+class JobModel(Protocol):
+    """What the jobs of a :class:`DirectLoop` do. ``start`` is called once a job has started
+    (make its first reports with :meth:`DirectLoop.report`); ``end`` when it ends, before
+    ``on_trial_complete``: make its last reports and set ``job.status`` (``completed``,
+    ``failed`` or ``stopped``), and ``job.value``/``job.iteration`` if the trial ends with other
+    than its last report. Draw randomness from ``loop.rng``: it is in the loop's snapshot."""
+
+    def start(self, loop: DirectLoop, job: Record) -> None: ...
+
+    def end(self, loop: DirectLoop, job: Record) -> None: ...
 
 
-@dataclass
-class DirectLoop:
-    """A deterministic stand-in for the optimizer's loop: ``slots`` jobs at a time; each job
-    reports its first iteration when it starts and the rest when it ends; ``order(step,
-    pending)`` picks the job that ends next. Job ``i`` fails if ``i % 7 == 3`` (after its first
-    report) and ends ``stopped`` without a metric if ``i % 11 == 5``; otherwise it reports every
-    iteration up to its resource (3 without one) and ends ``completed``, or ``stopped`` when told
-    STOP. ``log`` is everything the strategy said, in order."""
+@dataclass(frozen=True)
+class ContractJobs:
+    """The jobs of the contract checks (a :class:`JobModel`). A job reports every iteration up
+    to its resource (1 to 3 without one; a job that continues another from the iteration after
+    that one's last): the first when it starts, the rest when it ends, with the value
+    ``contract_loss + 0.5 * (1 - i / top)`` (``[loss, 1 - loss]`` with ``objectives=2``). Job
+    ``i`` fails if ``i % 7 == 3`` (after its first report) and ends ``stopped`` without a metric
+    if ``i % 11 == 5``; otherwise it ends ``completed``, or ``stopped`` when told STOP."""
 
-    strategy: SearchStrategy
     case: StrategyCase
-    slots: int = 3
-    order: Callable[[int, list[str]], int] = _default_order
-    records: dict[str, Record] = field(default_factory=dict)
-    pending: list[str] = field(default_factory=list)
-    log: list[Any] = field(default_factory=list)
-    steps: int = 0
-    done: bool = False
-    objectives: int = 1  # 2: values are [loss, 1 - loss] (a second objective, maximised)
+    objectives: int = 1  # 2: a second objective, maximised
 
-    def _iterations(self, rec: Record) -> range:
-        if self.case.resource is None or RESOURCE not in rec.parameters:
+    def _iterations(self, loop: DirectLoop, job: Record) -> range:
+        if self.case.resource is None or RESOURCE not in job.parameters:
             return range(1, 4)
         first = 1
-        if rec.continue_from is not None:
-            prev = self.records[rec.continue_from].iteration
-            first = (prev or 0) + 1
-        return range(first, int(rec.parameters[RESOURCE]) + 1)
+        if job.continue_from is not None:
+            first = (loop.records[job.continue_from].iteration or 0) + 1
+        return range(first, int(job.parameters[RESOURCE]) + 1)
 
-    def _value(self, rec: Record, iteration: int, top: int) -> Any:
-        loss = contract_loss(rec.parameters) + 0.5 * (1 - iteration / top)
-        return loss if self.objectives == 1 else [loss, 1 - loss]
-
-    def _report(self, rec: Record, iteration: int) -> Decision:
+    def _report(self, loop: DirectLoop, job: Record, iteration: int) -> Decision:
         top = MAX_RESOURCE if self.case.resource is not None else 3
-        rec.value, rec.iteration = self._value(rec, iteration, top), iteration
-        decision = self.strategy.on_trial_result(rec.job_id, iteration, rec.value)
-        _ensure(isinstance(decision, Decision),
-                f"{self.case.id}: on_trial_result returned {decision!r}")
-        self.log.append(("result", rec.job_id, iteration, decision.value))
-        return decision
+        loss = contract_loss(job.parameters) + 0.5 * (1 - iteration / top)
+        return loop.report(job, iteration, loss if self.objectives == 1 else [loss, 1 - loss])
 
+    def start(self, loop: DirectLoop, job: Record) -> None:
+        iterations = self._iterations(loop, job)
+        if len(iterations):
+            self._report(loop, job, iterations[0])
+
+    def end(self, loop: DirectLoop, job: Record) -> None:
+        if job.index % 7 == 3:
+            job.status, job.value = "failed", None
+        elif job.index % 11 == 5:
+            job.status, job.value = "stopped", None
+        else:
+            job.status = "completed"
+            for iteration in list(self._iterations(loop, job))[1:]:
+                if self._report(loop, job, iteration) == Decision.STOP:
+                    job.status = "stopped"
+                    break
+
+
+@dataclass(frozen=True)
+class Outcomes:
+    """Jobs (a :class:`JobModel`) that report nothing while they run and end as
+    ``outcome(job, rng)`` says, called when the job ends: ``(status, value)``. The trial
+    carries ``iteration``."""
+
+    outcome: Callable[[Record, random.Random], tuple[str, Any]]
+    iteration: int | None = None
+
+    def start(self, loop: DirectLoop, job: Record) -> None:
+        """Nothing: the job reports only its outcome."""
+
+    def end(self, loop: DirectLoop, job: Record) -> None:
+        job.status, job.value = self.outcome(job, loop.rng)
+        job.iteration = self.iteration
+
+
+#: ``order(loop)``: the index in ``loop.running`` of the job that ends next.
+Order = Callable[["DirectLoop"], int]
+
+
+def rotating(loop: DirectLoop) -> int:
+    """A fixed, scrambled order: the job at ``(7 * jobs ended so far) % running``."""
+    return (loop.steps * 7) % len(loop.running)
+
+
+def shuffled(loop: DirectLoop) -> int:
+    """A random running job, drawn from ``loop.rng``."""
+    return loop.rng.randrange(len(loop.running))
+
+
+def first_to_finish(loop: DirectLoop) -> int:
+    """The job whose end in simulated time (``duration``) comes first; ties by start order."""
+    ends = [loop.records[job_id].ends_at for job_id in loop.running]
+    if any(end is None for end in ends):
+        raise ValueError("first_to_finish needs DirectLoop(duration=...)")
+    return min(range(len(ends)), key=lambda i: (ends[i], loop.records[loop.running[i]].index))
+
+
+class DirectLoop:
+    """A strategy driven directly, without the :class:`~controller.loop.Scheduler`: the test
+    chooses how jobs end and in which order, and sees everything the strategy says.
+
+    ``slots`` jobs run at a time. :meth:`fill` asks ``suggest()`` while a slot is free (as the
+    optimizer's loop: not after it returned None, nor once ``max_jobs`` jobs were started) and
+    starts job ``f"{prefix}{i}"`` for the i-th suggestion (``on_trial_start``, then
+    ``model.start``); :meth:`end_next` ends the running job ``order`` picks (``model.end``,
+    then ``on_trial_complete``); :meth:`step` does both. With ``duration(job, rng)``, a job ends
+    ``duration`` after it started in simulated time (``now``; use ``order=first_to_finish``).
+    ``rng`` (``random.Random(seed)``) serves the order, the durations and the job model. With
+    ``case``, every suggestion is checked with :meth:`StrategyCase.check_suggestion`.
+
+    ``log`` is everything the strategy said, in order: ``("start", job_id, suggestion,
+    running)`` (``running``: the ids of the jobs that ran when it started), ``("wait",
+    n_running)``, ``("none", n_running)``, ``("result", job_id, iteration, decision)`` and
+    ``("complete", job_id, status)``. :meth:`snapshot` and :meth:`restore` interrupt and resume
+    it: the strategy goes through ``state_dict``/``load_state_dict``, so that a restored loop
+    runs a fresh strategy (:meth:`fresh`) exactly where the first one was.
+    """
+
+    def __init__(self, strategy: SearchStrategy, model: JobModel, *,
+                 case: StrategyCase | None = None, slots: int = 3, order: Order = rotating,
+                 duration: Callable[[Record, random.Random], float] | None = None,
+                 max_jobs: int | None = None, seed: int = 0, prefix: str = "j") -> None:
+        if slots < 1:
+            raise ValueError(f"DirectLoop: slots must be at least 1, got {slots!r}")
+        self.strategy, self.model, self.case = strategy, model, case
+        self.slots, self.order, self.duration = slots, order, duration
+        self.max_jobs, self.seed, self.prefix = max_jobs, seed, prefix
+        self.rng = random.Random(seed)
+        self.records: dict[str, Record] = {}  # every job, in start order
+        self.running: list[str] = []  # in start order
+        self.log: list[tuple[Any, ...]] = []
+        self.steps = 0  # jobs ended
+        self.now = 0.0
+        self.exhausted = False  # suggest() returned None: it is not asked again
+        self.done = False  # nothing runs and nothing more starts
+
+    def fresh(self, strategy: SearchStrategy) -> DirectLoop:
+        """A new loop with this one's arguments for ``strategy`` (to :meth:`restore`)."""
+        return DirectLoop(strategy, self.model, case=self.case, slots=self.slots,
+                          order=self.order, duration=self.duration, max_jobs=self.max_jobs,
+                          seed=self.seed, prefix=self.prefix)
+
+    @property
+    def name(self) -> str:
+        return self.case.id if self.case is not None else type(self.strategy).__name__
+
+    # ---------------------------------------------------------------------- running
     def fill(self) -> None:
-        """Ask for suggestions while a slot is free; start each job with its first report."""
-        while len(self.pending) < self.slots:
+        """Ask for suggestions while a slot is free; start a job for each."""
+        while (len(self.running) < self.slots and not self.exhausted
+               and (self.max_jobs is None or len(self.records) < self.max_jobs)):
             s = self.strategy.suggest()
             if s is None or s is WAIT:
-                self.log.append(("none",) if s is None else ("wait",))
-                if s is None and not self.pending:
-                    self.done = True
+                self.exhausted = s is None
+                self.log.append(("none" if s is None else "wait", len(self.running)))
                 return
-            self.case.check_suggestion(self.strategy, s)
-            assert isinstance(s, Suggestion)
-            job_id = f"j{len(self.records)}"
-            self.log.append(("start", job_id, s.parameters, s.meta, s.continue_from))
-            self.strategy.on_trial_start(job_id, s)
-            rec = Record(job_id, dict(s.parameters), dict(s.meta), s.continue_from)
-            self.records[job_id] = rec
-            self.pending.append(job_id)
-            its = self._iterations(rec)
-            if len(its):
-                self._report(rec, its[0])
+            if self.case is not None:
+                self.case.check_suggestion(self.strategy, s)
+            if not isinstance(s, Suggestion):
+                raise AssertionError(f"{self.name}: suggest() returned {s!r}")
+            index = len(self.records)
+            job = Record(index, f"{self.prefix}{index}", dict(s.parameters), dict(s.meta),
+                         s.continue_from)
+            self.log.append(("start", job.job_id, s, tuple(self.running)))
+            self.strategy.on_trial_start(job.job_id, s)
+            self.records[job.job_id] = job
+            self.running.append(job.job_id)
+            if self.duration is not None:
+                job.ends_at = self.now + self.duration(job, self.rng)
+            self.model.start(self, job)
+
+    def report(self, job: Record, iteration: int, value: Any) -> Decision:
+        """``job`` reports ``value`` at ``iteration``: the strategy's decision (for models)."""
+        job.value, job.iteration = value, iteration
+        decision = self.strategy.on_trial_result(job.job_id, iteration, value)
+        _ensure(isinstance(decision, Decision),
+                f"{self.name}: on_trial_result returned {decision!r}")
+        self.log.append(("result", job.job_id, iteration, decision.value))
+        return decision
+
+    def end_next(self) -> Record:
+        """End the running job ``order`` picks and tell the strategy; returns it."""
+        if not self.running:
+            raise RuntimeError("DirectLoop.end_next: no job is running")
+        job = self.records[self.running.pop(self.order(self))]
+        self.steps += 1
+        if job.ends_at is not None:
+            self.now = job.ends_at
+        self.model.end(self, job)
+        self.strategy.on_trial_complete(job.trial())
+        self.log.append(("complete", job.job_id, job.status))
+        return job
 
     def step(self) -> bool:
-        """Fill the slots and end one job; False once the strategy is done (or stalls)."""
+        """Fill the slots and end one job; False once nothing runs (exhausted, or stalled on
+        WAIT with nothing running)."""
         if self.done:
             return False
         self.fill()
-        if not self.pending:
+        if not self.running:
             self.done = True
             return False
-        job_id = self.pending.pop(self.order(self.steps, self.pending))
-        self.steps += 1
-        rec = self.records[job_id]
-        index = int(job_id[1:])
-        if index % 7 == 3:
-            rec.status, rec.value = "failed", None
-        elif index % 11 == 5:
-            rec.status, rec.value = "stopped", None
-        else:
-            rec.status = "completed"
-            for it in list(self._iterations(rec))[1:]:
-                if self._report(rec, it) == Decision.STOP:
-                    rec.status = "stopped"
-                    break
-        self.strategy.on_trial_complete(rec.trial())
-        self.log.append(("complete", job_id, rec.status))
+        self.end_next()
         return True
 
-    def run(self, steps: int) -> DirectLoop:
-        for _ in range(steps):
-            if not self.step():
-                break
+    def run(self, steps: int | None = None) -> DirectLoop:
+        """:meth:`step` ``steps`` times or, with None, until the loop is done (the strategy
+        must then run out of suggestions, or ``max_jobs`` be set)."""
+        count = 0
+        while (steps is None or count < steps) and self.step():
+            count += 1
         return self
 
+    # ---------------------------------------------------------------------- reading
     def trials(self) -> list[Trial]:
-        return [r.trial() for r in sorted(self.records.values(), key=lambda r: int(r.job_id[1:]))]
+        """Every job as a Trial, in start order (what ``load_state_dict`` takes)."""
+        return [r.trial() for r in self.records.values()]
 
-    def handover(self, strategy: SearchStrategy) -> DirectLoop:
-        """A loop for ``strategy`` that continues exactly where this one is."""
-        return DirectLoop(strategy, self.case, self.slots, self.order,
-                          {k: Record(**vars(r)) for k, r in self.records.items()},
-                          list(self.pending), list(self.log), self.steps, self.done,
-                          self.objectives)
+    def starts(self) -> list[Suggestion]:
+        """Every suggestion that started a job, in order."""
+        return [entry[2] for entry in self.log if entry[0] == "start"]
+
+    @property
+    def max_running(self) -> int:
+        """The most jobs that ran at once."""
+        return max((len(entry[3]) + 1 for entry in self.log if entry[0] == "start"), default=0)
+
+    # ---------------------------------------------------------------------- resuming
+    def snapshot(self) -> dict[str, Any]:
+        """The loop's state as new JSON values: the strategy's ``state_dict()``, the jobs, the
+        log, the clock and the random generator."""
+        version, internal, gauss = self.rng.getstate()
+        log = [[*entry[:2], {"parameters": entry[2].parameters, "meta": entry[2].meta,
+                             "continue_from": entry[2].continue_from}, list(entry[3])]
+               if entry[0] == "start" else list(entry) for entry in self.log]
+        return json.loads(json.dumps({
+            "strategy": self.strategy.state_dict(),
+            "jobs": [vars(r) for r in self.records.values()], "running": self.running,
+            "log": log, "steps": self.steps, "now": self.now, "exhausted": self.exhausted,
+            "done": self.done, "rng": [version, internal, gauss]}))
+
+    def restore(self, snapshot: Mapping[str, Any]) -> DirectLoop:
+        """Continue from ``snapshot`` (on a new loop, :meth:`fresh`): the strategy gets the saved
+        state and the trials through ``load_state_dict``; returns self."""
+        if self.records or self.log:
+            raise ValueError("DirectLoop.restore needs a new loop; this one has run already")
+        self.records = {r["job_id"]: Record(**r) for r in snapshot["jobs"]}
+        self.strategy.load_state_dict(snapshot["strategy"], self.trials())
+        self.running = list(snapshot["running"])
+        self.log = [(*entry[:2], Suggestion(**entry[2]), tuple(entry[3]))
+                    if entry[0] == "start" else tuple(entry) for entry in snapshot["log"]]
+        self.steps, self.now = snapshot["steps"], snapshot["now"]
+        self.exhausted, self.done = snapshot["exhausted"], snapshot["done"]
+        version, internal, gauss = snapshot["rng"]
+        self.rng.setstate((version, tuple(internal), gauss))
+        return self
+
+
+def _contract_loop(case: StrategyCase, strategy: SearchStrategy, objectives: int = 1,
+                   **options: Any) -> DirectLoop:
+    """A :class:`DirectLoop` of the contract's jobs (:class:`ContractJobs`) for ``case``."""
+    return DirectLoop(strategy, ContractJobs(case, objectives), case=case, **options)
 
 
 # ---------------------------------------------------------------------- the checks
@@ -488,9 +663,7 @@ def check_failures_and_stops_through_the_loop(case: StrategyCase, workers: int =
 def check_shuffled_completions(case: StrategyCase, seed: int = 0) -> None:
     """(b) Up to 6 jobs at once ending in a random order, with failures and metric-less stops,
     through :class:`DirectLoop`."""
-    rng = random.Random(seed)
-    loop = DirectLoop(case.build(seed=seed), case, slots=6,
-                      order=lambda step, pending: rng.randrange(len(pending)))
+    loop = _contract_loop(case, case.build(seed=seed), slots=6, order=shuffled, seed=seed)
     loop.run(80)
     statuses = {r.status for r in loop.records.values()}
     _ensure("failed" in statuses and "stopped" in statuses,
@@ -504,14 +677,13 @@ def _resumed_loop(case: StrategyCase, space: Sequence[Parameter], k: int, n: int
     """An uninterrupted run of ``k + n`` steps and one interrupted after ``k`` steps, whose
     strategy is then rebuilt from JSON state and trials: (reference, resumed, restored)."""
     objectives = 1 if isinstance(objective, Objective) else len(objective)
-    reference = DirectLoop(case.build(space, context=contract_context(objective)), case,
-                           objectives=objectives).run(k + n)
+    reference = _contract_loop(case, case.build(space, context=contract_context(objective)),
+                               objectives).run(k + n)
     context = contract_context(objective)  # shared, as one optimizer's storage is
-    original = case.build(space, context=context)
-    first = DirectLoop(original, case, objectives=objectives).run(k)
+    first = _contract_loop(case, case.build(space, context=context), objectives).run(k)
     restored = case.build(space, context=context)
-    restored.load_state_dict(json.loads(json.dumps(original.state_dict())), first.trials())
-    return reference, first.handover(restored).run(n), restored
+    resumed = first.fresh(restored).restore(first.snapshot())
+    return reference, resumed.run(n), restored
 
 
 def check_state_round_trip(case: StrategyCase, space_id: str = "mixed", k: int = 5) -> None:
@@ -538,7 +710,7 @@ def check_several_objectives(case: StrategyCase) -> None:
 def check_state_dict_small(case: StrategyCase) -> None:
     """``state_dict()`` is JSON (no NaN, no objects) and does not grow with the trials."""
     strategy = case.build()
-    loop = DirectLoop(strategy, case).run(10)
+    loop = _contract_loop(case, strategy).run(10)
     small = len(json.dumps(strategy.state_dict(), allow_nan=False))
     loop.run(30)
     big = len(json.dumps(strategy.state_dict(), allow_nan=False))

@@ -1,17 +1,14 @@
 """ASHA: rung math, promotion without waiting, failures, busy workers, resume, round trip.
 
-:class:`Simulator` (also used by the other strategy tests) drives a strategy as the optimizer's loop
-does: N slots filled by ``suggest()``, jobs ending in simulated time in a shuffled order.
+:func:`simulator` (also used by the other strategy tests) drives a strategy with
+:class:`controller.testing.DirectLoop` as the optimizer's loop does: N slots filled by
+``suggest()``, jobs ending in simulated time in a shuffled order.
 """
 
 from __future__ import annotations
 
-import copy
-import heapq
-import json
 import random
 from collections.abc import Callable
-from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -19,86 +16,39 @@ import pytest
 from controller.objective import Objective
 from controller.parameters import DiscreteParameterRange, UniformParameterRange
 from controller.strategies.asha import ASHA, rung_resources
-from controller.strategies.base import WAIT, SearchStrategy, Suggestion, Trial
+from controller.strategies.base import SearchStrategy, Suggestion, Trial
 from controller.strategies.hyperband import Resource
+from controller.testing import DirectLoop, Outcomes, Record, first_to_finish
 
 Params = dict[str, Any]
 
 
-class Simulator:
-    """A strategy in a simulated loop with ``slots`` workers.
+def simulator(strategy: SearchStrategy, slots: int, objective: Callable[[Params], Any],
+              duration: Callable[[Record, random.Random], float] | None = None,
+              fails: Callable[[Record, random.Random], bool] | None = None,
+              seed: int = 0, max_jobs: int | None = None) -> DirectLoop:
+    """A strategy in a simulated loop with ``slots`` workers, starting at most ``max_jobs``.
 
-    ``objective(params)`` gives a job's value, ``duration(suggestion, rng)`` its run time,
-    ``fails(trial, rng)`` whether it fails. ``log`` records ``("start", job_id, suggestion,
-    running_job_ids)``, ``("wait", running)``, ``("none", running)`` and ``("done", job_id)``.
+    ``objective(params)`` gives a job's value, ``duration(job, rng)`` its run time (default:
+    uniform in [0.5, 1.5]), ``fails(job, rng)`` whether it fails; jobs end in time order.
     """
 
-    def __init__(self, strategy: SearchStrategy, slots: int, objective: Callable[[Params], Any],
-                 duration: Callable[[Suggestion, random.Random], float] | None = None,
-                 fails: Callable[[Trial, random.Random], bool] | None = None,
-                 seed: int = 0) -> None:
-        self.strategy, self.slots, self.objective = strategy, slots, objective
-        self.duration = duration or (lambda s, rng: rng.uniform(0.5, 1.5))
-        self.fails = fails or (lambda t, rng: False)
-        self.rng = random.Random(seed)
-        self.now = 0.0
-        self.running: list[tuple[float, str]] = []
-        self.trials: dict[str, Trial] = {}
-        self.log: list[tuple[Any, ...]] = []
-        self.exhausted = False
+    def outcome(job: Record, rng: random.Random) -> tuple[str, Any]:
+        if fails is not None and fails(job, rng):
+            return "failed", None
+        return "completed", objective(job.parameters)
 
-    def fill(self, max_jobs: int) -> None:
-        """Ask for suggestions while a slot is free (as the loop does)."""
-        while len(self.running) < self.slots and len(self.trials) < max_jobs and not self.exhausted:
-            suggestion = self.strategy.suggest()
-            if suggestion is None or suggestion is WAIT:
-                self.exhausted = suggestion is None
-                self.log.append(("none" if suggestion is None else "wait", len(self.running)))
-                return
-            job_id = f"job{len(self.trials)}"
-            running = sorted(j for _, j in self.running)
-            self.strategy.on_trial_start(job_id, suggestion)
-            self.trials[job_id] = Trial(job_id, dict(suggestion.parameters),
-                                        dict(suggestion.meta), "in_progress")
-            heapq.heappush(self.running, (self.now + self.duration(suggestion, self.rng), job_id))
-            self.log.append(("start", job_id, suggestion, running))
-
-    def complete_next(self) -> Trial:
-        """End the job that finishes first: failed, or completed with its objective."""
-        self.now, job_id = heapq.heappop(self.running)
-        trial = self.trials[job_id]
-        if self.fails(trial, self.rng):
-            trial = replace(trial, status="failed")
-        else:
-            trial = replace(trial, status="completed", value=self.objective(trial.parameters))
-        self.trials[job_id] = trial
-        self.strategy.on_trial_complete(trial)
-        self.log.append(("done", job_id))
-        return trial
-
-    def run(self, max_jobs: int, completions: int | None = None) -> Simulator:
-        """Fill and complete until ``max_jobs`` ran or ``completions`` jobs ended; returns self."""
-        done = 0
-        self.fill(max_jobs)
-        while self.running and (completions is None or done < completions):
-            self.complete_next()
-            done += 1
-            self.fill(max_jobs)
-        return self
-
-    def starts(self) -> list[Suggestion]:
-        return [event[2] for event in self.log if event[0] == "start"]
+    return DirectLoop(strategy, Outcomes(outcome), slots=slots, order=first_to_finish,
+                      duration=duration or (lambda job, rng: rng.uniform(0.5, 1.5)),
+                      max_jobs=max_jobs, seed=seed, prefix="job")
 
 
-def assert_round_trip(sim: Simulator, make: Callable[[], SearchStrategy], max_jobs: int) -> None:
+def assert_round_trip(sim: DirectLoop, make: Callable[[], SearchStrategy]) -> None:
     """A fresh strategy restored from JSON state + trials continues exactly as the original."""
-    state = json.loads(json.dumps(sim.strategy.state_dict()))
-    twin = copy.deepcopy(sim)
-    twin.strategy = make()
-    twin.strategy.load_state_dict(state, list(sim.trials.values()))
+    twin = sim.fresh(make()).restore(sim.snapshot())
     before = len(sim.starts())
-    sim.run(max_jobs)
-    twin.run(max_jobs)
+    sim.run()
+    twin.run()
     assert len(sim.starts()) > before
     assert twin.log == sim.log
 
@@ -121,12 +71,12 @@ def quality(params: Params) -> float:
         + 1.0 / params["General/epochs"]
 
 
-def by_resource(s: Suggestion, rng: random.Random) -> float:
-    return s.meta["resource"] * rng.uniform(0.5, 1.5)
+def by_resource(job: Record, rng: random.Random) -> float:
+    return job.meta["resource"] * rng.uniform(0.5, 1.5)
 
 
-def trial_at(sim: Simulator, config: int, rung: int) -> Trial:
-    return next(t for t in sim.trials.values()
+def trial_at(sim: DirectLoop, config: int, rung: int) -> Record:
+    return next(t for t in sim.records.values()
                 if t.meta["config"] == config and t.meta["rung"] == rung)
 
 
@@ -174,7 +124,7 @@ def test_arguments() -> None:
 # ---------------------------------------------------------------------- behaviour
 def test_suggestions_in_space_with_rung_resource() -> None:
     strategy = make_asha()
-    sim = Simulator(strategy, 4, quality, by_resource).run(max_jobs=120)
+    sim = simulator(strategy, 4, quality, by_resource, max_jobs=120).run()
     for s in sim.starts():
         config = {k: v for k, v in s.parameters.items() if k != "General/epochs"}
         assert strategy.space.contains(config)
@@ -203,16 +153,16 @@ def test_promotes_without_waiting_for_the_rung() -> None:
 
 
 def test_promotion_happens_while_rung_zero_jobs_run() -> None:
-    sim = Simulator(make_asha(), 8, quality, by_resource).run(max_jobs=40)
+    sim = simulator(make_asha(), 8, quality, by_resource, max_jobs=40).run()
     first = next(e for e in sim.log if e[0] == "start" and e[2].meta["rung"] == 1)
-    running_rungs = [sim.trials[j].meta["rung"] for j in first[3]]
+    running_rungs = [sim.records[j].meta["rung"] for j in first[3]]
     assert running_rungs.count(0) >= 3
 
 
 def test_keeps_every_worker_busy() -> None:
-    sim = Simulator(make_asha(), 6, quality, by_resource).run(max_jobs=150)
-    assert all(e[0] in ("start", "done") for e in sim.log)
-    assert len(sim.trials) == 150
+    sim = simulator(make_asha(), 6, quality, by_resource, max_jobs=150).run()
+    assert all(e[0] in ("start", "complete") for e in sim.log)
+    assert len(sim.records) == 150
     promotions = [s for s in sim.starts() if s.meta["rung"] > 0]
     assert len(promotions) >= 20
 
@@ -229,8 +179,8 @@ def test_failed_and_metricless_trials_never_promote() -> None:
 
 
 def test_failed_trials_never_promote_in_simulation() -> None:
-    sim = Simulator(make_asha(), 5, quality, by_resource,
-                    fails=lambda t, rng: rng.random() < 0.3).run(max_jobs=120)
+    sim = simulator(make_asha(), 5, quality, by_resource,
+                    fails=lambda t, rng: rng.random() < 0.3, max_jobs=120).run()
     promotions = [s for s in sim.starts() if s.meta["rung"] > 0]
     assert promotions
     for s in promotions:
@@ -247,17 +197,17 @@ def test_promotes_highest_values_when_maximizing() -> None:
 
 
 def test_resume_continues_the_previous_job() -> None:
-    sim = Simulator(make_asha(resume=True), 4, quality, by_resource).run(max_jobs=60)
+    sim = simulator(make_asha(resume=True), 4, quality, by_resource, max_jobs=60).run()
     promotions = [s for s in sim.starts() if s.meta["rung"] > 0]
     assert promotions
     for s in promotions:
         assert s.continue_from == trial_at(sim, s.meta["config"], s.meta["rung"] - 1).job_id
-    restart = Simulator(make_asha(), 4, quality, by_resource).run(max_jobs=60)
+    restart = simulator(make_asha(), 4, quality, by_resource, max_jobs=60).run()
     assert all(s.continue_from is None for s in restart.starts())
 
 
 def test_max_trials_waits_then_ends() -> None:
-    sim = Simulator(make_asha(max_trials=9), 3, quality, by_resource).run(max_jobs=1000)
+    sim = simulator(make_asha(max_trials=9), 3, quality, by_resource, max_jobs=1000).run()
     assert len({s.meta["config"] for s in sim.starts()}) == 9
     assert [s.meta["rung"] for s in sim.starts()].count(1) == 3  # floor(9/3)
     assert [s.meta["rung"] for s in sim.starts()].count(2) == 1  # floor(3/3)
@@ -268,8 +218,8 @@ def test_max_trials_waits_then_ends() -> None:
 
 def test_finite_space_is_exhausted() -> None:
     strategy = make_asha(hyper_parameters=[DiscreteParameterRange("General/opt", ["a", "b"])])
-    sim = Simulator(strategy, 2, lambda p: 1.0 / p["General/epochs"], by_resource)
-    sim.run(max_jobs=100)
+    sim = simulator(strategy, 2, lambda p: 1.0 / p["General/epochs"], by_resource, max_jobs=100)
+    sim.run()
     assert len({s.meta["config"] for s in sim.starts()}) == 2
     assert sim.exhausted
 
@@ -277,7 +227,7 @@ def test_finite_space_is_exhausted() -> None:
 @pytest.mark.parametrize("resume", [False, True])
 def test_state_round_trip(resume: bool) -> None:
     make = lambda: make_asha(resume=resume, max_trials=40)
-    sim = Simulator(make(), 5, quality, by_resource,
-                    fails=lambda t, rng: rng.random() < 0.1).run(max_jobs=200, completions=25)
+    sim = simulator(make(), 5, quality, by_resource,
+                    fails=lambda t, rng: rng.random() < 0.1, max_jobs=200).run(25)
     assert sim.running
-    assert_round_trip(sim, make, max_jobs=200)
+    assert_round_trip(sim, make)

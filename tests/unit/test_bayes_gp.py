@@ -21,7 +21,7 @@ from controller.strategies.base import Suggestion, Trial
 from controller.strategies.bayes_gp import BayesianGP, SpaceEncoder, parse_utility
 from controller.strategies.grid_random import RandomSearch, config_key
 
-from .test_asha import Params, Simulator, assert_round_trip
+from .test_asha import Params, assert_round_trip, simulator
 
 PLANE = [UniformParameterRange("General/x", -1.0, 1.0),
          UniformParameterRange("General/y", -1.0, 1.0)]
@@ -56,7 +56,7 @@ def mixed_loss(params: Params) -> float:
 
 # ---------------------------------------------------------------------- budget
 def test_exact_number_of_suggestions() -> None:
-    sim = Simulator(make_gp(), 3, quadratic).run(max_jobs=1000)
+    sim = simulator(make_gp(), 3, quadratic, max_jobs=1000).run()
     sources = [s.meta["source"] for s in sim.starts()]
     assert sources == ["random"] * 4 + ["gp"] * 8
     assert [s.meta["index"] for s in sim.starts()] == list(range(12))
@@ -127,15 +127,15 @@ def test_constructor_validation(kwargs: dict[str, Any], match: str) -> None:
 ])
 def test_acquisitions_and_kernels_run(utility: dict[str, Any]) -> None:
     strategy = make_gp(utility_function={**utility, "num_warmup": 300, "num_iterations": 4})
-    sim = Simulator(strategy, 2, quadratic).run(max_jobs=100)
+    sim = simulator(strategy, 2, quadratic, max_jobs=100).run()
     assert len(sim.starts()) == 12
     assert all(strategy.space.contains(s.parameters) for s in sim.starts())
-    assert min(t.value for t in sim.trials.values()) < 0.1
+    assert min(t.value for t in sim.records.values()) < 0.1
 
 
 def best_of(strategy: Any, jobs: int) -> float:
-    sim = Simulator(strategy, 1, quadratic).run(max_jobs=jobs)
-    return min(t.value for t in sim.trials.values())
+    sim = simulator(strategy, 1, quadratic, max_jobs=jobs).run()
+    return min(t.value for t in sim.records.values())
 
 
 @pytest.mark.timeout(30)
@@ -151,7 +151,7 @@ def test_beats_random_on_a_quadratic() -> None:
 def test_concurrent_suggestions_differ() -> None:
     """With observations and several pending trials, each new suggestion goes elsewhere."""
     strategy = make_gp(max_iterations=20)
-    sim = Simulator(strategy, 1, quadratic).run(max_jobs=4)
+    sim = simulator(strategy, 1, quadratic, max_jobs=4).run()
     pending = []
     for i in range(6):
         s = strategy.suggest()
@@ -161,7 +161,7 @@ def test_concurrent_suggestions_differ() -> None:
     points = np.array(pending)
     gaps = np.linalg.norm(points[:, None] - points[None], axis=-1)[np.triu_indices(6, 1)]
     assert gaps.min() > 0.05
-    keys = {config_key(t.parameters) for t in sim.trials.values()}
+    keys = {config_key(t.parameters) for t in sim.records.values()}
     assert len(keys | {config_key(strategy.encoder.decode(p)) for p in points}) == 10
 
 
@@ -169,8 +169,9 @@ def test_discrete_space_suggestions_are_distinct_until_exhausted() -> None:
     space = [UniformIntegerParameterRange("General/n", 0, 4),
              DiscreteParameterRange("General/opt", ["a", "b"])]
     strategy = make_gp(hyper_parameters=space, num_initial_runs=3, max_iterations=9)
-    sim = Simulator(strategy, 3, lambda p: abs(p["General/n"] - 2) + (p["General/opt"] == "a"))
-    sim.run(max_jobs=100)
+    sim = simulator(strategy, 3, lambda p: abs(p["General/n"] - 2) + (p["General/opt"] == "a"),
+                    max_jobs=100)
+    sim.run()
     keys = [config_key(s.parameters) for s in sim.starts()]
     assert len(keys) == 12 and len(set(keys)) == 10  # 10 points; repeats only once exhausted
     assert len(set(keys[:10])) == 10
@@ -178,8 +179,9 @@ def test_discrete_space_suggestions_are_distinct_until_exhausted() -> None:
 
 def test_decoded_values_are_valid() -> None:
     strategy = make_gp(hyper_parameters=MIXED, num_initial_runs=5, max_iterations=15)
-    sim = Simulator(strategy, 3, mixed_loss, fails=lambda t, rng: rng.random() < 0.2)
-    sim.run(max_jobs=100)
+    sim = simulator(strategy, 3, mixed_loss, fails=lambda t, rng: rng.random() < 0.2,
+                    max_jobs=100)
+    sim.run()
     assert len(sim.starts()) == 20
     for s in sim.starts():
         assert strategy.space.contains(s.parameters), s.parameters
@@ -210,17 +212,17 @@ def test_continuous_decoding_stays_in_bounds() -> None:
 def test_maximize_objective() -> None:
     strategy = make_gp(objective_metric=Objective("validation", "accuracy", "max"),
                        num_initial_runs=5, max_iterations=10)
-    sim = Simulator(strategy, 1, lambda p: -quadratic(p)).run(max_jobs=100)
-    assert max(t.value for t in sim.trials.values()) > -0.02
+    sim = simulator(strategy, 1, lambda p: -quadratic(p), max_jobs=100).run()
+    assert max(t.value for t in sim.records.values()) > -0.02
 
 
 @pytest.mark.parametrize("completions", [2, 7])
 def test_state_round_trip(completions: int) -> None:
-    sim = Simulator(make_gp(hyper_parameters=MIXED), 3, mixed_loss,
-                    fails=lambda t, rng: rng.random() < 0.2)
-    sim.run(max_jobs=100, completions=completions)
+    sim = simulator(make_gp(hyper_parameters=MIXED), 3, mixed_loss,
+                    fails=lambda t, rng: rng.random() < 0.2, max_jobs=100)
+    sim.run(completions)
     assert sim.running
-    assert_round_trip(sim, lambda: make_gp(hyper_parameters=MIXED), max_jobs=100)
+    assert_round_trip(sim, lambda: make_gp(hyper_parameters=MIXED))
 
 
 def test_ignores_failed_and_metricless_trials() -> None:

@@ -21,7 +21,7 @@ from controller.strategies.base import Suggestion
 from controller.strategies.bohb import DensityModel, OptimizerBOHB, ProductKDE
 from controller.strategies.hyperband import HyperbandMath
 
-from .test_hyperband import Sim, round_trip
+from .test_hyperband import driver, round_trip, rows
 
 XY = [UniformParameterRange("General/x", 0.0, 1.0), UniformParameterRange("General/y", 0.0, 1.0)]
 OPTIMUM = {"General/x": 0.3, "General/y": 0.8}
@@ -51,17 +51,17 @@ def test_budgets_from_iteration_limits() -> None:
                     max_iteration_per_job=27)
     assert (strategy.min_budget, strategy.max_budget) == (1, 27)
     assert strategy.math == HyperbandMath(27, 3)
-    sim = Sim(strategy).run()
-    assert sorted({s.meta["resource"] for s in sim.log}) == [1, 3, 9, 27]
-    assert len(sim.log) == sum(n for b in range(4) for n, _ in strategy.math.rungs(b))
+    sim = driver(strategy).run()
+    assert sorted({s.meta["resource"] for s in sim.starts()}) == [1, 3, 9, 27]
+    assert len(sim.starts()) == sum(n for b in range(4) for n, _ in strategy.math.rungs(b))
     assert sim.exhausted  # no total_max_jobs: one Hyperband round
 
 
 def test_explicit_budgets_win_and_scale_the_resource() -> None:
     strategy = make(min_budget=2, max_budget=18, min_iteration_per_job=1,
                     max_iteration_per_job=100, resource={"name": "steps", "type": "float"})
-    sim = Sim(strategy).run()
-    assert sorted({s.parameters["General/steps"] for s in sim.log}) == [2.0, 6.0, 18.0]
+    sim = driver(strategy).run()
+    assert sorted({s.parameters["General/steps"] for s in sim.starts()}) == [2.0, 6.0, 18.0]
 
 
 def test_missing_budget() -> None:
@@ -78,10 +78,10 @@ def test_resource_is_required() -> None:
 
 def test_total_max_jobs_counts_jobs_and_brackets_repeat() -> None:
     one_round = sum(n for b in range(4) for n, _ in HyperbandMath(27, 3).rungs(b))
-    sim = Sim(make(total_max_jobs=one_round + 30), workers=3, outcome=bowl).run()
-    assert len(sim.log) == one_round + 30
+    sim = driver(make(total_max_jobs=one_round + 30), workers=3, outcome=bowl).run()
+    assert len(sim.starts()) == one_round + 30
     assert sim.exhausted and sim.strategy.suggest() is None
-    later = [s.meta for s in sim.log[one_round:]]
+    later = [s.meta for s in sim.starts()[one_round:]]
     assert later[0]["iteration"] == 4 and later[0]["bracket"] == 3
 
 
@@ -124,12 +124,12 @@ def test_model_kicks_in_after_enough_observations() -> None:
     # Sequential trials: the k-th suggestion sees k results of budget 1. Two parameters and
     # min_points_in_model = 3: the good set takes 3, the bad set needs 3 more -> 6 results.
     strategy = make(random_fraction=0.0)
-    sim = Sim(strategy, workers=1, outcome=bowl)
+    sim = driver(strategy, workers=1, outcome=bowl)
     flags = []
     for _ in range(10):
         assert (strategy.model() is not None) == (len(flags) >= 6)
         sim.run(1)
-        flags.append(sim.log[-1].meta["model_based"])
+        flags.append(sim.starts()[-1].meta["model_based"])
     assert flags == [False] * 6 + [True] * 4
     model = strategy.model()
     assert isinstance(model, DensityModel) and model.budget == 1
@@ -140,7 +140,7 @@ def test_model_uses_the_largest_budget_with_enough_points() -> None:
     # Bracket 3 runs 27 x 1, 9 x 3, 3 x 9, 1 x 27; bracket 2 runs 12 x 3, 4 x 9, 1 x 27. A budget
     # needs 6 results (see above).
     strategy = make(random_fraction=0.0)
-    sim = Sim(strategy, workers=4, outcome=bowl).run(27)
+    sim = driver(strategy, workers=4, outcome=bowl).run(27)
     assert strategy.model().budget == 1  # type: ignore[union-attr]
     sim.run(9)
     assert strategy.model().budget == 3  # type: ignore[union-attr]
@@ -151,8 +151,8 @@ def test_model_uses_the_largest_budget_with_enough_points() -> None:
 
 
 def test_random_fraction_one_is_pure_random() -> None:
-    sim = Sim(make(random_fraction=1.0), outcome=bowl).run()
-    assert not any(s.meta.get("model_based") for s in sim.log)
+    sim = driver(make(random_fraction=1.0), outcome=bowl).run()
+    assert not any(s.meta.get("model_based") for s in sim.starts())
 
 
 def test_model_candidates_are_valid_points() -> None:
@@ -170,11 +170,11 @@ def test_model_candidates_are_valid_points() -> None:
         return "completed", (params["General/x"] - 0.7) ** 2 + penalty + 1 / meta["resource"]
 
     strategy = make(hyper_parameters=space, random_fraction=0.0, total_max_jobs=250)
-    sim = Sim(strategy, workers=3, outcome=noisy).run()
-    modelled = [s for s in sim.log if s.meta.get("model_based")]
+    sim = driver(strategy, workers=3, outcome=noisy).run()
+    modelled = [s for s in sim.starts() if s.meta.get("model_based")]
     assert len(modelled) > 50
-    assert all(strategy.space.contains(s.parameters) for s in sim.log)
-    assert all(type(s.parameters["General/layers"]) is int for s in sim.log)
+    assert all(strategy.space.contains(s.parameters) for s in sim.starts())
+    assert all(type(s.parameters["General/layers"]) is int for s in sim.starts())
     acts = [s.parameters["General/act"] for s in modelled]
     assert acts.count("tanh") > len(acts) / 2
 
@@ -197,7 +197,7 @@ def test_model_concentrates_near_the_optimum_and_beats_random() -> None:
         for fraction in fractions:
             strategy = make(hyper_parameters=space, seed=seed, max_budget=9,
                             total_max_jobs=150, random_fraction=fraction)
-            log = Sim(strategy, workers=4, outcome=bowl4, seed=seed).run().log
+            log = driver(strategy, workers=4, outcome=bowl4, seed=seed).run().starts()
             best[fraction].append(min(gap(s.parameters) for s in log))
             near[fraction] += [gap(s.parameters) for s in log if s.meta["rung"] == 0
                                and s.meta["model_based"] == (fraction < 1)]
@@ -212,8 +212,8 @@ def test_maximize_is_modelled_too() -> None:
 
     strategy = make(objective_metric=Objective("val", "acc", "max"), total_max_jobs=150,
                     max_budget=9, random_fraction=0.0)
-    sim = Sim(strategy, workers=4, outcome=score).run()
-    modelled = [distance(s.parameters) for s in sim.log if s.meta.get("model_based")]
+    sim = driver(strategy, workers=4, outcome=score).run()
+    modelled = [distance(s.parameters) for s in sim.starts() if s.meta.get("model_based")]
     assert modelled and np.median(modelled) < 0.25
 
 
@@ -222,11 +222,11 @@ def test_failed_trials_are_not_observations() -> None:
         return ("failed", -5.0) if meta["config"] % 2 else bowl(params, meta)
 
     strategy = make(random_fraction=0.0)
-    sim = Sim(strategy, workers=1, outcome=flaky).run(12)
+    sim = driver(strategy, workers=1, outcome=flaky).run(12)
     model = strategy.model()
     assert model is not None
     assert len(model.good.data) + len(model.bad.data) == 6
-    assert all(s.meta["config"] % 2 == 0 for s in sim.log if s.meta["rung"] > 0)
+    assert all(s.meta["config"] % 2 == 0 for s in sim.starts() if s.meta["rung"] > 0)
 
 
 # --------------------------------------------------------------------------- the densities
@@ -249,7 +249,7 @@ def test_product_kde() -> None:
 # --------------------------------------------------------------------------- reproducibility
 def test_seeded_runs_are_reproducible() -> None:
     def run(seed: int) -> list[tuple[Any, ...]]:
-        return Sim(make(seed=seed, total_max_jobs=120), outcome=bowl, seed=5).run().rows()
+        return rows(driver(make(seed=seed, total_max_jobs=120), outcome=bowl, seed=5).run())
 
     assert run(3) == run(3)
     assert run(3) != run(4)
@@ -263,22 +263,22 @@ def test_state_round_trip_continues_identically(steps: int) -> None:
     def build() -> OptimizerBOHB:
         return make(total_max_jobs=140, resume=True, random_fraction=0.25, seed=9)
 
-    sim = Sim(build(), workers=4, outcome=flaky, seed=2).run(steps)
-    start = len(sim.log)
+    sim = driver(build(), workers=4, outcome=flaky, seed=2).run(steps)
+    start = len(sim.starts())
     assert len(json.dumps(sim.strategy.state_dict())) < 2000
     restored = round_trip(sim, build).run()
     sim.run()
-    assert len(sim.log) == 140
-    assert restored.rows(start) == sim.rows(start)
-    assert any(s.meta.get("model_based") for s in sim.log[start:]) or steps >= 130
+    assert len(sim.starts()) == 140
+    assert rows(restored, start) == rows(sim, start)
+    assert any(s.meta.get("model_based") for s in sim.starts()[start:]) or steps >= 130
 
 
 def test_promotions_carry_the_budget_and_continue_from() -> None:
-    sim = Sim(make(resume=True), outcome=bowl).run()
-    promoted = [s for s in sim.log if s.meta["rung"] > 0]
+    sim = driver(make(resume=True), outcome=bowl).run()
+    promoted = [s for s in sim.starts() if s.meta["rung"] > 0]
     assert promoted
     for s in promoted:
-        assert isinstance(s, Suggestion) and s.continue_from in sim.trials
-        previous = sim.trials[s.continue_from]
+        assert isinstance(s, Suggestion) and s.continue_from in sim.records
+        previous = sim.records[s.continue_from]
         assert previous.meta["config"] == s.meta["config"]
         assert s.meta["resource"] == 3 * previous.meta["resource"]

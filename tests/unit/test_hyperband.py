@@ -1,18 +1,16 @@
 """Hyperband: Polyaxon's bracket math, promotions, resume, reproducibility and state round-trip.
 
-:class:`Sim` drives a strategy as the optimizer's loop does (fill free worker slots with
-``suggest()``, end one running trial at a time in a seeded random order); test_bohb reuses it.
+:func:`driver` drives a strategy with :class:`controller.testing.DirectLoop` as the optimizer's
+loop does (fill free worker slots with ``suggest()``, end one running trial at a time in a
+seeded random order); test_bohb reuses it.
 """
 
 from __future__ import annotations
 
-import copy
 import json
 import math
-import random
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -26,6 +24,7 @@ from controller.parameters import (
 )
 from controller.strategies.base import WAIT, SearchStrategy, Suggestion, Trial
 from controller.strategies.hyperband import Hyperband, HyperbandMath
+from controller.testing import DirectLoop, Outcomes, shuffled
 
 Outcome = Callable[[dict[str, Any], dict[str, Any]], tuple[str, Any]]
 SPACE = [UniformParameterRange("General/x", 0.0, 1.0)]
@@ -36,70 +35,24 @@ def quadratic(params: dict[str, Any], meta: dict[str, Any]) -> tuple[str, Any]:
     return "completed", (params["General/x"] - 0.3) ** 2 + 1.0 / meta["resource"]
 
 
-class Sim:
-    """A tiny optimizer loop: ``workers`` slots, trials end one at a time in random order."""
-
-    def __init__(self, strategy: SearchStrategy, workers: int = 4,
-                 outcome: Outcome = quadratic, seed: int = 0) -> None:
-        self.strategy = strategy
-        self.workers = workers
-        self.outcome = outcome
-        self.rng = random.Random(seed)
-        self.trials: dict[str, Trial] = {}
-        self.running: list[str] = []
-        self.log: list[Suggestion] = []
-        self.waits = 0
-        self.max_running = 0
-        self.exhausted = False
-
-    def fill(self) -> None:
-        while not self.exhausted and len(self.running) < self.workers:
-            s = self.strategy.suggest()
-            if s is None:
-                self.exhausted = True
-            elif s is WAIT:
-                self.waits += 1
-                return
-            else:
-                job = f"job-{len(self.trials)}"
-                self.strategy.on_trial_start(job, s)
-                self.trials[job] = Trial(job, dict(s.parameters), dict(s.meta))
-                self.running.append(job)
-                self.log.append(s)
-                self.max_running = max(self.max_running, len(self.running))
-
-    def finish_one(self) -> Trial:
-        job = self.running.pop(self.rng.randrange(len(self.running)))
-        status, value = self.outcome(self.trials[job].parameters, self.trials[job].meta)
-        self.trials[job] = replace(self.trials[job], status=status, value=value)
-        self.strategy.on_trial_complete(self.trials[job])
-        return self.trials[job]
-
-    def run(self, steps: int | None = None) -> Sim:
-        """Fill and end trials until ``steps`` trials ended or nothing runs any more."""
-        done = 0
-        while steps is None or done < steps:
-            self.fill()
-            if not self.running:
-                break
-            self.finish_one()
-            done += 1
-        return self
-
-    def rows(self, start: int = 0) -> list[tuple[Any, ...]]:
-        """Comparable form of the suggestions from ``start`` on."""
-        return [(json.dumps(s.parameters, sort_keys=True), json.dumps(s.meta, sort_keys=True),
-                 s.continue_from) for s in self.log[start:]]
+def driver(strategy: SearchStrategy, workers: int = 4, outcome: Outcome = quadratic,
+           seed: int = 0) -> DirectLoop:
+    """A tiny optimizer loop: ``workers`` slots, trials end one at a time in random order, as
+    ``outcome(parameters, meta)`` says."""
+    return DirectLoop(strategy, Outcomes(lambda job, rng: outcome(job.parameters, job.meta)),
+                      slots=workers, order=shuffled, seed=seed, prefix="job-")
 
 
-def round_trip(sim: Sim, build: Callable[[], SearchStrategy]) -> Sim:
-    """A copy of ``sim`` whose strategy is a fresh one restored from JSON state and trials."""
-    state = json.loads(json.dumps(sim.strategy.state_dict()))
-    fresh = build()
-    fresh.load_state_dict(state, list(sim.trials.values()))
-    clone = copy.deepcopy(sim)
-    clone.strategy = fresh
-    return clone
+def rows(loop: DirectLoop, start: int = 0) -> list[tuple[Any, ...]]:
+    """Comparable form of the suggestions from ``start`` on."""
+    return [(json.dumps(s.parameters, sort_keys=True), json.dumps(s.meta, sort_keys=True),
+             s.continue_from) for s in loop.starts()[start:]]
+
+
+def round_trip(loop: DirectLoop, build: Callable[[], SearchStrategy]) -> DirectLoop:
+    """A loop that continues ``loop`` with a fresh strategy restored from JSON state and
+    trials."""
+    return loop.fresh(build()).restore(loop.snapshot())
 
 
 def make(**kwargs: Any) -> Hyperband:
@@ -117,12 +70,12 @@ def by_rung(log: list[Suggestion]) -> dict[tuple[int, int], list[Suggestion]]:
     return out
 
 
-def check_promotions(sim: Sim, maximize: bool = False) -> int:
+def check_promotions(sim: DirectLoop, maximize: bool = False) -> int:
     """Every promoted rung holds exactly the best ranked configurations of the rung before it;
     returns how many promotions were checked."""
-    rungs = by_rung(sim.log)
+    rungs = by_rung(sim.starts())
     ended = {(t.meta["iteration"], t.meta["rung"], t.meta["config"]): t
-             for t in sim.trials.values()}
+             for t in sim.records.values()}
     checked = 0
     for (it, rung), suggestions in rungs.items():
         if rung == 0:
@@ -159,22 +112,22 @@ def test_math_float_pitfall_is_copied() -> None:
 
 
 def test_full_run_81_3_matches_the_table() -> None:
-    sim = Sim(make(), workers=8).run()
-    counts = Counter((s.meta["bracket"], s.meta["rung"], s.meta["resource"]) for s in sim.log)
+    sim = driver(make(), workers=8).run()
+    counts = Counter((s.meta["bracket"], s.meta["rung"], s.meta["resource"]) for s in sim.starts())
     assert counts == {
         (4, 0, 1): 81, (4, 1, 3): 27, (4, 2, 9): 9, (4, 3, 27): 3, (4, 4, 81): 1,
         (3, 0, 3): 34, (3, 1, 9): 11, (3, 2, 27): 3, (3, 3, 81): 1,
         (2, 0, 9): 15, (2, 1, 27): 5, (2, 2, 81): 1,
         (1, 0, 27): 8, (1, 1, 81): 2,
         (0, 0, 81): 5}
-    assert len(sim.log) == 206
-    assert len({s.meta["config"] for s in sim.log}) == 143
+    assert len(sim.starts()) == 206
+    assert len({s.meta["config"] for s in sim.starts()}) == 143
     assert len({json.dumps({k: v for k, v in s.parameters.items() if k != "General/epochs"})
-                for s in sim.log}) == 143
-    brackets = [s.meta["bracket"] for s in sim.log]
+                for s in sim.starts()}) == 143
+    brackets = [s.meta["bracket"] for s in sim.starts()]
     assert brackets == sorted(brackets, reverse=True)  # most aggressive first, one at a time
-    assert all(s.parameters["General/epochs"] == s.meta["resource"] for s in sim.log)
-    assert all(isinstance(s.meta["resource"], int) for s in sim.log)
+    assert all(s.parameters["General/epochs"] == s.meta["resource"] for s in sim.starts())
+    assert all(isinstance(s.meta["resource"], int) for s in sim.starts())
     assert sim.strategy.suggest() is None
     assert check_promotions(sim) == 10
 
@@ -184,13 +137,13 @@ def test_full_run_81_3_matches_the_table() -> None:
     ("int", [1, 3, 10]),
 ])
 def test_max_iterations_10(kind: str, resources: list[float]) -> None:
-    sim = Sim(make(max_iterations=10, resource={"name": "steps", "type": kind})).run()
-    rung0 = {s.meta["bracket"]: s.meta["resource"] for s in sim.log if s.meta["rung"] == 0}
+    sim = driver(make(max_iterations=10, resource={"name": "steps", "type": kind})).run()
+    rung0 = {s.meta["bracket"]: s.meta["resource"] for s in sim.starts() if s.meta["rung"] == 0}
     assert [rung0[b] for b in (2, 1, 0)] == pytest.approx(resources)
-    counts = Counter((s.meta["bracket"], s.meta["rung"]) for s in sim.log)
+    counts = Counter((s.meta["bracket"], s.meta["rung"]) for s in sim.starts())
     assert counts == {(2, 0): 9, (2, 1): 3, (2, 2): 1, (1, 0): 5, (1, 1): 1, (0, 0): 3}
     if kind == "int":
-        assert all(type(s.parameters["General/steps"]) is int for s in sim.log)
+        assert all(type(s.parameters["General/steps"]) is int for s in sim.starts())
 
 
 # --------------------------------------------------------------------------- promotion
@@ -200,10 +153,10 @@ def test_promotes_the_best_in_the_objective_direction(sign: str) -> None:
         return "completed", params["General/x"]
 
     strategy = make(objective_metric=Objective("val", "acc", sign))
-    sim = Sim(strategy, workers=5, outcome=value_is_x).run()
+    sim = driver(strategy, workers=5, outcome=value_is_x).run()
     assert check_promotions(sim, maximize=sign == "max") == 10
-    rung0 = sorted(s.parameters["General/x"] for s in by_rung(sim.log)[(0, 0)])
-    rung1 = sorted(s.parameters["General/x"] for s in by_rung(sim.log)[(0, 1)])
+    rung0 = sorted(s.parameters["General/x"] for s in by_rung(sim.starts())[(0, 0)])
+    rung1 = sorted(s.parameters["General/x"] for s in by_rung(sim.starts())[(0, 1)])
     assert rung1 == (rung0[-27:] if sign == "max" else rung0[:27])
 
 
@@ -218,28 +171,28 @@ def test_failed_and_metricless_trials_are_never_promoted() -> None:
             return "completed", math.nan
         return "completed", params["General/x"]
 
-    sim = Sim(make(), workers=6, outcome=flaky).run()
+    sim = driver(make(), workers=6, outcome=flaky).run()
     assert check_promotions(sim) > 0
-    promoted = {s.meta["config"] for s in sim.log if s.meta["rung"] > 0}
+    promoted = {s.meta["config"] for s in sim.starts() if s.meta["rung"] > 0}
     assert promoted and all(c % 4 == 3 or (c % 4 == 2 and c % 8 != 2) for c in promoted)
 
 
 def test_a_rung_without_survivors_ends_its_bracket() -> None:
-    sim = Sim(make(), outcome=lambda p, m: ("failed", None)).run()
-    assert Counter(s.meta["bracket"] for s in sim.log) == {4: 81, 3: 34, 2: 15, 1: 8, 0: 5}
-    assert all(s.meta["rung"] == 0 for s in sim.log)
+    sim = driver(make(), outcome=lambda p, m: ("failed", None)).run()
+    assert Counter(s.meta["bracket"] for s in sim.starts()) == {4: 81, 3: 34, 2: 15, 1: 8, 0: 5}
+    assert all(s.meta["rung"] == 0 for s in sim.starts())
     assert sim.exhausted
 
 
 def test_waits_until_every_trial_of_the_rung_ended() -> None:
     strategy = make()
-    sim = Sim(strategy, workers=200)
+    sim = driver(strategy, workers=200)
     sim.fill()
-    assert len(sim.running) == 81 and sim.waits == 1
+    assert len(sim.running) == 81 and sum(e[0] == "wait" for e in sim.log) == 1
     for _ in range(80):
-        sim.finish_one()
+        sim.end_next()
         assert strategy.suggest() is WAIT
-    sim.finish_one()
+    sim.end_next()
     nxt = strategy.suggest()
     assert isinstance(nxt, Suggestion) and nxt.meta["rung"] == 1 and nxt.meta["resource"] == 3
 
@@ -254,26 +207,26 @@ def test_concurrency_caps_active_trials() -> None:
     strategy.on_trial_complete(Trial("a", first.parameters, first.meta, "completed", 0.5))
     assert isinstance(strategy.suggest(), Suggestion)
 
-    sim = Sim(make(max_iterations=9, concurrency=3), workers=10).run()
+    sim = driver(make(max_iterations=9, concurrency=3), workers=10).run()
     assert sim.max_running == 3
-    assert len(sim.log) == sum(n for b in range(3) for n, _ in HyperbandMath(9, 3).rungs(b))
+    assert len(sim.starts()) == sum(n for b in range(3) for n, _ in HyperbandMath(9, 3).rungs(b))
 
 
 # --------------------------------------------------------------------------- resume
 @pytest.mark.parametrize("resume", [True, False])
 def test_resume_continues_the_configs_previous_job(resume: bool) -> None:
-    sim = Sim(make(resume=resume), workers=7).run()
+    sim = driver(make(resume=resume), workers=7).run()
     job_of = {(t.meta["iteration"], t.meta["rung"], t.meta["config"]): t.job_id
-              for t in sim.trials.values()}
-    promoted = [s for s in sim.log if s.meta["rung"] > 0]
+              for t in sim.records.values()}
+    promoted = [s for s in sim.starts() if s.meta["rung"] > 0]
     assert len(promoted) == 206 - 143
-    for s in sim.log:
+    for s in sim.starts():
         m = s.meta
         expected = (job_of[(m["iteration"], m["rung"] - 1, m["config"])]
                     if resume and m["rung"] > 0 else None)
         assert s.continue_from == expected
     for s in promoted if resume else []:
-        previous = sim.trials[s.continue_from]  # type: ignore[index]
+        previous = sim.records[s.continue_from]  # type: ignore[index]
         assert previous.meta["config"] == s.meta["config"]
         assert s.parameters["General/epochs"] == 3 * previous.meta["resource"]
 
@@ -286,19 +239,19 @@ def test_suggestions_stay_in_the_space() -> None:
              LogUniformParameterRange("General/lr", -5, -1),
              DiscreteParameterRange("General/act", ["relu", "tanh"])]
     strategy = make(hyper_parameters=space, max_iterations=27)
-    sim = Sim(strategy).run()
-    assert len(sim.log) > 0
-    assert all(strategy.space.contains(s.parameters) for s in sim.log)
+    sim = driver(strategy).run()
+    assert len(sim.starts()) > 0
+    assert all(strategy.space.contains(s.parameters) for s in sim.starts())
     assert all(set(s.parameters) == set(strategy.space.names) | {"General/epochs"}
-               for s in sim.log)
+               for s in sim.starts())
 
 
 def test_seeded_runs_are_reproducible() -> None:
-    a = Sim(make(seed=7), seed=3).run()
-    b = Sim(make(seed=7), seed=3).run()
-    c = Sim(make(seed=8), seed=3).run()
-    assert a.rows() == b.rows()
-    assert a.rows() != c.rows()
+    a = driver(make(seed=7), seed=3).run()
+    b = driver(make(seed=7), seed=3).run()
+    c = driver(make(seed=8), seed=3).run()
+    assert rows(a) == rows(b)
+    assert rows(a) != rows(c)
 
 
 @pytest.mark.parametrize("steps", [0, 1, 40, 81, 82, 120, 150, 190])
@@ -309,11 +262,11 @@ def test_state_round_trip_continues_identically(steps: int) -> None:
     def build() -> Hyperband:
         return make(resume=True, concurrency=5)
 
-    sim = Sim(build(), workers=6, outcome=flaky, seed=11).run(steps)
-    start = len(sim.log)
+    sim = driver(build(), workers=6, outcome=flaky, seed=11).run(steps)
+    start = len(sim.starts())
     restored = round_trip(sim, build).run()
     sim.run()
-    assert restored.rows(start) == sim.rows(start)
+    assert rows(restored, start) == rows(sim, start)
 
 
 # --------------------------------------------------------------------------- arguments
@@ -369,7 +322,7 @@ def test_from_polyaxon() -> None:
             strategy.concurrency) == (HyperbandMath(27, 3), "General/num_steps", True, 523, 4)
     same = Hyperband(hyper_parameters=SPACE, max_iterations=27, resource="num_steps", seed=523,
                      resume=True, objective_metric=Objective("val", "loss", "min"))
-    assert Sim(strategy, workers=4).run().rows() == Sim(same, workers=4).run().rows()
+    assert rows(driver(strategy, workers=4).run()) == rows(driver(same, workers=4).run())
     with pytest.raises(ValueError, match="params"):
         Hyperband.from_polyaxon({**config, "params": {}}, SPACE)
     with pytest.raises(ValueError, match="kind"):

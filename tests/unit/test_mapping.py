@@ -11,7 +11,7 @@ from controller.objective import Objective
 from controller.strategies.base import Suggestion
 from controller.strategies.mapping import Mapping
 
-from .test_asha import Simulator, assert_round_trip
+from .test_asha import assert_round_trip, simulator
 
 VALUES = [{"lr": 0.1, "Args/layers": [64, 64]}, {"lr": 0.01}, {}, {"General/opt": "sgd"},
           {"lr": 0.001, "Args/flag": True}]
@@ -43,7 +43,7 @@ def test_suggestions_are_independent_copies() -> None:
 
 
 def test_concurrency_keeps_list_order() -> None:
-    sim = Simulator(make_mapping(), 2, lambda p: 0.0).run(max_jobs=100)
+    sim = simulator(make_mapping(), 2, lambda p: 0.0, max_jobs=100).run()
     assert [s.meta["index"] for s in sim.starts()] == list(range(len(VALUES)))
     assert all(len(e[3]) < 2 for e in sim.log if e[0] == "start")
     assert sim.exhausted
@@ -69,6 +69,6 @@ def test_values_is_required_and_numpy_values_become_plain() -> None:
 
 
 def test_state_round_trip() -> None:
-    sim = Simulator(make_mapping(), 2, lambda p: 1.0).run(max_jobs=100, completions=1)
+    sim = simulator(make_mapping(), 2, lambda p: 1.0, max_jobs=100).run(1)
     assert sim.running
-    assert_round_trip(sim, make_mapping, max_jobs=100)
+    assert_round_trip(sim, make_mapping)

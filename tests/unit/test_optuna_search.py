@@ -1,5 +1,6 @@
 """OptimizerOptuna driven directly, as the optimizer's loop would: suggest -> on_trial_start ->
-on_trial_result* -> on_trial_complete, with synthetic objectives."""
+on_trial_result* -> on_trial_complete, with synthetic objectives (by hand, or by
+:class:`controller.testing.DirectLoop` for runs of sequential trials)."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from controller.parameters import (
 from controller.strategies.base import WAIT, Decision, Suggestion, Trial
 from controller.strategies.grid_random import RandomSearch, config_key
 from controller.strategies.optuna_search import OptimizerOptuna, redis_journal_storage
+from controller.testing import DirectLoop, Outcomes, Record
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -56,16 +58,28 @@ def finish(strategy: Any, job_id: str, suggestion: Suggestion, value: Any,
     return trial
 
 
+class ReportFirst(Outcomes):
+    """Jobs that report their final value at step 0 when they start."""
+
+    def start(self, loop: DirectLoop, job: Record) -> None:
+        loop.report(job, 0, self.outcome(job, loop.rng)[1])
+
+
+def sequential(strategy: Any, n: int, f: Callable[[dict[str, Any]], Any] = quadratic,
+               prefix: str = "job", report: bool = False) -> DirectLoop:
+    """``n`` sequential trials ``f"{prefix}{i}"``, completed at iteration 1 with the value ``f``
+    (reported at step 0 too with ``report``)."""
+    model = (ReportFirst if report else Outcomes)(
+        lambda job, rng: ("completed", f(job.parameters)), iteration=1)
+    loop = DirectLoop(strategy, model, slots=1, max_jobs=n, prefix=prefix).run()
+    assert len(loop.records) == n, loop.log[-1]
+    return loop
+
+
 def run(strategy: Any, n: int, f: Callable[[dict[str, Any]], Any] = quadratic,
-        start: int = 0, report: bool = False) -> list[Trial]:
-    """``n`` sequential trials (reporting their value at step 0 with ``report``)."""
-    out = []
-    for i in range(start, start + n):
-        suggestion = launch(strategy, f"job{i}")
-        if report:
-            strategy.on_trial_result(f"job{i}", 0, f(suggestion.parameters))
-        out.append(finish(strategy, f"job{i}", suggestion, f(suggestion.parameters)))
-    return out
+        prefix: str = "job", report: bool = False) -> list[Trial]:
+    """The trials of :func:`sequential`."""
+    return sequential(strategy, n, f, prefix, report).trials()
 
 
 def states(strategy: OptimizerOptuna) -> list[TrialState]:
@@ -195,11 +209,13 @@ def test_multi_objective_respects_directions() -> None:
     # x in [-1, 0].
     objective = MultiObjective([Objective("a", "a", "min"), Objective("b", "b", "max")])
     strategy = make([UniformParameterRange("General/x", -1.0, 1.0)], objective, seed=6)
-    for i in range(25):
-        suggestion = launch(strategy, f"j{i}")
-        x = suggestion.parameters["General/x"]
-        assert strategy.on_trial_result(f"j{i}", 0, [x * x, x]) == Decision.CONTINUE
-        finish(strategy, f"j{i}", suggestion, [x * x, x])
+
+    def values(p: dict[str, Any]) -> list[float]:
+        x = p["General/x"]
+        return [x * x, x]
+
+    loop = sequential(strategy, 25, values, report=True)
+    assert [e[3] for e in loop.log if e[0] == "result"] == [Decision.CONTINUE] * 25
     study = strategy.study
     assert study.directions == [optuna.study.StudyDirection.MINIMIZE,
                                 optuna.study.StudyDirection.MAXIMIZE]
@@ -280,7 +296,7 @@ def test_failed_and_metric_less_trials_are_tolerated() -> None:
     finish(strategy, "j4", Suggestion({}, {"optuna_trial": 4}), 9.0)  # told twice: no-op
     strategy.on_trial_complete(Trial("stranger", {}, {}, "completed", 1.0))  # not ours
     assert strategy.study.trials[4].value == 2.0
-    run(strategy, 3, start=10)
+    run(strategy, 3, prefix="more")
 
 
 def test_existing_study_needs_continue_previous_study() -> None:
@@ -292,7 +308,7 @@ def test_existing_study_needs_continue_previous_study() -> None:
         make(params, seed=14, optuna_storage=storage, study_name="s").suggest()
     again = make(params, seed=14, optuna_storage=storage, study_name="s",
                  continue_previous_study=True)
-    more = run(again, 2, lambda p: float(p["General/a"]), start=2)
+    more = run(again, 2, lambda p: float(p["General/a"]), prefix="again")
     done = {t.params["General/a"] for t in first.study.trials[:2]}
     assert {t.parameters["General/a"] for t in more} == {1, 2, 3, 4} - done
     assert again.suggest() is None
@@ -333,8 +349,8 @@ def test_resumed_strategy_continues_identically() -> None:
     for s in (original, resumed):
         frozen = s.study.trials[14]
         finish(s, "running", Suggestion(frozen.params, {"optuna_trial": 14}), 1e6, "stopped", 1)
-    expected = [t.parameters for t in run(original, 6, start=20)]
-    assert [t.parameters for t in run(resumed, 6, start=20)] == expected
+    expected = [t.parameters for t in run(original, 6, prefix="after")]
+    assert [t.parameters for t in run(resumed, 6, prefix="after")] == expected
     assert states(resumed) == states(original)
 
 
@@ -352,7 +368,7 @@ def test_resume_tells_what_the_study_missed() -> None:
     lost = study.trials[orphan.meta["optuna_trial"]]
     assert lost.state == TrialState.FAIL and lost.user_attrs["hpqueue_rejected"] == "orphan"
     assert config_key(orphan.parameters) not in resumed._seen
-    run(resumed, 2, start=10)
+    run(resumed, 2, prefix="resumed")
 
 
 @pytest.mark.timeout(60)
@@ -380,7 +396,7 @@ def test_redis_journal_storage_round_trip(monkeypatch: pytest.MonkeyPatch) -> No
     resumed = _resume(strategy, trials, seed=17, optuna_pruner=pruner, optuna_storage=url,
                       study_name="opt-1234")
     finish(resumed, "live", suggestion, 2.0)
-    run(resumed, 2, start=10)
+    run(resumed, 2, prefix="resumed")
     final = optuna.load_study(study_name="opt-1234", storage=redis_journal_storage(url))
     assert [t.state for t in final.trials] == [TrialState.COMPLETE] * 9
     assert final.trials[6].value == 2.0

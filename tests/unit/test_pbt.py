@@ -10,6 +10,7 @@ from controller.objective import MultiObjective, Objective
 from controller.parameters import DiscreteParameterRange, UniformParameterRange
 from controller.strategies.base import WAIT, Suggestion, Trial
 from controller.strategies.pbt import PopulationBasedTraining
+from controller.testing import DirectLoop, Outcomes
 
 LR = UniformParameterRange("General/lr", 0.001, 1.0)
 BS = DiscreteParameterRange("General/bs", [16, 32, 64])
@@ -142,10 +143,8 @@ def test_state_round_trip_continues_identically() -> None:
         trials.append(finish(a, job, sug, hash(job) % 97 / 10))
     b = make(6, resample_probability=0.3)
     b.load_state_dict(json.loads(json.dumps(a.state_dict())), trials)
-    for step in range(6):
-        sa, sb = a.suggest(), b.suggest()
-        assert sa == sb
-        for s in (a, b):
-            s.on_trial_start(f"n{step}", sa)
-            s.on_trial_complete(Trial(f"n{step}", sa.parameters, sa.meta, "completed",
-                                      step / 7, 1))
+    # six more trials, one after the other, the i-th completed with the value i / 7
+    model = Outcomes(lambda job, rng: ("completed", job.index / 7), iteration=1)
+    after_a, after_b = (DirectLoop(s, model, slots=1, max_jobs=6, prefix="n").run()
+                        for s in (a, b))
+    assert len(after_a.starts()) == 6 and after_b.log == after_a.log

@@ -31,12 +31,13 @@ from controller.parameters import (
 )
 from controller.report import _dimensions
 from controller.space import Combinations, Interval, Points, Scalar, SpaceEncoder
-from controller.strategies.base import Suggestion, Trial
+from controller.strategies.base import Suggestion
 from controller.strategies.bayes_gp import BayesianGP
 from controller.strategies.bohb import OptimizerBOHB
 from controller.strategies.grid_random import RandomSearch
 from controller.strategies.optuna_search import OptimizerOptuna
 from controller.strategies.pbt import PopulationBasedTraining
+from controller.testing import DirectLoop, Outcomes
 
 LOSS = Objective("val", "loss", "min")
 
@@ -346,16 +347,11 @@ def test_saved_spaces_load_as_before() -> None:
 
 def run_sequentially(strategy: Any, n: int) -> list[Suggestion]:
     """``n`` trials one after the other; the objective is ``(x - 0.3) ** 2``."""
-    out = []
-    for i in range(n):
-        suggestion = strategy.suggest()
-        assert isinstance(suggestion, Suggestion), suggestion
-        strategy.on_trial_start(f"job{i}", suggestion)
-        value = (suggestion.parameters["General/x"] - 0.3) ** 2
-        strategy.on_trial_complete(Trial(f"job{i}", suggestion.parameters, suggestion.meta,
-                                         "completed", value, 1))
-        out.append(suggestion)
-    return out
+    model = Outcomes(lambda job, rng: ("completed", (job.parameters["General/x"] - 0.3) ** 2),
+                     iteration=1)
+    loop = DirectLoop(strategy, model, slots=1, max_jobs=n, prefix="job").run()
+    assert len(loop.records) == n, loop.log[-1]
+    return loop.starts()
 
 
 def test_strategies_sample_or_reject_polyaxon_distributions() -> None:
