@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 
-@click.command("dashboard")
+@click.command("dashboard", short_help="serve a live web UI of the optimizers")
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="address to bind (keep the loopback default; see the README to expose it)")
 @click.option("--port", default=8765, show_default=True, type=click.IntRange(1, 65535),
