@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ from click.testing import CliRunner
 
 from controller.dashboard.cli import dashboard
 from workers import Store
+from workers.procs import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -28,16 +28,10 @@ def test_options_are_checked() -> None:
     assert "--read-only" in help_text and "127.0.0.1" in help_text
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.integration
 @pytest.mark.timeout(60)
 def test_the_command_serves_and_prints_its_token(real_store: Store) -> None:
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "controller.dashboard.cli", "--port",
                              str(port)], cwd=ROOT, env=os.environ.copy(), text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)

@@ -64,14 +64,11 @@ def test_connect_defaults_and_overrides(store: Store) -> None:
 
 
 def test_unreachable_redis_names_the_url() -> None:
-    import socket
-
     from workers import RedisUnavailableError
     from workers.config import Settings
+    from workers.procs import free_port
 
-    with socket.socket() as s:  # a port nobody listens on
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()  # nobody listens on it
     url = f"redis://127.0.0.1:{port}/0"
     with pytest.raises(RedisUnavailableError, match=f"127.0.0.1:{port}"):
         Store.connect(url, Settings(redis_url=url))
