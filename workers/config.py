@@ -4,6 +4,8 @@
 variable                    meaning                                                     default
 ==========================  ==========================================================  =========
 ``HPQ_REDIS_URL``           Redis used as store and Celery broker; unset = local mode   (unset)
+``HPQ_BROKER_URL``          Celery's broker when not the store: ``amqp://`` (RabbitMQ)  ``HPQ_REDIS_URL``
+                            or another ``redis://``; the store stays ``HPQ_REDIS_URL``
 ``HPQ_NAMESPACE``           prefix of every Redis key hpqueue writes                    ``hpq``
 ``HPQ_HOME``                where local mode keeps its data (Redis files, artifacts)    ``~/.hpqueue``
 ``HPQ_ARTIFACTS_DIR``       where artifacts and checkpoints are copied (shared storage) ``$HPQ_HOME/artifacts``
@@ -34,6 +36,15 @@ DEFAULT_STREAM_MAXLEN = 1_000_000
 VISIBILITY_MARGIN = 3600.0
 #: Seconds a delivery waits before its message is requeued because Redis is unreachable.
 REQUEUE_PAUSE = 1.0
+#: RabbitMQ's ``x-consumer-timeout`` of every execution queue (RabbitMQ >= 3.11.15 / 3.12 honour
+#: it): the broker must not cancel the consumer of a trial that runs for days. One fixed value,
+#: so that every process declares a queue with the same arguments (RabbitMQ refuses a
+#: redeclaration with different ones); hpqueue's own limits (HPQ_MAX_TRIAL_SECONDS, heartbeats)
+#: end trials, not the broker.
+CONSUMER_TIMEOUT_MS = 30 * 24 * 3600 * 1000
+#: URL schemes of the brokers hpqueue's delivery guarantees hold on (kombu's Redis and py-amqp
+#: transports).
+BROKER_SCHEMES = ("redis", "rediss", "sentinel", "amqp", "amqps", "pyamqp")
 #: Bytes of stdout/stderr kept on a trial's record.
 OUTPUT_TAIL_BYTES = 16_384
 
@@ -51,11 +62,29 @@ def _float(name: str, default: float) -> float:
     return value
 
 
+def _broker_url(url: str | None) -> str | None:
+    if url is None:
+        return None
+    scheme = url.partition("://")[0].lower() if "://" in url else ""
+    if scheme not in BROKER_SCHEMES:  # the URL itself is not shown: it may hold a password
+        raise ValueError(f"HPQ_BROKER_URL must start with one of "
+                         f"{', '.join(s + '://' for s in BROKER_SCHEMES)} "
+                         f"({'its scheme is ' + repr(scheme) if scheme else 'it has no scheme'})")
+    return url
+
+
+def is_amqp(url: str | None) -> bool:
+    """True if ``url`` names an AMQP broker (RabbitMQ)."""
+    return url is not None and url.partition("://")[0].lower() in ("amqp", "amqps", "pyamqp")
+
+
 @dataclass(frozen=True)
 class Settings:
     """A snapshot of the configuration; build one with :meth:`from_env`."""
 
     redis_url: str | None
+    #: Celery's broker; None: the store's URL.
+    broker_url: str | None = None
     namespace: str = DEFAULT_NAMESPACE
     home: Path = field(default_factory=lambda: Path.home() / ".hpqueue")
     artifacts_dir: Path | None = None
@@ -76,6 +105,7 @@ class Settings:
             raise ValueError(f"HPQ_NAMESPACE={namespace!r} may not contain ':' or spaces")
         return cls(
             redis_url=os.environ.get("HPQ_REDIS_URL") or None,
+            broker_url=_broker_url(os.environ.get("HPQ_BROKER_URL") or None),
             namespace=namespace,
             home=home,
             artifacts_dir=Path(artifacts).expanduser() if artifacts else None,

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 import redis
 
-from tests.helpers import wait_until
+from tests.helpers import BOTH_BROKERS, wait_until
 from workers import Store, Task, TaskStatus
 from workers.app import send_trial
 from workers.local import LocalWorkers
@@ -103,6 +103,7 @@ def _queue_cleanup_and_worker_logs(request: pytest.FixtureRequest) -> Iterator[N
 # ------------------------------------------------------------------- a trial on a worker
 @pytest.mark.integration
 @pytest.mark.timeout(90)
+@BOTH_BROKERS
 def test_trial_runs_on_a_real_worker(real_store: Store, queue: str, local_workers: Any) -> None:
     base = Task.create(PROJECT, "train", entry_point=entry("train"),
                        parameters={"General/lr": 0.1, "General/epochs": 3})
@@ -218,6 +219,7 @@ def test_command_task_renders_placeholders_and_reports(real_store: Store, queue:
 # ---------------------------------------------------------------------- losing a process
 @pytest.mark.integration
 @pytest.mark.timeout(90)
+@BOTH_BROKERS
 def test_pool_process_killed_mid_trial_is_retried_once(real_store: Store, queue: str,
                                                        local_workers: Any) -> None:
     clone = make_clone("die_on_first_attempt")
@@ -290,6 +292,7 @@ def test_zombie_attempt_is_interrupted_and_writes_nothing(real_store: Store, que
 
 @pytest.mark.integration
 @pytest.mark.timeout(90)
+@BOTH_BROKERS
 def test_many_trials_each_run_exactly_once(real_store: Store, queue: str,
                                            local_workers: Any) -> None:
     base = Task.create(PROJECT, "quick", entry_point=entry("quick"))
@@ -310,6 +313,7 @@ def test_many_trials_each_run_exactly_once(real_store: Store, queue: str,
 
 @pytest.mark.integration
 @pytest.mark.timeout(90)
+@BOTH_BROKERS
 def test_duplicate_delivery_writes_nothing(real_store: Store, queue: str, local_workers: Any,
                                            tmp_path: Path) -> None:
     release = tmp_path / "release"
@@ -343,6 +347,7 @@ def test_duplicate_delivery_writes_nothing(real_store: Store, queue: str, local_
 
 @pytest.mark.integration
 @pytest.mark.timeout(90)
+@BOTH_BROKERS
 def test_whole_worker_killed_sweep_requeues_and_fresh_workers_finish(
         real_store: Store, queue: str, local_workers: Any) -> None:
     clone = make_clone("hang_on_first_attempt")
