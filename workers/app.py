@@ -21,10 +21,11 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-from celery import Celery
+from celery import Celery, signals
 from celery.app.amqp import AMQP, Queues
 from kombu import Queue
 
+from . import gpus
 from .config import CONSUMER_TIMEOUT_MS, Settings, is_amqp
 
 TRIAL_TASK = "hpq.run_trial"
@@ -57,6 +58,18 @@ def queue_arguments(broker_url: str | None) -> dict[str, Any]:
 
 
 app = Celery("hpqueue", include=["workers.runner"], amqp=_AMQP)
+
+
+@signals.worker_init.connect
+def _gpu_slot_table(**_: Any) -> None:
+    """GPU slots (hpq worker --gpus): the table, in the worker's main process."""
+    gpus.init_worker()
+
+
+@signals.worker_process_init.connect
+def _gpu_slot(**_: Any) -> None:
+    """GPU slots: each pool process takes one as it starts."""
+    gpus.init_pool_process()
 _configured_url: str | None = None
 _lock = threading.Lock()
 
