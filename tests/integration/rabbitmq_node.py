@@ -8,11 +8,8 @@ stops it (the script's SIGTERM handler) and kills what is left of its process gr
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import time
 import uuid
@@ -21,15 +18,11 @@ from pathlib import Path
 
 from kombu import Connection
 
+from workers.procs import free_port, stop_process
+
 #: The script that runs the server as the calling user (Debian's /usr/sbin wrapper switches to
 #: the rabbitmq user, which cannot read a test's temporary directory).
 SCRIPTS = ("/usr/lib/rabbitmq/bin/rabbitmq-server", "/usr/lib/rabbitmq/sbin/rabbitmq-server")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def server_script() -> str | None:
@@ -69,18 +62,9 @@ class Node:
         return tuple(int(p) for p in text.split("+")[0].split(".") if p.isdigit())
 
     def stop(self, timeout: float = 30.0) -> None:
-        """Stop the node; kill its process group if it has not ended after ``timeout`` s."""
-        if self.proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                pass
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.proc.pid, signal.SIGKILL)  # epmd is not in the group: it stays
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.proc.wait(timeout=10)
+        """Stop the node (the script's SIGTERM handler); kill its process group if it has not
+        ended after ``timeout`` seconds."""
+        stop_process(self.proc, timeout, kill_group=True)
 
 
 def start_node(base: Path, config: str, advanced: str = "[].", timeout: float = 60.0) -> Node:
@@ -92,7 +76,7 @@ def start_node(base: Path, config: str, advanced: str = "[].", timeout: float = 
     script = server_script()
     if script is None:
         raise RuntimeError("no rabbitmq-server script that runs as this user was found")
-    port, dist_port = _free_port(), _free_port()
+    port, dist_port = free_port(), free_port()
     name = f"hpqtest{uuid.uuid4().hex[:8]}"
     base.mkdir(parents=True, exist_ok=True)
     (base / "rabbitmq.conf").write_text(
