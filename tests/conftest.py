@@ -4,6 +4,11 @@ for integration tests.
 Integration tests use ``HPQ_TEST_REDIS_URL`` if set, else start their own ``redis-server`` on a
 free port. Each test gets its own key namespace and its own Celery queue, and deletes only the
 keys of its namespace: a database it did not create is never flushed.
+
+A test parametrized with ``broker`` (indirectly: ``"redis"`` or ``"rabbitmq"``) runs its workers
+on that Celery broker; RabbitMQ is ``HPQ_TEST_AMQP_URL`` (default: the local one, guest/guest),
+and the test's queue and exchange are deleted from it afterwards. Without a RabbitMQ these tests
+are skipped, unless ``HPQ_TEST_REQUIRE_RABBITMQ`` is set (CI), which makes them fail.
 """
 
 from __future__ import annotations
@@ -54,9 +59,40 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield server.url
 
 
+DEFAULT_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672//"
+
+
+@pytest.fixture(scope="session")
+def amqp_url() -> str:
+    """URL of a RabbitMQ that answers (HPQ_TEST_AMQP_URL or the local one); else skip."""
+    from kombu import Connection
+
+    url = os.environ.get("HPQ_TEST_AMQP_URL") or DEFAULT_AMQP_URL
+    try:
+        with Connection(url, connect_timeout=3) as conn:
+            conn.ensure_connection(max_retries=1)
+    except Exception as exc:  # noqa: BLE001 - any failure means: no broker for this test
+        reason = (f"no RabbitMQ answers at {Connection(url).as_uri()} ({exc}); start "
+                  "rabbitmq-server or set HPQ_TEST_AMQP_URL")
+        if os.environ.get("HPQ_TEST_REQUIRE_RABBITMQ"):  # CI: a missing broker is a failure
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return url
+
+
 @pytest.fixture
-def real_env(redis_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    """Environment for one integration test: its own namespace, short heartbeat timings."""
+def broker(request: pytest.FixtureRequest) -> str:
+    """The Celery broker of the test's workers: "redis" (the store's) unless parametrized."""
+    name = getattr(request, "param", "redis")
+    assert name in ("redis", "rabbitmq"), name
+    return name
+
+
+@pytest.fixture
+def real_env(redis_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, broker: str,
+             request: pytest.FixtureRequest) -> dict[str, str]:
+    """Environment for one integration test: its own namespace, short heartbeat timings, and
+    HPQ_BROKER_URL when the test runs on RabbitMQ."""
     env = {
         "HPQ_REDIS_URL": redis_url,
         "HPQ_NAMESPACE": f"test{uuid.uuid4().hex[:10]}",
@@ -66,6 +102,10 @@ def real_env(redis_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
         "HPQ_HEARTBEAT_GRACE": "2",
         "HPQ_STOP_GRACE": "3",
     }
+    if broker == "rabbitmq":
+        env["HPQ_BROKER_URL"] = request.getfixturevalue("amqp_url")
+    else:
+        monkeypatch.delenv("HPQ_BROKER_URL", raising=False)
     for k, v in env.items():
         monkeypatch.setenv(k, v)
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
@@ -89,9 +129,22 @@ def real_store(real_env: dict[str, str]) -> Iterator[Store]:
 
 
 @pytest.fixture
-def queue() -> str:
-    """A Celery queue name private to the test."""
-    return f"q{uuid.uuid4().hex[:10]}"
+def queue(broker: str, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A Celery queue name private to the test (deleted from RabbitMQ afterwards)."""
+    name = f"q{uuid.uuid4().hex[:10]}"
+    yield name
+    if broker == "rabbitmq":
+        delete_amqp_queue(request.getfixturevalue("amqp_url"), name)
+
+
+def delete_amqp_queue(url: str, name: str) -> None:
+    """Delete the queue ``name`` and its exchange (Celery declares one per queue) on ``url``."""
+    from kombu import Connection
+
+    with Connection(url, connect_timeout=3) as conn:
+        channel = conn.channel()
+        channel.queue_delete(name)
+        channel.exchange_delete(name)
 
 
 @pytest.fixture

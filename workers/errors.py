@@ -50,6 +50,10 @@ class RedisUnavailableError(HpqError, ConnectionError):
         self.url = url
 
 
+class GpuError(HpqError, ValueError):
+    """GPUs that cannot be used as a worker's slots, or no free slot (the message says why)."""
+
+
 class TrialStopped(HpqError):
     """Raised inside a trial (by ``report_scalar`` or ``check_stop``) once a stop was requested.
 

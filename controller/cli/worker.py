@@ -7,6 +7,8 @@ import sys
 
 import click
 
+from workers.errors import GpuError
+from workers.gpus import worker_options as gpu_worker_options
 from workers.local import local_mode_url
 from workers.procs import celery_worker_argv
 
@@ -48,15 +50,22 @@ def unwrap(args: tuple[str, ...]) -> list[str]:
 @click.option("-Q", "--queues", default="default", show_default=True,
               help="comma-separated queues to consume")
 @click.option("-c", "--concurrency", type=int, default=None,
-              help="worker processes (default: celery's, the number of CPUs)")
+              help="worker processes (default: celery's, the number of CPUs; with --gpus, "
+              "the number of GPU slots)")
 @click.option("-l", "--loglevel", default="info", show_default=True, help="celery log level")
+@click.option("--gpus", default=None, metavar="IDS",
+              help="GPUs to run trials on: 0,1,2,3 or auto (nvidia-smi -L); each pool process "
+              "owns one slot of them for its life (CUDA_VISIBLE_DEVICES)")
+@click.option("--gpus-per-trial", type=int, default=1, show_default=True, metavar="K",
+              help="GPUs in a slot, i.e. per trial")
 @click.argument("celery_args", nargs=-1, type=click.UNPROCESSED)
-def worker(queues: str, concurrency: int | None, loglevel: str,
-           celery_args: tuple[str, ...]) -> int:
+def worker(queues: str, concurrency: int | None, loglevel: str, gpus: str | None,
+           gpus_per_trial: int, celery_args: tuple[str, ...]) -> int:
     """Replace this process with `celery -A workers.app worker` with hpqueue's defaults.
 
     Arguments not listed here (after `--` or not) go to celery as they are. The worker uses
-    HPQ_REDIS_URL, or joins a running local-mode hpqueue process's Redis.
+    HPQ_REDIS_URL, or joins a running local-mode hpqueue process's Redis; its broker is
+    HPQ_BROKER_URL if set (e.g. RabbitMQ).
     """
     url = os.environ.get("HPQ_REDIS_URL") or local_mode_url()
     if not url:
@@ -66,9 +75,17 @@ def worker(queues: str, concurrency: int | None, loglevel: str,
     if not os.environ.get("HPQ_REDIS_URL"):
         print(f"hpq worker: joining the local-mode Redis at {url}; this worker loses its broker "
               "when the hpqueue process that owns it ends", file=sys.stderr)
-    argv = celery_worker_argv(queues, concurrency=concurrency, loglevel=loglevel,
-                              extra=unwrap(celery_args))
-    _exec(argv, {**os.environ, "HPQ_REDIS_URL": url})
+    extra, env = unwrap(celery_args), {**os.environ, "HPQ_REDIS_URL": url}
+    if gpus is not None:
+        try:
+            concurrency, gpu_env = gpu_worker_options(gpus, gpus_per_trial, concurrency, extra)
+        except GpuError as exc:
+            raise UsageError(str(exc)) from None
+        env.update(gpu_env)
+    elif gpus_per_trial != 1:
+        raise UsageError("--gpus-per-trial needs --gpus")
+    argv = celery_worker_argv(queues, concurrency=concurrency, loglevel=loglevel, extra=extra)
+    _exec(argv, env)
     return 0
 
 

