@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Iterable, Mapping, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import codec
 from .entrypoints import check_entry_point_syntax, load_entry_point, placeholders
@@ -33,6 +33,9 @@ from .outcomes import ReportStatus, StopOutcome
 from .record import TaskRecord
 from .status import TaskStatus
 from .store import Store, get_store
+
+if TYPE_CHECKING:
+    from .pbt import PBTClient
 
 DEFAULT_SECTION = "General"
 SUMMARY_TITLE = "Summary"
@@ -381,6 +384,14 @@ class Task:
         if missing:
             self.update_parameters(missing)
         return mutable
+
+    def pbt(self, **options: Any) -> PBTClient:
+        """This trial's population-based-training client (:class:`workers.pbt.PBTClient`,
+        ``options`` are its keyword arguments): the seed's ``save``/``should_exploit``/
+        ``exploit``/``explore`` calls, answered by the optimizer's ``PBTServer`` strategy."""
+        from .pbt import PBTClient
+
+        return PBTClient(self, **options)
 
     # ------------------------------------------------------------------ status
     def enqueue(self, queue: str = "default") -> None:

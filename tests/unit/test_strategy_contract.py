@@ -114,12 +114,14 @@ REGISTRY = [
     Entry("pbt", "controller.strategies.pbt", "PopulationBasedTraining",
           {"resource": RESOURCE, "perturbation_interval": 3, "max_resource": MAX_RESOURCE,
            "population_size": 6, "min_population": 3}, resource=_MF, finite=True),
+    Entry("pbt_server", "controller.strategies.pbt_server", "PBTServer",
+          {"population_size": 16}, finite=True),
     Entry("mapping", "controller.strategies.mapping", "Mapping", {"values": _MAPPING_VALUES},
           finite=True, allowed=lambda p: p in _MAPPING_VALUES),
 ]
 IDS = [e.id for e in REGISTRY]
 EXPECTED_MODULES = ("grid_random", "optuna_search", "hyperband", "bohb", "asha", "bayes_gp",
-                    "mapping", "pbt")
+                    "mapping", "pbt", "pbt_server")
 
 
 def test_registry_complete() -> None:
