@@ -113,7 +113,9 @@ REGISTRY = [
           finite=True),
     Entry("pbt", "controller.strategies.pbt", "PopulationBasedTraining",
           {"resource": RESOURCE, "perturbation_interval": 3, "max_resource": MAX_RESOURCE,
-           "population_size": 6, "min_population": 3}, resource=_MF, finite=True),
+           "population_size": 6, "min_population": 3},
+          # a copied checkpoint trains on: at most every member's units in one lineage
+          resource=(RESOURCE, 1, 6 * MAX_RESOURCE), finite=True),
     Entry("pbt_server", "controller.strategies.pbt_server", "PBTServer",
           {"population_size": 16}, finite=True),
     Entry("mapping", "controller.strategies.mapping", "Mapping", {"values": _MAPPING_VALUES},
