@@ -24,7 +24,8 @@ The seed's rules are the defaults:
   :meth:`exploit` hands it a checkpoint drawn uniformly from the best ``k`` (never its own);
 * explore = perturb: each hyper-parameter multiplied by 0.8 or 1.2 (``perturbation_factors``),
   drawn uniformly; not clipped to its range (the seed does not clip; a stepped, integer or
-  categorical parameter always stays on its points).
+  categorical parameter always stays on its points: :meth:`controller.space.Scalar.perturb`;
+  a ParameterSet, or a parameter the models cannot represent, is drawn again).
 
 Options for the paper's variants (Jaderberg et al. 2017): ``ready_interval`` (a member may
 exploit only after that many saves since it started or last exploited; 1, the seed's, means
@@ -52,9 +53,9 @@ from pathlib import Path
 from typing import Any
 
 from ..parameters import LogUniformParameterRange, Parameter, UniformParameterRange
+from ..space import Interval, Scalar
 from .base import Suggestion, Trial
 from .clearml_compat import ClearMLSearchStrategy
-from .pbt import _perturb
 
 SELECTIONS = ("truncation", "ttest")
 
@@ -255,10 +256,13 @@ class PBTServer(ClearMLSearchStrategy):
             if not all(n in out for n in names):
                 raise ValueError(f"pbt.explore: hyperparameter(s) {names} missing from "
                                  f"{sorted(out)}")
-            if param.name is None or self.rng.random() < self.resample_probability:
+            dimension = param.dimension()
+            if not isinstance(dimension, Scalar) or \
+                    self.rng.random() < self.resample_probability:
                 out.update(param.get_value(self.rng))
             else:
-                out[param.name] = self._perturb(param, out[param.name], self._factor())
+                out[dimension.name] = self._perturb(dimension, out[dimension.name],
+                                                    self._factor())
         for name, value in current.items():  # the seed perturbs every hyper-parameter it has
             if name not in self.space.names and _is_number(value):
                 out[name] = value * self._factor()
@@ -268,13 +272,12 @@ class PBTServer(ClearMLSearchStrategy):
     def _factor(self) -> float:
         return self.perturbation_factors[int(self.rng.integers(len(self.perturbation_factors)))]
 
-    def _perturb(self, param: Parameter, value: Any, factor: float) -> Any:
+    def _perturb(self, dimension: Scalar, value: Any, factor: float) -> Any:
         """``value * factor``; clipped to the range only with ``clip`` (a finite parameter
         always stays on its points)."""
-        continuous = isinstance(param, UniformParameterRange) and param.step_size is None
-        if continuous and not self.clip and _is_number(value):
+        if isinstance(dimension, Interval) and not self.clip and _is_number(value):
             return value * factor
-        return _perturb(param, value, factor)
+        return dimension.perturb(value, factor)
 
     def _loss(self, checkpoint: Checkpoint) -> float:
         """Lower is better; a missing (non-finite) metric is the worst."""

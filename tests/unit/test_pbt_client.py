@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from controller import HyperParameterOptimizer, PBTServer, RandomSearch, UniformParameterRange
+from controller.persistence import OptimizerRepository
 from tests.helpers import wait_until
 from tests.unit import pbt_trials, test_optimizer
 from tests.unit.test_optimizer import Env, crash
@@ -38,7 +39,7 @@ def population(env: Env, n: int = 5) -> HyperParameterOptimizer:
 def unanswered(env: Env, opt_id: str) -> list[dict[str, Any]]:
     """The should_exploit requests in the event stream after the optimizer's saved cursor."""
     store = env.store
-    cursor = store.redis.hget(store.keys.opt_state(opt_id), "cursor") or "0-0"
+    cursor = OptimizerRepository(store).load(opt_id).state.cursor
     events = store.read_events(opt_id, cursor)
     bodies = [json.loads(e.fields["body"]) for e in events if e.kind == "message"]
     return [b for b in bodies if b["type"] == "pbt.should_exploit"]
