@@ -18,6 +18,7 @@ import json
 import math
 import time
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -204,8 +205,20 @@ def _budget(config: dict[str, Any], state: SavedState, rows: list[Job], elapsed:
 def write_report(store: Store, opt_id: str, path: str | Path) -> OptimizerSummary:
     """Write the HTML report of an optimizer to ``path``; returns the summary it shows."""
     summary = load_summary(store, opt_id)
-    Path(path).write_text(render_html(summary), encoding="utf-8")
+    Path(path).write_text(render_html(summary, extra_sections(store, summary)),
+                          encoding="utf-8")
     return summary
+
+
+def extra_sections(store: Store, summary: OptimizerSummary) -> list[str]:
+    """The report's sections that read more than the saved optimizer (HTML): the population
+    of a PBT optimizer (:mod:`controller.report_pbt`)."""
+    from . import report_pbt
+
+    objective = Objective(**summary.objectives[0])
+    traces = report_pbt.load_traces(store, summary.id, objective)
+    return [html for html in [report_pbt.render(traces, objective, _dimensions(summary.config))]
+            if html]
 
 
 # ----------------------------------------------------------------- rendering
@@ -221,8 +234,9 @@ pre{background:#f7f7f7;padding:8px;font-size:12px;overflow-x:auto}
 """
 
 
-def render_html(summary: OptimizerSummary) -> str:
-    """The whole report page (HTML with inline CSS and SVG; no scripts, no external links)."""
+def render_html(summary: OptimizerSummary, extra: Sequence[str] = ()) -> str:
+    """The whole report page (HTML with inline CSS and SVG; no scripts, no external links);
+    ``extra``: more sections (:func:`extra_sections`), shown before the jobs table."""
     title = f"hpqueue optimizer {summary.name or summary.id}"
     parts = [
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
@@ -232,7 +246,7 @@ def render_html(summary: OptimizerSummary) -> str:
         _overview(summary), "<h2>Budgets</h2>", _budget_table(summary),
         "<h2>Objective over jobs</h2>", *_objective_charts(summary),
         "<h2>Parallel coordinates</h2>", f"<div class='chart'>{_parallel(summary)}</div>",
-        "<h2>Jobs (best first)</h2>", _jobs_table(summary),
+        *extra, "<h2>Jobs (best first)</h2>", _jobs_table(summary),
         "<h2>Best objective over time</h2>", _best_table(summary),
         "<h2>Configuration</h2>",
         f"<pre>{esc(json.dumps(summary.config, indent=2, sort_keys=True))}</pre>",

@@ -20,8 +20,6 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from common import QUEUE
-
 from controller import HyperParameterOptimizer, PBTServer, parameters_from_csv
 from workers import Task
 
@@ -91,6 +89,8 @@ def train(task: Task) -> float:
 
 # ------------------------------------------------------------------- the server (controller)
 def main() -> None:
+    from common import QUEUE  # (here: workers import this file for train() alone)
+
     base = Task.create(project="examples", name="pbt member", entry_point=f"{__file__}:train",
                        parameters={"General/learning_rate_init": 0.01, "General/alpha": 1e-4,
                                    "General/epochs": 20})
