@@ -212,13 +212,15 @@ def write_report(store: Store, opt_id: str, path: str | Path) -> OptimizerSummar
 
 def extra_sections(store: Store, summary: OptimizerSummary) -> list[str]:
     """The report's sections that read more than the saved optimizer (HTML): the population
-    of a PBT optimizer (:mod:`controller.report_pbt`)."""
-    from . import report_pbt
+    of a PBT optimizer (:mod:`controller.report_pbt`), the worker timeline and the objective
+    over two parameters (:mod:`controller.report_runs`)."""
+    from . import report_pbt, report_runs
 
     objective = Objective(**summary.objectives[0])
+    dimensions = _dimensions(summary.config)
     traces = report_pbt.load_traces(store, summary.id, objective)
-    return [html for html in [report_pbt.render(traces, objective, _dimensions(summary.config))]
-            if html]
+    pbt = report_pbt.render(traces, objective, dimensions)
+    return [*([pbt] if pbt else []), *report_runs.sections(store, summary.id, dimensions)]
 
 
 # ----------------------------------------------------------------- rendering

@@ -21,8 +21,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from workers.pbt import PBT_TITLE, short_name
+from workers.pbt import PBT_TITLE
 from workers.store import Store
+from workers.task import short_name
 
 from .jobs import Job
 from .objective import MultiObjective, Objective

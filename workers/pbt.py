@@ -40,21 +40,12 @@ from typing import Any
 
 from .errors import InvalidScalarError
 from .messages import TrialChannel
-from .task import DEFAULT_SECTION, Task
+from .task import Task, full_name, short_name
 
 log = logging.getLogger("hpqueue.pbt")
 
 #: Scalar title of the hyper-parameter schedule; the artifact name of the record.
 PBT_TITLE = "pbt"
-
-
-def short_name(name: str) -> str:
-    """``lr`` for ``General/lr``; other sections keep their name."""
-    return name.removeprefix(f"{DEFAULT_SECTION}/")
-
-
-def _full_name(name: str) -> str:
-    return name if "/" in name else f"{DEFAULT_SECTION}/{name}"
 
 
 class PBTClient:
@@ -173,7 +164,7 @@ class PBTClient:
 
     def set_hyperparameter(self, name: str, value: Any) -> None:
         """Set one hyper-parameter (``lr`` or ``General/lr``); sent with the next save."""
-        self._hyperparameters[_full_name(name)] = value
+        self._hyperparameters[full_name(name)] = value
 
     # ------------------------------------------------------------------ extras
     @property

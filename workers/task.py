@@ -59,10 +59,21 @@ def normalize_parameters(parameters: Mapping[str, Any] | None, what: str = "para
     for key, value in (parameters or {}).items():
         if not isinstance(key, str) or not key or key.startswith("/") or key.endswith("/"):
             raise InvalidTaskError(f"{what}: key {key!r} must look like 'Section/name'")
-        full = key if "/" in key else f"{DEFAULT_SECTION}/{key}"
+        full = full_name(key)
         codec.dumps(value, f"{what}[{full!r}]")  # raises for what JSON cannot hold
         out[full] = codec.loads(codec.dumps(value))  # numpy scalars become Python numbers
     return out
+
+
+def full_name(name: str) -> str:
+    """A parameter's ``Section/name``: ``General/lr`` for ``lr``."""
+    return name if "/" in name else f"{DEFAULT_SECTION}/{name}"
+
+
+def short_name(name: str) -> str:
+    """A parameter's name without the default section: ``lr`` for ``General/lr`` (other
+    sections are kept: ``Training/lr``)."""
+    return name.removeprefix(f"{DEFAULT_SECTION}/")
 
 
 def _flatten(mapping: Mapping[str, Any], prefix: str) -> dict[str, Any]:
@@ -639,5 +650,14 @@ def bind_current(task: Task | None) -> None:
     _current = task
 
 
-__all__ = ["Artifact", "Logger", "Task", "bind_current", "clone_record", "new_task_id",
-           "normalize_parameters"]
+__all__ = [
+    "Artifact",
+    "Logger",
+    "Task",
+    "bind_current",
+    "clone_record",
+    "full_name",
+    "new_task_id",
+    "normalize_parameters",
+    "short_name",
+]

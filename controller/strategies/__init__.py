@@ -18,6 +18,7 @@ from .clearml_compat import ClearMLSearchStrategy
 from .grid_random import GridSearch, RandomSearch
 from .hyperband import Hyperband, HyperbandMath
 from .mapping import Mapping
+from .parameter_sets import ParameterSets
 from .pbt import PopulationBasedTraining
 from .pbt_server import PBTServer, parameters_from_csv
 
@@ -28,7 +29,7 @@ _LAZY = {
 
 __all__ = ["ASHA", "WAIT", "BayesianGP", "ClearMLSearchStrategy", "Decision", "GridSearch",
            "Hyperband", "HyperbandMath", "Mapping", "OptimizerBOHB", "OptimizerContext",
-           "OptimizerOptuna", "PBTServer", "PopulationBasedTraining", "RandomSearch",
+           "OptimizerOptuna", "PBTServer", "ParameterSets", "PopulationBasedTraining", "RandomSearch",
            "SearchStrategy", "Suggestion", "Trial", "Wait", "parameters_from_csv",
            "redis_journal_storage"]
 
