@@ -72,11 +72,7 @@ def objective_surface(table: ResultsTable, path: str | Path, first: str, second:
     Raises:
         ValueError: ``first`` or ``second`` is not a numeric parameter of the table.
     """
-    numeric = table.numeric_parameters()
-    for name in (first, second):
-        if name not in numeric:
-            raise ValueError(f"{name!r} is not a numeric parameter of optimizer "
-                             f"{table.optimizer_id}; numeric parameters: {numeric}")
+    _check_numeric(table, first, second)
     plt = pyplot()
     points = table.scored()
     xs = [r.parameters[first] for r, _ in points]
@@ -142,22 +138,31 @@ def write_plots(table: ResultsTable, directory: str | Path, first: str | None = 
                 second: str | None = None) -> list[Path]:
     """The four plots as PNG files in ``directory`` (created); the surface over ``first`` and
     ``second`` (default: the first two numeric parameters; left out with fewer than two)."""
+    numeric = table.numeric_parameters()
+    if first is None and second is None and len(numeric) >= 2:
+        first, second = numeric[:2]
+    if (first is None) != (second is None):
+        raise ValueError("give both parameters of the surface plot (or neither)")
+    _check_numeric(table, *(n for n in (first, second) if n is not None))
     folder = Path(directory)
     folder.mkdir(parents=True, exist_ok=True)
     out = [result_evolution(table, folder / "result_evolution.png"),
            worker_timeline(table, folder / "worker_timeline.png"),
            parameter_combinations(table, folder / "parameter_combinations.png")]
-    numeric = table.numeric_parameters()
-    if first is None and second is None and len(numeric) >= 2:
-        first, second = numeric[:2]
-    if first is not None or second is not None:
-        if first is None or second is None:
-            raise ValueError("give both parameters of the surface plot (or neither)")
+    if first is not None and second is not None:
         out += [objective_surface(table, folder / f"contour_{first}_{second}.png", first,
                                   second),
                 objective_surface(table, folder / f"scatter3d_{first}_{second}.png", first,
                                   second, contour=False)]
     return out
+
+
+def _check_numeric(table: ResultsTable, *names: str) -> None:
+    numeric = table.numeric_parameters()
+    for name in names:
+        if name not in numeric:
+            raise ValueError(f"{name!r} is not a numeric parameter of optimizer "
+                             f"{table.optimizer_id}; numeric parameters: {numeric}")
 
 
 def _unit_column(values: Sequence[Any]) -> list[float]:

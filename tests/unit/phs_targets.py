@@ -26,3 +26,8 @@ def by_name(parameter: dict[str, Any]) -> float:
     with open(f"{parameter['worker_save_path']}/out.txt", "w") as handle:
         handle.write(repr(parameter))
     return (parameter["x"] - 1.0) ** 2 + parameter["f"]
+
+
+def echo_s(parameter: dict[str, Any]) -> Any:
+    """Returns its text parameter: not a number."""
+    return parameter["s"]
