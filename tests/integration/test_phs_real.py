@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import os
 import signal
 import subprocess
@@ -107,7 +108,7 @@ def test_an_expression_parameter_on_real_workers(real_store: Store, queue: str,
     assert len(table.rows) == 3
     for row in table.rows:
         x = row.parameters["x"]
-        value = eval(row.parameters["f"], {"math": __import__("math")}, {"x": x})  # noqa: S307
+        value = eval(row.parameters["f"], {"math": math}, {"x": x})
         assert row.values == [pytest.approx(value)] and row.expressions["f"] == pytest.approx(
             value)
         assert f"x={x}" in Task.get_task(row.job_id, store=real_store).output
