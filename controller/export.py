@@ -29,8 +29,9 @@ from workers.function_trial import EXPRESSIONS_ARTIFACT
 from workers.store import Store
 from workers.task import short_name
 
-from .objective import MultiObjective, Objective
+from .objective import Objective
 from .persistence import OptimizerRepository
+from .report import optimizer_record
 
 FORMATS = ("csv", "json")
 
@@ -138,11 +139,7 @@ def results_table(store: Store, opt_id: str, now: float | None = None) -> Result
         TaskNotFoundError: no such task; ValueError: it is not an optimizer.
     """
     now = time.time() if now is None else now
-    record = store.get(opt_id)
-    if not record.get("configuration"):
-        raise ValueError(f"task {opt_id} is not an hpqueue optimizer (it has no configuration)")
-    config = json.loads(record["configuration"])
-    objective = MultiObjective([Objective(**o) for o in config["objectives"]])
+    _, _, objective = optimizer_record(store, opt_id)
     jobs = OptimizerRepository(store).load(opt_id).jobs
     pipe = store.redis.pipeline(transaction=False)
     for job in jobs:

@@ -24,6 +24,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from workers.record import TaskRecord
 from workers.store import Store
 
 from .jobs import Job
@@ -124,11 +125,7 @@ def load_summary(store: Store, opt_id: str, now: float | None = None,
     Raises TaskNotFoundError for an unknown id, ValueError if the task is not an optimizer.
     """
     now = time.time() if now is None else now
-    record = store.record(opt_id)
-    if not record.configuration:
-        raise ValueError(f"task {opt_id} is not an hpqueue optimizer (it has no configuration)")
-    config = json.loads(record.configuration)
-    objective = MultiObjective([Objective(**o) for o in config["objectives"]])
+    record, config, objective = optimizer_record(store, opt_id)
     saved = OptimizerRepository(store).load(opt_id) if saved is None else saved
     rows = saved.jobs
     jobs = _rank([_job_summary(j, objective, now) for j in rows], objective)
@@ -142,6 +139,19 @@ def load_summary(store: Store, opt_id: str, now: float | None = None,
         parameter_names=_parameter_names(config, rows), jobs=jobs, best_over_time=best,
         budget=_budget(config, saved.state, rows, elapsed, now),
         counts=dict(Counter(j.status.value for j in rows)), elapsed_seconds=elapsed)
+
+
+def optimizer_record(store: Store, opt_id: str
+                     ) -> tuple[TaskRecord, dict[str, Any], MultiObjective]:
+    """An optimizer's task record, its saved configuration and its objective.
+
+    Raises TaskNotFoundError for an unknown id, ValueError if the task is not an optimizer.
+    """
+    record = store.record(opt_id)
+    if not record.configuration:
+        raise ValueError(f"task {opt_id} is not an hpqueue optimizer (it has no configuration)")
+    config = json.loads(record.configuration)
+    return record, config, MultiObjective([Objective(**o) for o in config["objectives"]])
 
 
 def _job_summary(job: Job, objective: MultiObjective, now: float) -> JobSummary:

@@ -12,6 +12,7 @@ import pytest
 
 from controller import HyperParameterOptimizer, PBTServer, parameters_from_csv
 from controller.report import write_report
+from tests.helpers import running_workers
 from workers import Store, Task, TaskStatus
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
@@ -23,16 +24,11 @@ EPOCHS = 8
 @pytest.fixture
 def eight_workers(real_store: Store, queue: str) -> Iterator[object]:
     """One real Celery worker with 8 prefork processes (one per member) on the test's queue."""
-    from workers.local import LocalWorkers
-
-    workers = LocalWorkers([queue], concurrency=8, url=real_store.url)
-    try:
-        workers.wait_ready(timeout=60)
+    assert real_store.url is not None
+    with running_workers(real_store.url, queue, 8) as workers:
         yield workers
-    finally:
-        workers.stop(timeout=30)
-        client = real_store.redis
-        client.delete(*client.scan_iter(match=f"{queue}*"), f"_kombu.binding.{queue}")
+    client = real_store.redis
+    client.delete(*client.scan_iter(match=f"{queue}*"), f"_kombu.binding.{queue}")
 
 
 def test_the_seed_loop_with_a_population_of_8(real_store: Store, queue: str, eight_workers: object,

@@ -20,28 +20,13 @@ from controller import phs
 from controller.cli import main
 from controller.export import results_table
 from tests.helpers import wait_until
+from tests.phs_definitions import quick_start
 from workers import Store, Task
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
-
-
-def quick_start(seed: int) -> phs.parameter_definition.ParameterDefinition:
-    pardef = phs.parameter_definition.ParameterDefinition(seed=seed)
-    pardef.set_data_types_and_order([('x', float), ('y', float)])
-    pardef.add_individual_parameter_set(
-        number_of_sets=20,
-        set={'x': {'type': 'random', 'bounds': [-5, 5], 'distribution': 'uniform',
-                   'round_digits': 3},
-             'y': {'type': 'random_from_list', 'lst': [1.2, 3.4, 5.4, 6.3]}},
-        prevent_duplicate=True)
-    pardef.add_individual_parameter_set(
-        number_of_sets=10,
-        set={'x': {'type': 'bayesian', 'bounds': [-5, 5], 'round_digits': 3},
-             'y': {'type': 'bayesian', 'bounds': [-5, 5], 'round_digits': 3}})
-    return pardef
 
 
 def rows(path: Path) -> list[dict[str, str]]:

@@ -18,15 +18,11 @@ from controller import HyperParameterOptimizer, PBTServer, RandomSearch, Uniform
 from controller.dispatch import InProcessDispatcher
 from controller.persistence import OptimizerRepository
 from controller.report import write_report
-from tests.helpers import wait_until
+from tests.helpers import crash, wait_until
 from tests.unit import pbt_trials
 from workers import Store, Task, TaskStatus
 
 LR = UniformParameterRange("General/lr", 0.01, 0.1)
-
-
-class Crash(BaseException):
-    """Ends the driver's loop as abruptly as a kill would."""
 
 
 @pytest.fixture
@@ -49,22 +45,6 @@ def optimizer(dispatcher: InProcessDispatcher, n: int = 5, **kwargs: Any
     return HyperParameterOptimizer(base.id, [LR], "val", "acc", "max",
                                    max_number_of_concurrent_tasks=n, pool_period_min=0.01,
                                    seed=11, dispatcher=dispatcher, **options)
-
-
-def crash(opt: HyperParameterOptimizer) -> None:
-    """Kill the controller thread between two passes of its loop, without finalizing."""
-    opt._finalize = lambda: None  # type: ignore[method-assign]
-    driver = opt._driver
-    assert driver is not None
-
-    def boom() -> bool:
-        raise Crash()
-
-    driver._step = boom  # type: ignore[method-assign]
-    driver.store.post_control(opt.id, "wake")
-    assert opt._thread is not None
-    opt._thread.join(10)
-    assert not opt._thread.is_alive() and isinstance(driver.error, Crash)
 
 
 def unanswered(store: Store, opt_id: str) -> list[dict[str, Any]]:

@@ -11,6 +11,7 @@ import pytest
 
 from controller.phs import ParameterDefinition
 from controller.phs.parameter_definition import load_parameter_definitions
+from tests.phs_definitions import quick_start
 from workers.function_trial import (
     ExpressionError,
     hyperpar,
@@ -28,16 +29,7 @@ def definition(types: list[tuple[str, Any]] = XY, seed: int = 1) -> ParameterDef
 
 
 def test_the_quick_start_groups_random_then_bayesian() -> None:
-    pardef = definition()
-    pardef.add_individual_parameter_set(
-        number_of_sets=20,
-        set={"x": {"type": "random", "bounds": [-5, 5], "distribution": "uniform",
-                   "round_digits": 3},
-             "y": {"type": "random_from_list", "lst": [1.2, 3.4, 5.4, 6.3]}},
-        prevent_duplicate=True)
-    pardef.add_individual_parameter_set(
-        number_of_sets=10, set={"x": {"type": "bayesian", "bounds": [-5, 5]},
-                                "y": {"type": "bayesian", "bounds": [-5, 5], "round_digits": 3}})
+    pardef = quick_start(1)
     sets = pardef.get_parameter_definitions()
     assert sets.types == [("x", "float"), ("y", "float")]
     assert [s["group"] for s in sets.sets] == [0] * 20 + [1] * 10
@@ -46,7 +38,7 @@ def test_the_quick_start_groups_random_then_bayesian() -> None:
         assert s["values"]["y"] in (1.2, 3.4, 5.4, 6.3) and not s["bayesian"]
     assert len({tuple(s["values"].items()) for s in sets.sets[:20]}) == 20
     assert sets.sets[20] == {"group": 1, "values": {}, "prevent_duplicate": True, "bayesian": {
-        "x": {"bounds": [-5.0, 5.0], "round_digits": None},
+        "x": {"bounds": [-5.0, 5.0], "round_digits": 3},
         "y": {"bounds": [-5.0, 5.0], "round_digits": 3}}}
 
 

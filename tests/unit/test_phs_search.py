@@ -22,7 +22,8 @@ from controller.persistence import OptimizerRepository
 from controller.phs import ParameterDefinition, search
 from controller.plots import write_plots
 from controller.report import write_report
-from tests.helpers import wait_until
+from tests.helpers import crash, wait_until
+from tests.phs_definitions import quick_start
 from tests.unit import phs_targets
 from workers import Store, Task, TaskStatus
 
@@ -36,28 +37,12 @@ def dispatcher(store: Store) -> Iterator[InProcessDispatcher]:
     assert running.close(timeout=30)
 
 
-def quick_start(seed: int = 1) -> ParameterDefinition:
-    pardef = ParameterDefinition(seed=seed)
-    pardef.set_data_types_and_order([("x", float), ("y", float)])
-    pardef.add_individual_parameter_set(
-        number_of_sets=20,
-        set={"x": {"type": "random", "bounds": [-5, 5], "distribution": "uniform",
-                   "round_digits": 3},
-             "y": {"type": "random_from_list", "lst": [1.2, 3.4, 5.4, 6.3]}},
-        prevent_duplicate=True)
-    pardef.add_individual_parameter_set(
-        number_of_sets=10,
-        set={"x": {"type": "bayesian", "bounds": [-5, 5]},
-             "y": {"type": "bayesian", "bounds": [-5, 5]}})
-    return pardef
-
-
 def griewank(x: float, y: float) -> float:
     return (x * x + y * y) / 4000 - math.cos(x) * math.cos(y / math.sqrt(2)) + 1
 
 
 def test_the_quick_start(store: Store, dispatcher: InProcessDispatcher, tmp_path: Path) -> None:
-    opt = search(GRIEWANK, quick_start(), workers=None, concurrency=2, dispatcher=dispatcher,
+    opt = search(GRIEWANK, quick_start(1), workers=None, concurrency=2, dispatcher=dispatcher,
                  seed=3)
     assert opt.end_reason == "search space exhausted"
     table = results_table(store, opt.id)
@@ -170,24 +155,6 @@ def test_a_function_that_returns_no_number_fails_its_trial(store: Store,
         "TypeError: tests.unit.phs_targets:echo_s returned 'text', not a number")
     with pytest.raises(ValueError, match="module-level function"):
         search(lambda parameter: 0.0, pardef, workers=None, dispatcher=dispatcher)
-
-
-class Crash(BaseException):
-    """Ends the driver's loop as abruptly as a kill would."""
-
-
-def crash(opt: HyperParameterOptimizer) -> None:
-    opt._finalize = lambda: None  # type: ignore[method-assign]
-    driver = opt._driver
-    assert driver is not None
-
-    def boom() -> bool:
-        raise Crash()
-
-    driver._step = boom  # type: ignore[method-assign]
-    driver.store.post_control(opt.id, "wake")
-    assert opt._thread is not None
-    opt._thread.join(10)
 
 
 @pytest.mark.parametrize("how", ["killed", "stopped"])
