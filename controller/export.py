@@ -97,7 +97,9 @@ class ResultsTable:
             record.update({name: row.parameters.get(name) for name in self.parameters})
             record.update({f"{name} value": row.expressions.get(name)
                            for name in self.expressions})
-            values = row.values or [None] * len(self.objectives)
+            values: list[float | None] = [None] * len(self.objectives)
+            if row.values is not None:
+                values = list(row.values)
             record.update(dict(zip(self.result_columns, values)))
             record.update(start=_iso(row.start), end=_iso(row.end),
                           run_time=row.run_time(self.read_at), worker=row.worker,

@@ -150,7 +150,8 @@ def referenced_names(expression: str) -> set[str]:
         SyntaxError: ``expression`` is not a Python expression.
     """
     tree = ast.parse(expression, mode="eval")
-    read, bound = set(), set()
+    read: set[str] = set()
+    bound: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Name):
             (read if isinstance(node.ctx, ast.Load) else bound).add(node.id)

@@ -54,7 +54,7 @@ class ExperimentDefinition:
                              + (f", unknown {unknown}" if unknown else ""))
         if parameter_definitions is not None:
             self.definitions = as_definitions(parameter_definitions)
-        elif parameter_definitions_root_dir_in:
+        elif isinstance(parameter_definitions_root_dir_in, (str, Path)):
             self.definitions = load_parameter_definitions(parameter_definitions_root_dir_in)
         else:
             raise ValueError("no parameter definitions provided.")
