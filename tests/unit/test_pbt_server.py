@@ -256,8 +256,8 @@ def test_csv_search_space_like_the_seed(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("rows, match", [
-    ("dropout,0.1,0.9,exp\n", 'line 2 \\(dropout\\): expected "log" or "linear" search '
-                              'scale, got "exp"'),
+    ("dropout,0.1,0.9,exp\n", ('line 2 \\(dropout\\): expected "log" or "linear" search '
+                               'scale, got "exp"')),
     ("lr,abc,0.1,log\n", "line 2 \\(lr\\): min 'abc'"),
     ("lr,0.1,0.01,log\n", "line 2 \\(lr\\): min 0.1 is greater than max"),
     ("lr,0,0.1,log\n", "line 2 \\(lr\\): a log scale needs min > 0"),
