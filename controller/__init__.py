@@ -29,11 +29,13 @@ from .strategies import (
     Hyperband,
     Mapping,
     OptimizerBOHB,
+    PBTServer,
     PopulationBasedTraining,
     RandomSearch,
     SearchStrategy,
     Suggestion,
     Trial,
+    parameters_from_csv,
 )
 
 __all__ = [
@@ -56,6 +58,7 @@ __all__ = [
     "Objective",
     "OptimizerBOHB",
     "OptimizerOptuna",
+    "PBTServer",
     "PChoiceParameter",
     "Parameter",
     "ParameterSet",
@@ -71,6 +74,7 @@ __all__ = [
     "UniformParameterRange",
     "matrix_from_polyaxon",
     "optimizer_from_polyaxon",
+    "parameters_from_csv",
     "parameters_from_polyaxon",
 ]
 

@@ -18,6 +18,7 @@ Exactly one controller drives an optimizer at a time (a lease in Redis, renewed 
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import queue
 import threading
@@ -28,6 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from workers.messages import MESSAGE_KIND
 from workers.record import TaskRecord
 from workers.status import TaskStatus
 from workers.store import Event, Store
@@ -36,7 +38,7 @@ from workers.task import clone_record
 
 from .dispatch import Dispatcher
 from .jobs import Job
-from .loop import Outcome, Scheduler
+from .loop import Outcome, Reply, Scheduler
 from .persistence import (
     BestPoint,
     OptimizerRepository,
@@ -169,9 +171,9 @@ class Driver:
             # read again from the saved cursor. Saved before any side effect, at housekeeping
             # (so the job table lags by a housekeeping period at most) and at the end.
             writes = None
-            if (new_jobs or out.stops or out.archives or out.notify or done is not None
-                    or housekeeping):
-                writes = self._collect_writes(dirty)
+            if (new_jobs or out.stops or out.archives or out.notify or out.replies
+                    or done is not None or housekeeping):
+                writes = self._collect_writes(dirty, out.replies)
             else:
                 self._dirty |= dirty
         if writes is not None:
@@ -200,6 +202,15 @@ class Driver:
         if event.kind == "control" and event.fields.get("command") == "stop":
             # a stop posted by another process (the dashboard): as request_stop()
             self.stop_reason = self.stop_reason or "stopped by user"
+        if event.kind == MESSAGE_KIND:
+            try:
+                body = json.loads(event.fields.get("body", ""))
+            except ValueError:
+                log.warning("optimizer %s: unreadable request from %s ignored",
+                            self.config.opt_id, event.task_id)
+                return Outcome()
+            return self.scheduler.on_message(event.task_id, body if isinstance(body, dict)
+                                             else {})
         return Outcome()
 
     def _drain_timeout(self, now: float) -> str | None:
@@ -234,20 +245,24 @@ class Driver:
         with self.lock:
             self._timing = timing
 
-    def _collect_writes(self, dirty: set[str]) -> tuple[SavedState, list[Job], list[BestPoint]]:
+    def _collect_writes(self, dirty: set[str], replies: list[Reply]
+                        ) -> tuple[SavedState, list[Job], list[BestPoint], list[Reply]]:
         """What this pass saves (call under the lock): the state, the changed rows, the new best
-        points. The rows are encoded outside the lock, on the loop's thread, which is the only
-        one that changes a job besides its ``sent`` flag (rewritten with the next pass)."""
+        points, and the replies to the jobs' requests (saved with the state they depend on:
+        :mod:`workers.messages`). The rows are encoded outside the lock, on the loop's thread,
+        which is the only one that changes a job besides its ``sent`` flag (rewritten with the
+        next pass)."""
         rows = [self.scheduler.jobs[jid] for jid in dirty | self._dirty]
         self._dirty.clear()
         best, self._best = self._best, []
-        return self.state(), rows, best
+        return self.state(), rows, best, replies
 
     def _persist(self, new_jobs: list[Job], state: SavedState, rows: list[Job],
-                 best: list[BestPoint]) -> None:
+                 best: list[BestPoint], replies: list[Reply]) -> None:
         saved = self.saved.save_pass(self.config.opt_id, state, jobs=rows, best=best,
                                      new_records=[self._job_record(job) for job in new_jobs],
-                                     queue=self.config.queue)
+                                     queue=self.config.queue,
+                                     replies=[(r.job_id, r.body) for r in replies])
         # Skip this pass's own created -> queued events when nothing came before them (they
         # only echo what the pass wrote, and a read of them would cost the loop a wake-up and a
         # round trip). A resume reads them again: no-ops.

@@ -21,8 +21,9 @@ Semantics (where ClearML differs, see the README):
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from workers.outcomes import ScalarStats
 from workers.status import TaskStatus
@@ -52,6 +53,15 @@ class Notify:
     best: str | None = None
 
 
+@dataclass(frozen=True)
+class Reply:
+    """The answer to a job's request (:mod:`workers.messages`): ``body`` is
+    ``{"id", "ok", "result" | "error"}``. The driver saves it with the state it depends on."""
+
+    job_id: str
+    body: dict[str, Any]
+
+
 @dataclass
 class Outcome:
     """What the driver must carry out after feeding the scheduler."""
@@ -59,12 +69,14 @@ class Outcome:
     stops: list[StopJob] = field(default_factory=list)
     archives: list[Archive] = field(default_factory=list)
     notify: list[Notify] = field(default_factory=list)
+    replies: list[Reply] = field(default_factory=list)
     dirty: set[str] = field(default_factory=set)
 
     def extend(self, other: Outcome) -> None:
         self.stops += other.stops
         self.archives += other.archives
         self.notify += other.notify
+        self.replies += other.replies
         self.dirty |= other.dirty
 
 
@@ -186,6 +198,32 @@ class Scheduler:
                 job_id, iteration, values[0] if len(values) == 1 else values)
             if decision == Decision.STOP:
                 self._stop(job_id, f"stopped by {type(self.strategy).__name__}", out)
+        return out
+
+    def on_message(self, job_id: str, body: Mapping[str, Any]) -> Outcome:
+        """A job's request (``{"type", "data", "id"?}``): the strategy's
+        :meth:`~SearchStrategy.on_trial_message` answers it; a request with an ``id`` gets a
+        :class:`Reply` (an error reply when the job is not running or the strategy refuses)."""
+        out = Outcome()
+        job = self.jobs.get(job_id)
+        if job is None:
+            return out  # not one of ours
+        request_id = body.get("id")
+        kind = str(body.get("type", ""))
+        answer: dict[str, Any]
+        if job.status.is_final:
+            answer = {"ok": False, "error": f"job {job_id} has ended ({job.status.value})"}
+        else:
+            try:
+                data = body.get("data") or {}
+                if not isinstance(data, Mapping):
+                    raise TypeError(f"request data must be an object, got {data!r}")
+                answer = {"ok": True,
+                          "result": self.strategy.on_trial_message(job_id, kind, data)}
+            except (ValueError, TypeError, KeyError) as exc:
+                answer = {"ok": False, "error": str(exc)}
+        if request_id is not None:
+            out.replies.append(Reply(job_id, {"id": request_id, **answer}))
         return out
 
     def _end_job(self, job: Job, now: float, reason: str, out: Outcome) -> None:

@@ -18,11 +18,13 @@ import json
 import math
 import time
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from workers.record import TaskRecord
 from workers.store import Store
 
 from .jobs import Job
@@ -123,11 +125,7 @@ def load_summary(store: Store, opt_id: str, now: float | None = None,
     Raises TaskNotFoundError for an unknown id, ValueError if the task is not an optimizer.
     """
     now = time.time() if now is None else now
-    record = store.record(opt_id)
-    if not record.configuration:
-        raise ValueError(f"task {opt_id} is not an hpqueue optimizer (it has no configuration)")
-    config = json.loads(record.configuration)
-    objective = MultiObjective([Objective(**o) for o in config["objectives"]])
+    record, config, objective = optimizer_record(store, opt_id)
     saved = OptimizerRepository(store).load(opt_id) if saved is None else saved
     rows = saved.jobs
     jobs = _rank([_job_summary(j, objective, now) for j in rows], objective)
@@ -141,6 +139,19 @@ def load_summary(store: Store, opt_id: str, now: float | None = None,
         parameter_names=_parameter_names(config, rows), jobs=jobs, best_over_time=best,
         budget=_budget(config, saved.state, rows, elapsed, now),
         counts=dict(Counter(j.status.value for j in rows)), elapsed_seconds=elapsed)
+
+
+def optimizer_record(store: Store, opt_id: str
+                     ) -> tuple[TaskRecord, dict[str, Any], MultiObjective]:
+    """An optimizer's task record, its saved configuration and its objective.
+
+    Raises TaskNotFoundError for an unknown id, ValueError if the task is not an optimizer.
+    """
+    record = store.record(opt_id)
+    if not record.configuration:
+        raise ValueError(f"task {opt_id} is not an hpqueue optimizer (it has no configuration)")
+    config = json.loads(record.configuration)
+    return record, config, MultiObjective([Objective(**o) for o in config["objectives"]])
 
 
 def _job_summary(job: Job, objective: MultiObjective, now: float) -> JobSummary:
@@ -204,8 +215,22 @@ def _budget(config: dict[str, Any], state: SavedState, rows: list[Job], elapsed:
 def write_report(store: Store, opt_id: str, path: str | Path) -> OptimizerSummary:
     """Write the HTML report of an optimizer to ``path``; returns the summary it shows."""
     summary = load_summary(store, opt_id)
-    Path(path).write_text(render_html(summary), encoding="utf-8")
+    Path(path).write_text(render_html(summary, extra_sections(store, summary)),
+                          encoding="utf-8")
     return summary
+
+
+def extra_sections(store: Store, summary: OptimizerSummary) -> list[str]:
+    """The report's sections that read more than the saved optimizer (HTML): the population
+    of a PBT optimizer (:mod:`controller.report_pbt`), the worker timeline and the objective
+    over two parameters (:mod:`controller.report_runs`)."""
+    from . import report_pbt, report_runs
+
+    objective = Objective(**summary.objectives[0])
+    dimensions = _dimensions(summary.config)
+    traces = report_pbt.load_traces(store, summary.id, objective)
+    pbt = report_pbt.render(traces, objective, dimensions)
+    return [*([pbt] if pbt else []), *report_runs.sections(store, summary.id, dimensions)]
 
 
 # ----------------------------------------------------------------- rendering
@@ -221,8 +246,9 @@ pre{background:#f7f7f7;padding:8px;font-size:12px;overflow-x:auto}
 """
 
 
-def render_html(summary: OptimizerSummary) -> str:
-    """The whole report page (HTML with inline CSS and SVG; no scripts, no external links)."""
+def render_html(summary: OptimizerSummary, extra: Sequence[str] = ()) -> str:
+    """The whole report page (HTML with inline CSS and SVG; no scripts, no external links);
+    ``extra``: more sections (:func:`extra_sections`), shown before the jobs table."""
     title = f"hpqueue optimizer {summary.name or summary.id}"
     parts = [
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
@@ -232,7 +258,7 @@ def render_html(summary: OptimizerSummary) -> str:
         _overview(summary), "<h2>Budgets</h2>", _budget_table(summary),
         "<h2>Objective over jobs</h2>", *_objective_charts(summary),
         "<h2>Parallel coordinates</h2>", f"<div class='chart'>{_parallel(summary)}</div>",
-        "<h2>Jobs (best first)</h2>", _jobs_table(summary),
+        *extra, "<h2>Jobs (best first)</h2>", _jobs_table(summary),
         "<h2>Best objective over time</h2>", _best_table(summary),
         "<h2>Configuration</h2>",
         f"<pre>{esc(json.dumps(summary.config, indent=2, sort_keys=True))}</pre>",

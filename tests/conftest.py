@@ -22,6 +22,7 @@ from pathlib import Path
 import fakeredis
 import pytest
 
+from tests.helpers import running_workers
 from workers import Store, set_store
 from workers.config import Settings
 from workers.procs import start_redis_server
@@ -150,11 +151,6 @@ def delete_amqp_queue(url: str, name: str) -> None:
 @pytest.fixture
 def local_workers(real_store: Store, queue: str) -> Iterator[object]:
     """Two real Celery prefork worker processes consuming the test's queue."""
-    from workers.local import LocalWorkers
-
-    workers = LocalWorkers([queue], concurrency=2, url=real_store.url)
-    try:
-        workers.wait_ready(timeout=60)
+    assert real_store.url is not None
+    with running_workers(real_store.url, queue, 2) as workers:
         yield workers
-    finally:
-        workers.stop(timeout=20)

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from typing import Any, TypeVar
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
 
 from workers import Store, Task, TaskStatus
+
+if TYPE_CHECKING:
+    from controller import HyperParameterOptimizer
+    from workers.local import LocalWorkers
 
 T = TypeVar("T")
 
@@ -50,3 +55,37 @@ def status_events(store: Store, parent: str | None) -> list[tuple[str, str, str,
     """``(task, status, prev, reason)`` of every status event in ``parent``'s stream."""
     return [(e.task_id, e.fields["status"], e.fields["prev"], e.fields["reason"])
             for e in store.read_events(parent) if e.kind == "status"]
+
+
+class Crash(BaseException):
+    """Ends the driver's loop as abruptly as a kill would (no final report)."""
+
+
+def crash(opt: HyperParameterOptimizer) -> None:
+    """Kill the controller thread between two passes of its loop, without finalizing."""
+    opt._finalize = lambda: None  # type: ignore[method-assign]
+    driver = opt._driver
+    assert driver is not None
+
+    def boom() -> bool:
+        raise Crash()
+
+    driver._step = boom  # type: ignore[method-assign]
+    driver.store.post_control(opt.id, "wake")  # end the blocking read now
+    assert opt._thread is not None
+    opt._thread.join(10)
+    assert not opt._thread.is_alive() and isinstance(driver.error, Crash)
+
+
+@contextmanager
+def running_workers(url: str, queue: str, concurrency: int) -> Iterator[LocalWorkers]:
+    """Real Celery prefork worker processes (``concurrency`` of them) consuming ``queue``,
+    ready when the block starts, stopped when it ends."""
+    from workers.local import LocalWorkers
+
+    workers = LocalWorkers([queue], concurrency=concurrency, url=url)
+    try:
+        workers.wait_ready(timeout=60)
+        yield workers
+    finally:
+        workers.stop(timeout=30)

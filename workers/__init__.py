@@ -18,6 +18,7 @@ from .errors import (
     RedisUnavailableError,
     StatusConflictError,
     TaskNotFoundError,
+    TrialRequestError,
     TrialStopped,
 )
 from .record import TaskRecord
@@ -47,6 +48,7 @@ __all__ = [
     "TaskNotFoundError",
     "TaskRecord",
     "TaskStatus",
+    "TrialRequestError",
     "TrialStopped",
     "current_task",
     "get_store",

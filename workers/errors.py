@@ -67,3 +67,8 @@ class AttemptLostError(HpqError):
 
     Raised inside a zombie attempt so that it ends without writing anything more.
     """
+
+
+class TrialRequestError(HpqError, RuntimeError):
+    """The optimizer refused a running trial's request (:mod:`workers.messages`): the message
+    says why (a strategy that does not answer such requests, a request it cannot serve)."""

@@ -8,6 +8,7 @@ key                                    type                content
 ``{ns}:task:{id}:history``             hash                ``title\\x1fseries\\x1fiteration`` -> value
 ``{ns}:task:{id}:artifacts``           hash                artifact name -> JSON description
 ``{ns}:task:{id}:checkpoints``         list                JSON descriptions, oldest first
+``{ns}:task:{id}:replies``             list                the optimizer's JSON replies to the trial's requests
 ``{ns}:tasks``                         sorted set          every task id, scored by creation time
 ``{ns}:project:{name}``                sorted set          task ids of a project
 ``{ns}:children:{id}``                 sorted set          task ids whose parent is ``id``
@@ -52,6 +53,11 @@ class Keys:
     def checkpoints(self, task_id: str) -> str:
         return f"{self.ns}:task:{task_id}:checkpoints"
 
+    def replies(self, task_id: str) -> str:
+        """The list a running trial blocks on for the replies to its requests
+        (:mod:`workers.messages`)."""
+        return f"{self.ns}:task:{task_id}:replies"
+
     def project(self, name: str) -> str:
         return f"{self.ns}:project:{name}"
 
@@ -73,4 +79,5 @@ class Keys:
             self.history(task_id),
             self.artifacts(task_id),
             self.checkpoints(task_id),
+            self.replies(task_id),
         ]

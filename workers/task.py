@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Iterable, Mapping, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import codec
 from .entrypoints import check_entry_point_syntax, load_entry_point, placeholders
@@ -33,6 +33,9 @@ from .outcomes import ReportStatus, StopOutcome
 from .record import TaskRecord
 from .status import TaskStatus
 from .store import Store, get_store
+
+if TYPE_CHECKING:
+    from .pbt import PBTClient
 
 DEFAULT_SECTION = "General"
 SUMMARY_TITLE = "Summary"
@@ -56,10 +59,21 @@ def normalize_parameters(parameters: Mapping[str, Any] | None, what: str = "para
     for key, value in (parameters or {}).items():
         if not isinstance(key, str) or not key or key.startswith("/") or key.endswith("/"):
             raise InvalidTaskError(f"{what}: key {key!r} must look like 'Section/name'")
-        full = key if "/" in key else f"{DEFAULT_SECTION}/{key}"
+        full = full_name(key)
         codec.dumps(value, f"{what}[{full!r}]")  # raises for what JSON cannot hold
         out[full] = codec.loads(codec.dumps(value))  # numpy scalars become Python numbers
     return out
+
+
+def full_name(name: str) -> str:
+    """A parameter's ``Section/name``: ``General/lr`` for ``lr``."""
+    return name if "/" in name else f"{DEFAULT_SECTION}/{name}"
+
+
+def short_name(name: str) -> str:
+    """A parameter's name without the default section: ``lr`` for ``General/lr`` (other
+    sections are kept: ``Training/lr``)."""
+    return name.removeprefix(f"{DEFAULT_SECTION}/")
 
 
 def _flatten(mapping: Mapping[str, Any], prefix: str) -> dict[str, Any]:
@@ -382,6 +396,14 @@ class Task:
             self.update_parameters(missing)
         return mutable
 
+    def pbt(self, **options: Any) -> PBTClient:
+        """This trial's population-based-training client (:class:`workers.pbt.PBTClient`,
+        ``options`` are its keyword arguments): the seed's ``save``/``should_exploit``/
+        ``exploit``/``explore`` calls, answered by the optimizer's ``PBTServer`` strategy."""
+        from .pbt import PBTClient
+
+        return PBTClient(self, **options)
+
     # ------------------------------------------------------------------ status
     def enqueue(self, queue: str = "default") -> None:
         """Queue the task on a Celery queue (created -> queued) and send it to the workers.
@@ -628,5 +650,14 @@ def bind_current(task: Task | None) -> None:
     _current = task
 
 
-__all__ = ["Artifact", "Logger", "Task", "bind_current", "clone_record", "new_task_id",
-           "normalize_parameters"]
+__all__ = [
+    "Artifact",
+    "Logger",
+    "Task",
+    "bind_current",
+    "clone_record",
+    "full_name",
+    "new_task_id",
+    "normalize_parameters",
+    "short_name",
+]

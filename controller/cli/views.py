@@ -68,8 +68,9 @@ def report_page(optimizer_id: str, output: str | None) -> int:
     """Write an optimizer's report: one self-contained HTML page (no scripts, no links)."""
     from workers import get_store
 
-    summary = _summary(get_store(), optimizer_id)
-    page = report.render_html(summary)
+    store = get_store()
+    summary = _summary(store, optimizer_id)
+    page = report.render_html(summary, report.extra_sections(store, summary))
     if output == "-":
         sys.stdout.write(page)
         return 0

@@ -16,6 +16,7 @@ from typing import Any
 
 from workers import codec
 from workers.errors import TaskNotFoundError
+from workers.messages import queue_reply
 from workers.record import TaskRecord
 from workers.store import Store
 
@@ -67,10 +68,12 @@ class OptimizerRepository:
     # ------------------------------------------------------------------ writing
     def save_pass(self, opt_id: str, state: SavedState, *, jobs: Iterable[Job] = (),
                   best: Sequence[BestPoint] = (), new_records: Sequence[Mapping[str, str]] = (),
-                  queue: str = "") -> SavedPass:
+                  queue: str = "", replies: Sequence[tuple[str, Mapping[str, Any]]] = ()
+                  ) -> SavedPass:
         """Save one pass of the loop in one transaction: the new jobs' task records (written
         ``queued`` on ``queue``, with their created -> queued events), the rows of ``jobs``,
-        ``state`` and the new best points."""
+        ``state``, the new best points and the ``(job id, reply)`` answers to the jobs'
+        requests (:mod:`workers.messages`)."""
         pipe = self._redis.pipeline(transaction=True)
         if new_records:  # the newest event before this pass's own
             pipe.xrevrange(self.store.keys.events(opt_id), count=1)
@@ -79,6 +82,8 @@ class OptimizerRepository:
         pipe.hset(self.keys.state(opt_id), mapping=state.to_fields())
         if best:
             pipe.rpush(self.keys.best(opt_id), *(codec.dumps(b.to_dict()) for b in best))
+        for job_id, reply in replies:
+            queue_reply(self.store, pipe, job_id, reply)
         results = pipe.execute()
         if not new_records:
             return SavedPass([], "")

@@ -18,7 +18,9 @@ from .clearml_compat import ClearMLSearchStrategy
 from .grid_random import GridSearch, RandomSearch
 from .hyperband import Hyperband, HyperbandMath
 from .mapping import Mapping
+from .parameter_sets import ParameterSets
 from .pbt import PopulationBasedTraining
+from .pbt_server import PBTServer, parameters_from_csv
 
 _LAZY = {
     "OptimizerOptuna": "optuna_search",
@@ -27,8 +29,9 @@ _LAZY = {
 
 __all__ = ["ASHA", "WAIT", "BayesianGP", "ClearMLSearchStrategy", "Decision", "GridSearch",
            "Hyperband", "HyperbandMath", "Mapping", "OptimizerBOHB", "OptimizerContext",
-           "OptimizerOptuna", "PopulationBasedTraining", "RandomSearch", "SearchStrategy",
-           "Suggestion", "Trial", "Wait", "redis_journal_storage"]
+           "OptimizerOptuna", "PBTServer", "ParameterSets", "PopulationBasedTraining", "RandomSearch",
+           "SearchStrategy", "Suggestion", "Trial", "Wait", "parameters_from_csv",
+           "redis_journal_storage"]
 
 
 def __getattr__(name: str) -> Any:

@@ -24,6 +24,9 @@ The loop's side of the contract, in order:
    :class:`Decision` (``CONTINUE`` or ``STOP``; a stopped job ends ``stopped``).
 3. Each job that ends (completed, failed or stopped) goes once to :meth:`on_trial_complete`, with
    its objective value if it has one. Results may arrive in any order; failures too.
+   A running job may also send requests of its own (:mod:`workers.messages`, such as the
+   in-trial PBT client's): each goes to :meth:`on_trial_message`, in order with its reports, and
+   the answer goes back to the job.
 4. :meth:`state_dict` returns the strategy's control state as JSON-serialisable data; a fresh
    strategy built with the same arguments, bound to the same context and given that state plus
    the list of trials (:meth:`load_state_dict`) continues exactly as the original would have.
@@ -45,7 +48,7 @@ from __future__ import annotations
 
 import secrets
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import TYPE_CHECKING, Any
@@ -220,6 +223,18 @@ class SearchStrategy(ABC):
 
     def on_trial_complete(self, trial: Trial) -> None:
         """``trial`` ended (completed, failed or stopped); called once per job."""
+
+    def on_trial_message(self, job_id: str, kind: str, data: Mapping[str, Any]) -> Any:
+        """A request of the running job ``job_id`` (``kind`` names it; ``data`` is its JSON
+        payload). Return the JSON answer (None for a request that wants none). Changes made here
+        are saved with the strategy's state before the answer reaches the job.
+
+        Raises:
+            ValueError, TypeError: the strategy does not serve ``kind`` (the default) or
+                ``data`` is invalid; the job receives the message as a
+                :class:`workers.TrialRequestError`.
+        """
+        raise ValueError(f"{type(self).__name__} does not answer trial requests ({kind!r})")
 
     def state_dict(self) -> dict[str, Any]:
         """JSON-serialisable control state (extend it in subclasses: call super())."""

@@ -61,7 +61,8 @@ _REFINE_SHRINK = 0.8
 _RANDOM_TRIES = 64
 _erf = np.vectorize(math.erf, otypes=[float])
 
-_Score = Callable[[np.ndarray], np.ndarray]
+#: An acquisition function: its values at the rows of an array of unit-cube points.
+Score = Callable[[np.ndarray], np.ndarray]
 
 
 # ---------------------------------------------------------------------- settings
@@ -335,45 +336,61 @@ class BayesianGP(ClearMLSearchStrategy):
         """The unseen configuration of highest acquisition (random if every candidate is seen)."""
         x = np.array([self.encoder.encode(r.config) for r in observed])
         target = np.array([-r.loss for r in observed])  # type: ignore[operator]
-        shift, scale = float(target.mean()), float(target.std()) or 1.0
-        gp = fit_gp(x, (target - shift) / scale, self.utility, self.rng)
-        pending = [self.encoder.encode(r.config) for r in self._runs.values() if r.pending]
-        if pending:
-            gp = gp.believe(np.array(pending))
-        best = float(target.max())
-
-        def score(points: np.ndarray) -> np.ndarray:
-            mean, std = gp.predict(points)
-            return acquisition(self.utility, mean * scale + shift, std * scale, best)
-
-        for point in self._candidates(score):
+        pending = np.array([self.encoder.encode(r.config) for r in self._runs.values()
+                            if r.pending])
+        score = gp_acquisition(x, target, pending, self.utility, self.rng)
+        for point in candidates(score, self.encoder.width, self.utility, self.rng):
             config = self.encoder.decode(point)
             if config_key(config) not in self._seen:
                 return config
         return self._random_config()
 
-    def _candidates(self, score: _Score) -> np.ndarray:
-        """Warm-up points and their local refinements, best acquisition first."""
-        warmup = self.rng.random((self.utility.num_warmup, self.encoder.width))
-        values = score(warmup)
-        starts = warmup[np.argsort(-values, kind="stable")[:self.utility.num_iterations]]
-        refined, refined_values = self._refine(score, starts)
-        pool = np.vstack([refined, warmup])
-        order = np.argsort(-np.concatenate([refined_values, values]), kind="stable")
-        return pool[order]
 
-    def _refine(self, score: _Score, starts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Shrinking random local search from each row of ``starts`` (kept inside the cube)."""
-        best, best_values = starts.copy(), score(starts)
-        n, width = best.shape
-        rows, step = np.arange(n), _REFINE_STEP
-        for _ in range(_REFINE_ROUNDS if n else 0):
-            noise = self.rng.normal(0.0, step, (n, _REFINE_PROPOSALS, width))
-            proposals = np.clip(best[:, None, :] + noise, 0.0, 1.0)
-            values = score(proposals.reshape(-1, width)).reshape(n, _REFINE_PROPOSALS)
-            pick = values.argmax(1)
-            better = values[rows, pick] > best_values
-            best[better] = proposals[rows, pick][better]
-            best_values[better] = values[rows, pick][better]
-            step *= _REFINE_SHRINK
-        return best, best_values
+# ---------------------------------------------------------------------- acquisition search
+def gp_acquisition(x: np.ndarray, target: np.ndarray, pending: np.ndarray, utility: Utility,
+                   rng: np.random.Generator) -> Score:
+    """The acquisition function of a GP fitted to the observations ``x`` (rows of unit-cube
+    coordinates) with ``target`` (higher is better), treating the ``pending`` rows as observed
+    at the GP's mean (the kriging believer; may be empty)."""
+    shift, scale = float(target.mean()), float(target.std()) or 1.0
+    gp = fit_gp(x, (target - shift) / scale, utility, rng)
+    if len(pending):
+        gp = gp.believe(pending)
+    best = float(target.max())
+
+    def score(points: np.ndarray) -> np.ndarray:
+        mean, std = gp.predict(points)
+        return acquisition(utility, mean * scale + shift, std * scale, best)
+
+    return score
+
+
+def candidates(score: Score, width: int, utility: Utility,
+               rng: np.random.Generator) -> np.ndarray:
+    """Points of ``[0, 1]**width``, best ``score`` first: ``num_warmup`` random ones and the
+    local refinements of the best ``num_iterations`` of them."""
+    warmup = rng.random((utility.num_warmup, width))
+    values = score(warmup)
+    starts = warmup[np.argsort(-values, kind="stable")[:utility.num_iterations]]
+    refined, refined_values = _refine(score, starts, rng)
+    pool = np.vstack([refined, warmup])
+    order = np.argsort(-np.concatenate([refined_values, values]), kind="stable")
+    return pool[order]
+
+
+def _refine(score: Score, starts: np.ndarray, rng: np.random.Generator
+            ) -> tuple[np.ndarray, np.ndarray]:
+    """Shrinking random local search from each row of ``starts`` (kept inside the cube)."""
+    best, best_values = starts.copy(), score(starts)
+    n, width = best.shape
+    rows, step = np.arange(n), _REFINE_STEP
+    for _ in range(_REFINE_ROUNDS if n else 0):
+        noise = rng.normal(0.0, step, (n, _REFINE_PROPOSALS, width))
+        proposals = np.clip(best[:, None, :] + noise, 0.0, 1.0)
+        values = score(proposals.reshape(-1, width)).reshape(n, _REFINE_PROPOSALS)
+        pick = values.argmax(1)
+        better = values[rows, pick] > best_values
+        best[better] = proposals[rows, pick][better]
+        best_values[better] = values[rows, pick][better]
+        step *= _REFINE_SHRINK
+    return best, best_values

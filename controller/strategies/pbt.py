@@ -14,10 +14,21 @@ every member's latest value (chrischute/pbt ranks each member's most recent chec
   perturb`; a ParameterSet or a parameter without a dimension is always resampled);
 
 otherwise the member continues its own checkpoint with its own hyper-parameters. No member
-exploits before ``min_population`` members have a value (5, as chrischute/pbt), and members that
-finished their training are not copied. An exploiting member takes over the donor's progress. A member ends when
-it reaches ``max_resource``; a failed segment ends it. The hyper-parameter schedule of a member is
-the sequence of its jobs' parameters (``meta["member"]``, ``meta["generation"]``).
+exploits before ``min_population`` members have a value (5, as chrischute/pbt); any member's
+latest value may be copied, also one that finished its training.
+
+Progress is counted per member, as each member of chrischute/pbt runs its own number of epochs:
+every member trains ``max_resource`` units itself (``meta["progress"]``: the units it has
+trained once the segment ends), in segments of ``perturbation_interval``, and ends there; a
+failed segment ends it. The resource parameter of a segment is what its checkpoint must reach:
+the checkpoint it continues (its own, or the donor's, which may have trained longer) plus the
+segment's units, so a copied checkpoint keeps training and may pass ``max_resource``. The
+hyper-parameter schedule of a member is the sequence of its jobs' parameters
+(``meta["member"]``, ``meta["generation"]``).
+
+For members that are one long-running trial each and call the seed's ``save`` /
+``should_exploit`` / ``exploit`` / ``explore`` in their own loop, use
+:class:`~controller.strategies.pbt_server.PBTServer` instead.
 """
 
 from __future__ import annotations
@@ -37,8 +48,9 @@ from .hyperband import Resource
 class _Segment:
     job_id: str
     config: dict[str, Any]
-    resource: float
+    resource: float  # what the segment's checkpoint reaches
     generation: int
+    progress: float  # the units the member has trained itself once the segment ends
     status: str = "queued"
     value: float | None = None  # lower is better (loss)
 
@@ -69,7 +81,7 @@ class PopulationBasedTraining(ClearMLSearchStrategy):
 
     Args (besides the base ones): ``resource`` (task parameter receiving the total resource a
     segment trains up to, e.g. ``"General/epochs"``), ``perturbation_interval`` (resource units
-    per segment), ``max_resource`` (a member's total), ``population_size=8``,
+    per segment), ``max_resource`` (the units each member trains itself), ``population_size=8``,
     ``quantile_fraction=0.2``, ``resample_probability=0.25``,
     ``perturbation_factors=(0.8, 1.2)``, ``min_population=5``.
 
@@ -115,8 +127,8 @@ class PopulationBasedTraining(ClearMLSearchStrategy):
     def suggest(self) -> Suggestion | Wait | None:
         if len(self._members) < self.population_size:
             config = self.space.sample(self.rng)
-            return self._suggestion(len(self._members), 0, config,
-                                    self.perturbation_interval, None, None)
+            step = min(self.perturbation_interval, self.max_resource)
+            return self._suggestion(len(self._members), 0, config, step, step, None, None)
         ready = [m for m, member in sorted(self._members.items()) if self._is_ready(member)]
         if ready:
             return self._next_segment(ready[0])
@@ -126,7 +138,8 @@ class PopulationBasedTraining(ClearMLSearchStrategy):
 
     def on_trial_start(self, job_id: str, suggestion: Suggestion) -> None:
         meta = suggestion.meta
-        seg = _Segment(job_id, dict(suggestion.parameters), meta["resource"], meta["generation"])
+        seg = _Segment(job_id, dict(suggestion.parameters), meta["resource"], meta["generation"],
+                       meta.get("progress", meta["resource"]))
         self._members.setdefault(meta["member"], _Member()).segments.append(seg)
         self._by_job[job_id] = seg
 
@@ -153,26 +166,25 @@ class PopulationBasedTraining(ClearMLSearchStrategy):
     def _is_ready(self, member: _Member) -> bool:
         seg = member.latest
         return (seg.status in ("completed", "stopped") and seg.value is not None
-                and seg.resource < self.max_resource)
+                and seg.progress < self.max_resource)
 
     def _next_segment(self, member_id: int) -> Suggestion:
         member = self._members[member_id]
         own = member.latest
-        resource = min(own.resource + self.perturbation_interval, self.max_resource)
+        step = min(self.perturbation_interval, self.max_resource - own.progress)
+        progress = own.progress + step
         donor_id = self._donor_for(member_id)
         if donor_id is None:
-            return self._suggestion(member_id, own.generation + 1, own.config, resource,
-                                    own.job_id, None)
+            return self._suggestion(member_id, own.generation + 1, own.config,
+                                    own.resource + step, progress, own.job_id, None)
         donor_seg = self._donor_segment(donor_id)
-        # the donor's checkpoint carries the donor's progress: train on from there
-        resource = min(donor_seg.resource + self.perturbation_interval, self.max_resource)
+        # the donor's checkpoint trains on by this member's next segment
         return self._suggestion(member_id, own.generation + 1, self._explore(donor_seg.config),
-                                resource, donor_seg.job_id, donor_id)
+                                donor_seg.resource + step, progress, donor_seg.job_id, donor_id)
 
     def _donor_for(self, member_id: int) -> int | None:
-        """A member to copy if ``member_id`` is in the bottom quantile: drawn from the top
-        quantile of the members that can still train (copying a finished member's checkpoint
-        would leave nothing to train)."""
+        """A member to copy if ``member_id`` is in the bottom quantile, drawn from the top
+        quantile (of every member's latest value, as chrischute/pbt ranks)."""
         scored = sorted((score, m) for m, member in self._members.items()
                         if (score := member.score) is not None)
         if len(scored) < self.min_population:
@@ -180,8 +192,7 @@ class PopulationBasedTraining(ClearMLSearchStrategy):
         k = max(1, int(self.quantile_fraction * len(scored)))
         if member_id not in {m for _, m in scored[-k:]}:
             return None
-        top = [m for _, m in scored if m != member_id
-               and self._donor_segment(m).resource < self.max_resource][:k]
+        top = [m for _, m in scored if m != member_id][:k]
         return top[int(self.rng.integers(len(top)))] if top else None
 
     def _donor_segment(self, member_id: int) -> _Segment:
@@ -200,8 +211,10 @@ class PopulationBasedTraining(ClearMLSearchStrategy):
         return out
 
     def _suggestion(self, member: int, generation: int, config: dict[str, Any],
-                    resource: float, continue_from: str | None, donor: int | None) -> Suggestion:
-        meta: dict[str, Any] = {"member": member, "generation": generation, "resource": resource}
+                    resource: float, progress: float, continue_from: str | None,
+                    donor: int | None) -> Suggestion:
+        meta: dict[str, Any] = {"member": member, "generation": generation, "resource": resource,
+                                "progress": progress}
         if donor is not None:
             meta["exploited"] = donor
         return Suggestion({**config, self.resource.name: self.resource.cast(resource)}, meta,

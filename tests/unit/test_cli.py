@@ -71,7 +71,8 @@ def test_optimize_then_top_status_report(store: Store, inline_workers, capsys,  
     assert main(["report", opt_id, "-o", str(path)]) == 0
     assert f"wrote {path} (4 jobs, 4 ranked)" in capsys.readouterr().out
     page = path.read_text()
-    assert page.count("<svg") == 2 and "&lt;b&gt;" in page and "<script" not in page
+    # objective, parallel coordinates, worker timeline
+    assert page.count("<svg") == 3 and "&lt;b&gt;" in page and "<script" not in page
 
 
 @pytest.mark.timeout(20)

@@ -31,7 +31,7 @@ from controller import (
 )
 from controller.dispatch import InProcessDispatcher, set_dispatcher
 from controller.persistence import OptimizerKeys
-from tests.helpers import wait_until
+from tests.helpers import Crash, crash, wait_until
 from tests.unit import trial_fns
 from workers import Store, Task, TaskStatus
 from workers import app as workers_app
@@ -755,26 +755,6 @@ def test_spawn_project_and_auto_connect_task(env: Env) -> None:
 
 
 # ================================================================================ resume
-class Crash(BaseException):
-    """Ends the driver's loop as abruptly as a kill would (no final report)."""
-
-
-def crash(opt: HyperParameterOptimizer) -> None:
-    """Kill the controller thread between two passes of its loop, without finalizing."""
-    opt._finalize = lambda: None  # type: ignore[method-assign]
-    driver = opt._driver
-    assert driver is not None
-
-    def boom() -> bool:
-        raise Crash()
-
-    driver._step = boom  # type: ignore[method-assign]
-    driver.store.post_control(opt.id, "wake")  # end the blocking read now
-    assert opt._thread is not None
-    opt._thread.join(10)
-    assert not opt._thread.is_alive() and isinstance(driver.error, Crash)
-
-
 def test_resume_after_a_crash_carries_on(env: Env) -> None:
     base = env.base("gated", {"x": 0.5})
     xs = [0.5, 0.4, 0.3, 0.2, 0.1, 0.6]

@@ -125,6 +125,34 @@ def test_members_end_at_max_resource_and_failures_end_a_member() -> None:
     assert s.suggest() is None
 
 
+def test_every_member_trains_max_resource_itself_and_a_copy_trains_on() -> None:
+    s = make(5, sign="max", perturbation_interval=2, max_resource=6)
+    pop = start_population(s)
+    for i, (job, sug) in enumerate(pop):
+        finish(s, job, sug, float(i))
+    jobs: dict[int, list[Suggestion]] = {m: [sug] for m, (_, sug) in enumerate(pop)}
+    step = 0
+    while (nxt := s.suggest()) is not None:
+        assert isinstance(nxt, Suggestion)
+        member = nxt.meta["member"]
+        previous = jobs[member][-1]
+        assert nxt.meta["progress"] == previous.meta["progress"] + 2  # its own units
+        if "exploited" in nxt.meta:
+            donor = jobs[nxt.meta["exploited"]][-1]
+            # the donor's checkpoint trains on from where the donor got
+            assert nxt.parameters["General/epochs"] == donor.meta["resource"] + 2
+        else:
+            assert nxt.parameters["General/epochs"] == previous.meta["resource"] + 2
+        jobs[member].append(nxt)
+        step += 1
+        s.on_trial_start(f"s{step}", nxt)
+        finish(s, f"s{step}", nxt, 10.0 * member + step)
+    assert sorted(len(segments) for segments in jobs.values()) == [3] * 5
+    assert any("exploited" in sug.meta for segments in jobs.values() for sug in segments)
+    assert max(sug.parameters["General/epochs"] for segments in jobs.values()
+               for sug in segments) > 6  # a copied checkpoint passed max_resource
+
+
 def test_validation() -> None:
     with pytest.raises(ValueError, match="perturbation_interval"):
         make(4, perturbation_interval=0)

@@ -49,6 +49,39 @@ _MAPPING_VALUES = [{"General/u": round(0.08 * i, 2), "General/dropout": [0.1, 0.
                     "General/act": ["relu", "tanh", "gelu"][i % 3]} for i in range(12)]
 
 
+
+def _phs_sets() -> dict[str, Any]:
+    """phs's sets over SPACE's names: 12 drawn ones, then 24 with GP-suggested u and layers."""
+    from controller.phs import ParameterDefinition
+
+    pardef = ParameterDefinition(seed=0)
+    pardef.set_data_types_and_order([("u", float), ("dropout", float), ("layers", int),
+                                     ("lr", float), ("act", str)])
+    pardef.add_individual_parameter_set(number_of_sets=12, set={
+        "u": {"type": "random", "bounds": [0, 1], "round_digits": 3},
+        "dropout": {"type": "random_from_list", "lst": [0.1, 0.2, 0.3, 0.4, 0.5]},
+        "layers": {"type": "random", "bounds": [1, 5], "round_digits": 0},
+        "lr": {"type": "random_from_list", "lst": [1e-4, 1e-3, 1e-2]},
+        "act": {"type": "random_from_list", "lst": ["relu", "tanh", "gelu"]}})
+    pardef.add_individual_parameter_set(number_of_sets=24, set={
+        "u": {"type": "bayesian", "bounds": [0, 1]},
+        "dropout": {"type": "explicit", "value": 0.2},
+        "layers": {"type": "bayesian", "bounds": [1, 5]},
+        "lr": {"type": "explicit", "value": 1e-3},
+        "act": {"type": "random_from_list", "lst": ["relu", "tanh"]}})
+    defs = pardef.get_parameter_definitions()
+    return {"sets": defs.sets, "types": defs.types,
+            "utility_function": {"acquisition_function": "ei", "eps": 0.0, "num_warmup": 100,
+                                 "num_iterations": 2}}
+
+
+def _phs_allowed(p: dict[str, Any]) -> bool:
+    return (set(p) == {"General/u", "General/dropout", "General/layers", "General/lr",
+                       "General/act"} and 0 <= p["General/u"] <= 1
+            and p["General/layers"] in range(1, 6) and p["General/act"] in ("relu", "tanh",
+                                                                            "gelu"))
+
+
 # ---------------------------------------------------------------------- the registry
 @dataclass(frozen=True)
 class Entry:
@@ -113,13 +146,19 @@ REGISTRY = [
           finite=True),
     Entry("pbt", "controller.strategies.pbt", "PopulationBasedTraining",
           {"resource": RESOURCE, "perturbation_interval": 3, "max_resource": MAX_RESOURCE,
-           "population_size": 6, "min_population": 3}, resource=_MF, finite=True),
+           "population_size": 6, "min_population": 3},
+          # a copied checkpoint trains on: at most every member's units in one lineage
+          resource=(RESOURCE, 1, 6 * MAX_RESOURCE), finite=True),
+    Entry("pbt_server", "controller.strategies.pbt_server", "PBTServer",
+          {"population_size": 16}, finite=True),
+    Entry("parameter_sets", "controller.strategies.parameter_sets", "ParameterSets",
+          _phs_sets(), finite=True, allowed=_phs_allowed),
     Entry("mapping", "controller.strategies.mapping", "Mapping", {"values": _MAPPING_VALUES},
           finite=True, allowed=lambda p: p in _MAPPING_VALUES),
 ]
 IDS = [e.id for e in REGISTRY]
 EXPECTED_MODULES = ("grid_random", "optuna_search", "hyperband", "bohb", "asha", "bayes_gp",
-                    "mapping", "pbt")
+                    "mapping", "pbt", "pbt_server", "parameter_sets")
 
 
 def test_registry_complete() -> None:
