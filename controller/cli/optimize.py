@@ -92,7 +92,7 @@ def run_options(command: Callable[..., Any]) -> Callable[..., Any]:
 @click.option("--strategy-args", metavar="JSON",
               help='keyword arguments of the strategy as a JSON object, e.g. {"seed": 1}')
 @click.option("--polyaxon-matrix", metavar="FILE.json",
-              help="a Polyaxon matrix section as JSON (see controller/polyaxon.py): its kind, "
+              help="a Polyaxon matrix section as JSON (see controller/polyaxon/): its kind, "
               "params, concurrency, earlyStopping and metric replace --optimizer-class, "
               "--params-search, --strategy-args and the defaults of "
               "--max-number-of-concurrent-tasks and --objective-metric-sign")
