@@ -60,6 +60,7 @@ from .matrix import (
 from .optimization import V1Optimization, V1OptimizationMetric, V1OptimizationResource
 from .params import (
     DISTRIBUTIONS,
+    PolyaxonPChoice,
     PolyaxonRange,
     V1HpChoice,
     V1HpDateRange,
@@ -84,7 +85,7 @@ from .schema import ValidationError
 
 __all__ = [
     "DISTRIBUTIONS", "GaussianProcessConfig", "NormalParameter", "PChoiceParameter",
-    "PolyaxonMatrix", "PolyaxonRange", "QUniformParameter", "UtilityFunctionConfig",
+    "PolyaxonMatrix", "PolyaxonPChoice", "PolyaxonRange", "QUniformParameter", "UtilityFunctionConfig",
     "V1Bayes", "V1DiffStoppingPolicy", "V1FailureEarlyStopping", "V1GridSearch", "V1HpChoice",
     "V1HpDateRange", "V1HpDateTimeRange", "V1HpGeomSpace", "V1HpLinSpace", "V1HpLogNormal",
     "V1HpLogSpace", "V1HpLogUniform", "V1HpNormal", "V1HpPChoice", "V1HpParam", "V1HpQLogNormal",

@@ -11,7 +11,7 @@ parameter a trial's value is drawn from (:meth:`~V1HpParam.to_parameter`).
 kind             value                                       hpqueue parameter
 ===============  ==========================================  ===================================
 choice           ``[v1, v2, ...]``                           DiscreteParameterRange
-pchoice          ``[[v1, p1], [v2, p2], ...]``               PChoiceParameter
+pchoice          ``[[v1, p1], [v2, p2], ...]``               :class:`PolyaxonPChoice`
 range            ``[start, stop, step]`` (stop exclusive)    :class:`PolyaxonRange` (np.arange)
 linspace         ``[start, stop, num]``                      DiscreteParameterRange (np.linspace)
 logspace         ``[start, stop, num]`` or ``+ [base]``      DiscreteParameterRange (np.logspace)
@@ -358,6 +358,19 @@ class PolyaxonRange(DiscreteParameterRange):
         return Points(self.name, self.values, extent=(self.start, self.stop))
 
 
+@register_parameter_class
+class PolyaxonPChoice(PChoiceParameter):
+    """Polyaxon's ``pchoice``: drawn with its probabilities, and, as Polyaxon counts it, a
+    discrete param of ``len(values)`` values (so a random search over discrete params stops at
+    the number of configurations). It is not modelled (no dimension)."""
+
+    def is_finite(self) -> bool:
+        return True
+
+    def to_list(self) -> list[dict[str, Any]]:
+        return [{self.name: value} for value, _ in self.values]
+
+
 # ====================================================================== V1Hp classes
 def _count(kind: str, n: int) -> int:
     if n < 1:
@@ -515,7 +528,7 @@ class V1HpPChoice(V1HpParam):
         return len(self.value)
 
     def to_parameter(self, name: str) -> Parameter:
-        return PChoiceParameter(name, [[v, p] for v, p in self.value])
+        return PolyaxonPChoice(name, [[v, p] for v, p in self.value])
 
 
 @dataclasses.dataclass(kw_only=True)

@@ -71,6 +71,8 @@ class Iterative(ClearMLSearchStrategy):
         self.batch_size = batch_size
         self.inner = load_strategy_class(tuner)(hyper_parameters=self.space.parameters,
                                                 seed=self.seed, **dict(tuner_arguments or {}))
+        if self.context is not None:  # bound by ClearML's objective_metric argument
+            self.inner.bind(self.context)
         self.iteration = 0
         self._issued = 0  # suggestions of the current iteration
         self._closed = False  # the current iteration takes no more suggestions
@@ -79,7 +81,8 @@ class Iterative(ClearMLSearchStrategy):
 
     def bind(self, context: OptimizerContext) -> None:
         super().bind(context)
-        self.inner.bind(context)
+        if hasattr(self, "inner"):  # (ClearML's objective_metric binds before it exists)
+            self.inner.bind(context)
 
     def suggest(self) -> Suggestion | Wait | None:
         """The tuner's next suggestion of this iteration; WAIT while the iteration runs; None

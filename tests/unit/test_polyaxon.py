@@ -25,6 +25,7 @@ from controller.parameters import (
 from controller.polyaxon import (
     NormalParameter,
     PChoiceParameter,
+    PolyaxonPChoice,
     QUniformParameter,
     matrix_from_polyaxon,
     optimizer_from_polyaxon,
@@ -107,8 +108,9 @@ def test_the_kinds_map_onto_these_classes() -> None:
     assert one("qnormal", [0, 1, 0.5]) == NormalParameter("General/p", 0, 1, q=0.5)
     assert one("lognormal", [0, 1]) == NormalParameter("General/p", 0, 1, log=True)
     assert one("qlognormal", [0, 1, 2]) == NormalParameter("General/p", 0, 1, 2, log=True)
-    assert one("pchoice", [["a", 0.3], ["b", 0.7]]) == PChoiceParameter(
+    assert one("pchoice", [["a", 0.3], ["b", 0.7]]) == PolyaxonPChoice(
         "General/p", [["a", 0.3], ["b", 0.7]])
+    assert isinstance(one("pchoice", [["a", 0.3], ["b", 0.7]]), PChoiceParameter)
     assert one("choice", [1, 2], name="Args/x").name == "Args/x"
 
 
@@ -221,8 +223,7 @@ def test_to_dict_from_dict_round_trips() -> None:
 
 
 def test_distributions_have_no_grid() -> None:
-    for kind in ("pchoice", "quniform", "qloguniform", "normal", "qnormal", "lognormal",
-                 "qlognormal"):
+    for kind in ("quniform", "qloguniform", "normal", "qnormal", "lognormal", "qlognormal"):
         with pytest.raises(ValueError, match="cannot be used with grid search"):
             one(kind, ALL_KINDS[kind]).to_list()
     with pytest.raises(ValueError, match="cannot be used with grid search"):
