@@ -482,7 +482,7 @@ class V1Iterative(_Matrix):
                                   "'module:Class' (Polyaxon's scheduler has no default one)")
         try:
             load_strategy_class(self.tuner.hub_ref)
-        except (TypeError, ValueError) as exc:
+        except ValueError as exc:
             raise ValidationError(str(exc)) from None
         kwargs: dict[str, Any] = {"tuner": self.tuner.hub_ref,
                                   "tuner_arguments": self.tuner.arguments(),

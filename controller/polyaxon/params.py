@@ -83,7 +83,7 @@ from .schema import (
 )
 
 if TYPE_CHECKING:
-    from typing import Self
+    from typing_extensions import Self
 
 #: Largest number of values a range or space may generate.
 MAX_VALUES = 1_000_000

@@ -24,8 +24,7 @@ def load_strategy_class(path: str) -> type[SearchStrategy]:
     """The strategy class named ``"module:Class"``.
 
     Raises:
-        ValueError: naming ``path``: malformed or not importable.
-        TypeError: naming ``path``: not a SearchStrategy class.
+        ValueError: naming ``path``: malformed, not importable, or not a SearchStrategy class.
     """
     module, _, name = str(path).partition(":")
     if not module or not name:
@@ -37,7 +36,7 @@ def load_strategy_class(path: str) -> type[SearchStrategy]:
     except (ImportError, AttributeError) as exc:
         raise ValueError(f"tuner {path!r} cannot be imported: {exc}") from None
     if not (isinstance(target, type) and issubclass(target, SearchStrategy)):
-        raise TypeError(f"tuner {path!r} is not a SearchStrategy class")
+        raise ValueError(f"tuner {path!r} is not a SearchStrategy class")
     return target
 
 
@@ -53,9 +52,9 @@ class Iterative(ClearMLSearchStrategy):
     Suggestion ``meta`` is the tuner's, plus ``"iteration"``.
 
     Raises:
-        ValueError: for a tuner that cannot be imported, or ``max_iterations < 1`` or
+        ValueError: for a tuner that cannot be loaded, or ``max_iterations < 1`` or
             ``batch_size < 1``.
-        TypeError: for a tuner that is not a strategy class, or arguments it does not take.
+        TypeError: for arguments the tuner does not take.
     """
 
     def __init__(self, *args: Any, tuner: str, max_iterations: int,
