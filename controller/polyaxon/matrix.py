@@ -98,6 +98,15 @@ class PolyaxonMatrix:
             out["max_number_of_concurrent_tasks"] = self.max_number_of_concurrent_tasks
         return out
 
+    def optimizer(self, base_task_id: str, objective: Objective,
+                  **kwargs: Any) -> HyperParameterOptimizer:
+        """The :class:`HyperParameterOptimizer` over ``base_task_id`` for ``objective``;
+        ``kwargs`` are further optimizer arguments, over the matrix's."""
+        return HyperParameterOptimizer(base_task_id, objective_metric_title=objective.title,
+                                       objective_metric_series=objective.series,
+                                       objective_metric_sign=objective.sign,
+                                       **{**self.optimizer_arguments(), **kwargs})
+
     def build_strategy(self, **kwargs: Any) -> ClearMLSearchStrategy:
         """The strategy alone (e.g. for :func:`controller.simulate.simulate`); ``kwargs``
         (``objective_metric``, ...) go to its constructor too."""
@@ -543,11 +552,7 @@ def optimizer_from_polyaxon(matrix: Any, base_task_id: str,
     metric = section.metric_section()
     sign = objective_metric_sign or (metric.sign if metric is not None else "min")
     objective = Objective(objective_metric_title, objective_metric_series, sign)
-    converted = section.convert(objective)
-    return HyperParameterOptimizer(base_task_id, objective_metric_title=objective_metric_title,
-                                   objective_metric_series=objective_metric_series,
-                                   objective_metric_sign=sign,
-                                   **{**converted.optimizer_arguments(), **kwargs})
+    return section.convert(objective).optimizer(base_task_id, objective, **kwargs)
 
 
 __all__ = ["MATRIX_CLASSES", "GaussianProcessConfig", "PolyaxonMatrix", "UtilityFunctionConfig",

@@ -168,9 +168,10 @@ class Schema:
             return data
         where = cls.__name__
         fields = snake_keys(data, where)
-        kind = fields.pop("kind", cls._IDENTIFIER)
-        if kind != cls._IDENTIFIER:
-            raise ValidationError(f"{where}: kind must be {cls._IDENTIFIER!r}, got {kind!r}")
+        if cls._IDENTIFIER is not None:
+            kind = fields.pop("kind", cls._IDENTIFIER)
+            if kind != cls._IDENTIFIER:
+                raise ValidationError(f"{where}: kind must be {cls._IDENTIFIER!r}, got {kind!r}")
         known = {f.name for f in dataclasses.fields(cls) if f.init}
         unknown = sorted(set(fields) - known)
         if unknown:
