@@ -73,14 +73,7 @@ from ..parameters import (
     register_parameter_class,
 )
 from ..space import Dimension, Points
-from .schema import (
-    Schema,
-    ValidationError,
-    int_or_float,
-    optional,
-    to_float,
-    to_int,
-)
+from .schema import Schema, ValidationError, int_or_float, to_float, to_int
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -90,76 +83,6 @@ MAX_VALUES = 1_000_000
 
 
 # ====================================================================== value sections
-@dataclasses.dataclass(kw_only=True)
-class _Bounds(Schema):
-    """A param's ``value``: Polyaxon's ``[a, b, c]``, ``{a, b, c}`` or ``"a:b:c"`` forms."""
-
-    _REQUIRED: ClassVar[tuple[str, ...]] = ()
-    _OPTIONAL: ClassVar[tuple[str, ...]] = ()
-    _CHECK_ORDER: ClassVar[bool] = True
-    _STRING_FORM: ClassVar[bool] = True
-
-    @classmethod
-    def parse(cls, value: Any, kind: str) -> Self:
-        """The list, dict or string form (or an instance) as a section.
-
-        Raises:
-            ValidationError: naming ``kind``: a wrong element count, a bad form or value.
-        """
-        keys = cls._REQUIRED + cls._OPTIONAL
-        if isinstance(value, cls):
-            return value
-        if isinstance(value, str):
-            if not cls._STRING_FORM or ":" not in value:
-                raise ValidationError(
-                    f"{kind} does not accept the string {value!r}; give a list"
-                    + ("" if not cls._STRING_FORM else f" or '{':'.join(cls._REQUIRED)}'"))
-            value = value.split(":")
-        if isinstance(value, (list, tuple)):
-            if not len(cls._REQUIRED) <= len(value) <= len(keys):
-                raise ValidationError(
-                    f"{kind} expects a list of {len(cls._REQUIRED)}"
-                    + (f" or {len(keys)}" if cls._OPTIONAL else "")
-                    + f" elements ({', '.join(keys)}), got {len(value)}")
-            value = dict(zip(keys, value))
-        if not isinstance(value, Mapping):
-            raise ValidationError(f"{kind} expects a list or a dict, got {value!r}")
-        unknown = sorted(set(value) - set(keys))
-        missing = [k for k in cls._REQUIRED if k not in value]
-        if unknown or missing:
-            raise ValidationError(f"{kind} expects the fields {', '.join(keys)}; "
-                                  + (f"unknown: {', '.join(map(str, unknown))}" if unknown
-                                     else f"missing: {', '.join(missing)}"))
-        try:
-            return cls(**value)
-        except ValidationError as exc:
-            raise ValidationError(f"{kind} {exc}") from None
-
-    def __post_init__(self) -> None:
-        first, second, *rest = self._REQUIRED
-        if self._CHECK_ORDER and getattr(self, first) >= getattr(self, second):
-            raise ValidationError(f"{second} must be greater than {first}, got {first} "
-                                  f"{getattr(self, first)}, {second} {getattr(self, second)}")
-        if rest and not getattr(self, rest[0]):
-            raise ValidationError(f"{rest[0]} cannot be 0")
-
-
-@dataclasses.dataclass(kw_only=True)
-class Range(_Bounds):
-    """``range``'s value: ``start``, ``stop`` (exclusive) and ``step``, numbers as written."""
-
-    start: int | float
-    stop: int | float
-    step: int | float
-    _REQUIRED: ClassVar[tuple[str, ...]] = ("start", "stop", "step")
-
-    def __post_init__(self) -> None:
-        self.start = int_or_float(self.start, "start")
-        self.stop = int_or_float(self.stop, "stop")
-        self.step = int_or_float(self.step, "step")
-        super().__post_init__()
-
-
 def _to_date(value: Any, what: str) -> date:
     """A date from a date, a midnight datetime or ISO text (``"2019-06-22"`` or, as
     pydantic allows, ``"2019-06-22 00:00"``)."""
@@ -192,6 +115,106 @@ def _to_datetime(value: Any, what: str) -> datetime:
     return value
 
 
+def _to_seconds(value: Any, what: str) -> timedelta:
+    """A timedelta, or a number of seconds."""
+    return value if isinstance(value, timedelta) else timedelta(seconds=int_or_float(value, what))
+
+
+def _to_count(value: Any, what: str) -> int:
+    """An int >= 0 (``num``)."""
+    number = to_int(value, what)
+    if number < 0:
+        raise ValidationError(f"{what} must be > 0, got {number}")
+    return number
+
+
+def _to_size(value: Any, what: str) -> int:
+    """Polyaxon's ``size``: only 1 here."""
+    size = to_int(value, what)
+    if size != 1:
+        raise ValidationError(f"size {size!r} is not supported (a trial takes one value)")
+    return size
+
+
+@dataclasses.dataclass(kw_only=True)
+class _Bounds(Schema):
+    """A param's ``value``: Polyaxon's ``[a, b, c]``, ``{a, b, c}`` or ``"a:b:c"`` forms.
+
+    ``_FIELDS`` maps each field, in Polyaxon's list order, to the function reading it; the
+    ``_OPTIONAL`` ones may be absent. ``_CHECK_ORDER``: the first field must be below the second.
+    """
+
+    _FIELDS: ClassVar[dict[str, Callable[[Any, str], Any]]] = {}
+    _OPTIONAL: ClassVar[tuple[str, ...]] = ()
+    _CHECK_ORDER: ClassVar[bool] = True
+    _STRING_FORM: ClassVar[bool] = True
+
+    @classmethod
+    def parse(cls, value: Any, kind: str) -> Self:
+        """The list, dict or string form (or an instance) as a section.
+
+        Raises:
+            ValidationError: naming ``kind``: a wrong element count, a bad form or value.
+        """
+        keys = tuple(cls._FIELDS)
+        required = tuple(k for k in keys if k not in cls._OPTIONAL)
+        if isinstance(value, cls):
+            return value
+        if isinstance(value, str):
+            if not cls._STRING_FORM or ":" not in value:
+                raise ValidationError(
+                    f"{kind} does not accept the string {value!r}; give a list"
+                    + ("" if not cls._STRING_FORM else f" or '{':'.join(required)}'"))
+            value = value.split(":")
+        if isinstance(value, (list, tuple)):
+            if not len(required) <= len(value) <= len(keys):
+                raise ValidationError(
+                    f"{kind} expects a list of {len(required)}"
+                    + (f" or {len(keys)}" if cls._OPTIONAL else "")
+                    + f" elements ({', '.join(keys)}), got {len(value)}")
+            value = dict(zip(keys, value))
+        if not isinstance(value, Mapping):
+            raise ValidationError(f"{kind} expects a list or a dict, got {value!r}")
+        unknown = sorted(set(value) - set(keys))
+        missing = [k for k in required if k not in value]
+        if unknown or missing:
+            raise ValidationError(f"{kind} expects the fields {', '.join(keys)}; "
+                                  + (f"unknown: {', '.join(map(str, unknown))}" if unknown
+                                     else f"missing: {', '.join(missing)}"))
+        try:
+            return cls(**value)
+        except ValidationError as exc:
+            raise ValidationError(f"{kind} {exc}") from None
+
+    def __post_init__(self) -> None:
+        for name, read in self._FIELDS.items():
+            value = getattr(self, name)
+            if value is not None or name not in self._OPTIONAL:
+                setattr(self, name, read(value, name))
+        first, second, *rest = self._FIELDS
+        try:
+            if self._CHECK_ORDER and getattr(self, first) >= getattr(self, second):
+                raise ValidationError(f"{second} must be greater than {first}, got {first} "
+                                      f"{getattr(self, first)}, {second} "
+                                      f"{getattr(self, second)}")
+        except TypeError as exc:  # an aware and a naive time
+            raise ValidationError(f"{first} and {second}: {exc}") from None
+        third = rest[0] if rest and rest[0] not in self._OPTIONAL else None
+        if third is not None and not getattr(self, third):
+            raise ValidationError(f"{third} cannot be 0")
+
+
+@dataclasses.dataclass(kw_only=True)
+class Range(_Bounds):
+    """``range``'s value: ``start``, ``stop`` (exclusive) and ``step``, numbers as written."""
+
+    start: int | float
+    stop: int | float
+    step: int | float
+    _FIELDS: ClassVar[dict[str, Callable[[Any, str], Any]]] = {
+        "start": int_or_float, "stop": int_or_float, "step": int_or_float}
+
+
 @dataclasses.dataclass(kw_only=True)
 class DateRange(_Bounds):
     """``daterange``'s value: dates ``start``, ``stop`` (exclusive), ``step`` in days."""
@@ -199,14 +222,9 @@ class DateRange(_Bounds):
     start: date
     stop: date
     step: int
-    _REQUIRED: ClassVar[tuple[str, ...]] = ("start", "stop", "step")
+    _FIELDS: ClassVar[dict[str, Callable[[Any, str], Any]]] = {
+        "start": _to_date, "stop": _to_date, "step": to_int}
     _STRING_FORM: ClassVar[bool] = False
-
-    def __post_init__(self) -> None:
-        self.start = _to_date(self.start, "start")
-        self.stop = _to_date(self.stop, "stop")
-        self.step = to_int(self.step, "step")
-        super().__post_init__()
 
 
 @dataclasses.dataclass(kw_only=True)
@@ -217,18 +235,9 @@ class DateTimeRange(_Bounds):
     start: datetime
     stop: datetime
     step: timedelta
-    _REQUIRED: ClassVar[tuple[str, ...]] = ("start", "stop", "step")
+    _FIELDS: ClassVar[dict[str, Callable[[Any, str], Any]]] = {
+        "start": _to_datetime, "stop": _to_datetime, "step": _to_seconds}
     _STRING_FORM: ClassVar[bool] = False
-
-    def __post_init__(self) -> None:
-        self.start = _to_datetime(self.start, "start")
-        self.stop = _to_datetime(self.stop, "stop")
-        if not isinstance(self.step, timedelta):
-            self.step = timedelta(seconds=int_or_float(self.step, "step"))
-        try:
-            super().__post_init__()
-        except TypeError as exc:  # an aware and a naive time
-            raise ValidationError(f"start and stop: {exc}") from None
 
 
 @dataclasses.dataclass(kw_only=True)
@@ -238,15 +247,8 @@ class Space(_Bounds):
     start: float
     stop: float
     num: int
-    _REQUIRED: ClassVar[tuple[str, ...]] = ("start", "stop", "num")
-
-    def __post_init__(self) -> None:
-        self.start = to_float(self.start, "start")
-        self.stop = to_float(self.stop, "stop")
-        self.num = to_int(self.num, "num")
-        super().__post_init__()
-        if self.num < 0:
-            raise ValidationError(f"num must be > 0, got {self.num}")
+    _FIELDS: ClassVar[dict[str, Callable[[Any, str], Any]]] = {
+        "start": to_float, "stop": to_float, "num": _to_count}
 
 
 @dataclasses.dataclass(kw_only=True)
@@ -254,18 +256,8 @@ class LogSpace(Space):
     """``logspace``'s value: ``start``, ``stop`` (exponents), ``num`` and ``base`` (10)."""
 
     base: int | None = None
+    _FIELDS: ClassVar[dict[str, Callable[[Any, str], Any]]] = {**Space._FIELDS, "base": to_int}
     _OPTIONAL: ClassVar[tuple[str, ...]] = ("base",)
-
-    def __post_init__(self) -> None:
-        self.base = optional(to_int, self.base, "base")
-        super().__post_init__()
-
-
-def _check_size(size: int | None) -> int | None:
-    size = optional(to_int, size, "size")
-    if size not in (None, 1):
-        raise ValidationError(f"size {size!r} is not supported (a trial takes one value)")
-    return size
 
 
 @dataclasses.dataclass(kw_only=True)
@@ -275,34 +267,19 @@ class Dist(_Bounds):
     low: float
     high: float
     size: int | None = None
-    _REQUIRED: ClassVar[tuple[str, ...]] = ("low", "high")
+    _FIELDS: ClassVar[dict[str, Callable[[Any, str], Any]]] = {
+        "low": to_float, "high": to_float, "size": _to_size}
     _OPTIONAL: ClassVar[tuple[str, ...]] = ("size",)
     _CHECK_ORDER: ClassVar[bool] = False
-
-    def __post_init__(self) -> None:
-        self.low = to_float(self.low, "low")
-        self.high = to_float(self.high, "high")
-        self.size = _check_size(self.size)
 
 
 @dataclasses.dataclass(kw_only=True)
-class QDist(_Bounds):
+class QDist(Dist):
     """``quniform``'s and ``qloguniform``'s value: ``low``, ``high``, ``q`` (and ``size``)."""
 
-    low: float
-    high: float
     q: int | float
-    size: int | None = None
-    _REQUIRED: ClassVar[tuple[str, ...]] = ("low", "high", "q")
-    _OPTIONAL: ClassVar[tuple[str, ...]] = ("size",)
-    _CHECK_ORDER: ClassVar[bool] = False
-
-    def __post_init__(self) -> None:
-        self.low = to_float(self.low, "low")
-        self.high = to_float(self.high, "high")
-        self.q = int_or_float(self.q, "q")
-        self.size = _check_size(self.size)
-        super().__post_init__()
+    _FIELDS: ClassVar[dict[str, Callable[[Any, str], Any]]] = {
+        "low": to_float, "high": to_float, "q": int_or_float, "size": _to_size}
 
 
 @dataclasses.dataclass(kw_only=True)
@@ -312,34 +289,19 @@ class Normal(_Bounds):
     loc: float
     scale: float
     size: int | None = None
-    _REQUIRED: ClassVar[tuple[str, ...]] = ("loc", "scale")
+    _FIELDS: ClassVar[dict[str, Callable[[Any, str], Any]]] = {
+        "loc": to_float, "scale": to_float, "size": _to_size}
     _OPTIONAL: ClassVar[tuple[str, ...]] = ("size",)
     _CHECK_ORDER: ClassVar[bool] = False
-
-    def __post_init__(self) -> None:
-        self.loc = to_float(self.loc, "loc")
-        self.scale = to_float(self.scale, "scale")
-        self.size = _check_size(self.size)
 
 
 @dataclasses.dataclass(kw_only=True)
-class QNormal(_Bounds):
+class QNormal(Normal):
     """``qnormal``'s and ``qlognormal``'s value: ``loc``, ``scale``, ``q`` (and ``size``)."""
 
-    loc: float
-    scale: float
     q: int | float
-    size: int | None = None
-    _REQUIRED: ClassVar[tuple[str, ...]] = ("loc", "scale", "q")
-    _OPTIONAL: ClassVar[tuple[str, ...]] = ("size",)
-    _CHECK_ORDER: ClassVar[bool] = False
-
-    def __post_init__(self) -> None:
-        self.loc = to_float(self.loc, "loc")
-        self.scale = to_float(self.scale, "scale")
-        self.q = int_or_float(self.q, "q")
-        self.size = _check_size(self.size)
-        super().__post_init__()
+    _FIELDS: ClassVar[dict[str, Callable[[Any, str], Any]]] = {
+        "loc": to_float, "scale": to_float, "q": int_or_float, "size": _to_size}
 
 
 # ====================================================================== the range parameter
