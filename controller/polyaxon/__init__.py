@@ -15,15 +15,20 @@ polyaxonfiles.
 
 A Polyaxon script ports by changing its imports::
 
-    from controller.polyaxon import (V1Hyperband, V1HpLogSpace, V1HpChoice, V1OptimizationMetric,
-                                     V1Optimization, V1OptimizationResource, optimizer_from_polyaxon)
-
-    matrix = V1Hyperband(concurrency=20, max_iterations=81, eta=3, resume=True,
-                         params={"lr": V1HpLogSpace(value="0.01:0.1:5"),
-                                 "act": V1HpChoice(value=["relu", "tanh"])},
-                         metric=V1OptimizationMetric(name="loss",
-                                                     optimization=V1Optimization.MINIMIZE),
-                         resource=V1OptimizationResource(name="num_steps", type="int"))
+    from controller.polyaxon import types
+    from controller.polyaxon import (
+        V1Hyperband, V1HpLogSpace, V1HpChoice, V1FailureEarlyStopping, V1MetricEarlyStopping,
+        V1OptimizationMetric, V1Optimization, V1OptimizationResource, optimizer_from_polyaxon,
+    )
+    matrix = V1Hyperband(
+        concurrency=20, max_iterations=81, eta=3,
+        params={"lr": V1HpLogSpace(value="0.01:0.1:5"), "act": V1HpChoice(value=["relu", "tanh"])},
+        resume=True,
+        metric=V1OptimizationMetric(name="loss", optimization=V1Optimization.MINIMIZE),
+        resource=V1OptimizationResource(name="num_steps", type=types.INT),
+        early_stopping=[V1FailureEarlyStopping(percent=50),
+                        V1MetricEarlyStopping(metric="loss", value=0.01,
+                                              optimization=V1Optimization.MINIMIZE)])
     opt = optimizer_from_polyaxon(matrix, base_task.id, "loss", "loss")
 
 Every dict form (camelCase or snake_case keys) is accepted where a ``V1*`` instance is, and
@@ -32,6 +37,7 @@ Every dict form (camelCase or snake_case keys) is accepted where a ``V1*`` insta
 """
 
 from ..parameters import NormalParameter, PChoiceParameter, QUniformParameter
+from . import types
 from .early_stopping import (
     V1DiffStoppingPolicy,
     V1FailureEarlyStopping,
@@ -94,5 +100,5 @@ __all__ = [
     "V1MetricEarlyStopping", "V1Optimization", "V1OptimizationMetric", "V1OptimizationResource",
     "V1RandomSearch", "V1TruncationStoppingPolicy", "V1Tuner", "ValidationError",
     "early_stopping_from_polyaxon", "matrix_from_polyaxon", "optimizer_from_polyaxon",
-    "parameters_from_polyaxon", "read_matrix",
+    "parameters_from_polyaxon", "read_matrix", "types",
 ]

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+import yaml
 
 from controller.cli import main
 from controller.objective import Objective
@@ -500,14 +501,16 @@ def test_optimizer_from_polyaxon_builds_and_resumes(store: Store) -> None:
 
 # ====================================================================== hpq optimize
 @pytest.mark.timeout(20)
+@pytest.mark.parametrize("suffix", [".json", ".yaml"])
 def test_hpq_optimize_with_a_polyaxon_matrix(store: Store, inline_workers, capsys,  # noqa: F811
-                                             tmp_path: Path) -> None:
-    path = tmp_path / "matrix.json"
-    path.write_text(json.dumps({  # 3 runs in each of 2 iterations: the whole 6-point space
+                                             tmp_path: Path, suffix: str) -> None:
+    path = tmp_path / f"matrix{suffix}"
+    matrix = {  # 3 runs in each of 2 iterations: the whole 6-point space
         "kind": "hyperopt", "algorithm": "rand", "numRuns": 3, "maxIterations": 1, "seed": 4,
         "concurrency": 2, "metric": {"name": "acc", "optimization": "maximize"},
         "params": {"opt": {"kind": "choice", "value": ["sgd", "adam"]},
-                   "lr": {"kind": "linspace", "value": "0.1:0.3:3"}}}))
+                   "lr": {"kind": "linspace", "value": "0.1:0.3:3"}}}
+    path.write_text(yaml.safe_dump(matrix) if suffix == ".yaml" else json.dumps(matrix))
     base = base_task(store)
     assert main(["optimize", "--task-id", base.id, "--polyaxon-matrix", str(path),
                  "--objective-metric-title", "val", "--objective-metric-series", "acc",
@@ -544,3 +547,45 @@ def test_hpq_optimize_rejects_bad_matrices(store: Store, capsys, tmp_path: Path,
     assert main(["optimize", "--task-id", "x", "--polyaxon-matrix", str(tmp_path / "none.json"),
                  "--objective-metric-title", "val", "--objective-metric-series", "loss"]) == 2
     assert "none.json" in capsys.readouterr().err
+
+
+# ====================================================================== the Python form
+def test_the_documented_python_form_ports_by_changing_imports(store: Store) -> None:
+    # Polyaxon's V1Hyperband documentation, with `from controller.polyaxon import ...` in place of
+    # `from polyaxon.polyflow import ...` and values in place of its `...` (and maxIterations,
+    # which the documented call leaves out although Polyaxon's math needs it)
+    from controller.polyaxon import (
+        V1FailureEarlyStopping,
+        V1HpChoice,
+        V1HpLogSpace,
+        V1Hyperband,
+        V1MetricEarlyStopping,
+        V1Optimization,
+        V1OptimizationMetric,
+        V1OptimizationResource,
+        types,
+    )
+
+    matrix = V1Hyperband(
+        concurrency=20, max_iterations=81,
+        params={"param1": V1HpLogSpace(value="0.01:0.1:5"), "param2": V1HpChoice(value=[1, 2])},
+        resume=True,
+        metric=V1OptimizationMetric(name="loss", optimization=V1Optimization.MINIMIZE),
+        resource=V1OptimizationResource(name="num_steps", type=types.INT),
+        early_stopping=[V1FailureEarlyStopping(percent=50),
+                        V1MetricEarlyStopping(metric="loss", value=0.01,
+                                              optimization=V1Optimization.MINIMIZE)])
+    assert V1Hyperband.from_dict(matrix.to_dict()).to_dict() == matrix.to_dict()
+    base = Task.create("polyaxon", "train", entry_point="tests.unit.trial_fns:quadratic",
+                       parameters={"General/param1": 0.0, "General/param2": 1,
+                                   "General/num_steps": 1})
+    opt = optimizer_from_polyaxon(matrix, base.id, "loss", "loss", store=store)
+    config = opt._config
+    assert config.optimizer_class.endswith(":Hyperband")
+    assert config.optimizer_kwargs["resume"] is True
+    assert config.optimizer_kwargs["resource"] == {"name": "num_steps", "type": "int"}
+    assert config.max_number_of_concurrent_tasks == 20
+    assert [p["kind"] for p in config.early_stopping] == ["failure_early_stopping",
+                                                          "metric_early_stopping"]
+    assert [p.name for p in opt._strategy.space.parameters] == ["General/param1",
+                                                                "General/param2"]
