@@ -73,8 +73,8 @@ def load_entry_point(spec: str, working_dir: str | None = None) -> Callable[...,
     return target
 
 
-def parameter_key(name: str) -> str:
-    """The ``Section/name`` key of a parameter named with or without its section."""
+def full_name(name: str) -> str:
+    """A parameter's ``Section/name``: ``General/lr`` for ``lr``."""
     return name if "/" in name else f"{DEFAULT_SECTION}/{name}"
 
 
@@ -104,7 +104,7 @@ class _Placeholder:
         if style is not None and style not in _FILTERS:
             raise PlaceholderError(f"command placeholder {text}: unknown filter {style!r}; "
                                    f"known: {', '.join(sorted(_FILTERS))}")
-        self.key = expression if self.context else parameter_key(name)
+        self.key = expression if self.context else full_name(name)
         self.polyaxon = self.context or "/" not in name
         self.style = style
 

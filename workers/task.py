@@ -25,6 +25,7 @@ from .entrypoints import (
     DEFAULT_SECTION,
     check_entry_point_syntax,
     context_placeholders,
+    full_name,
     load_entry_point,
     placeholders,
 )
@@ -74,11 +75,6 @@ def normalize_parameters(parameters: Mapping[str, Any] | None, what: str = "para
         codec.dumps(value, f"{what}[{full!r}]")  # raises for what JSON cannot hold
         out[full] = codec.loads(codec.dumps(value))  # numpy scalars become Python numbers
     return out
-
-
-def full_name(name: str) -> str:
-    """A parameter's ``Section/name``: ``General/lr`` for ``lr``."""
-    return name if "/" in name else f"{DEFAULT_SECTION}/{name}"
 
 
 def short_name(name: str) -> str:

@@ -48,9 +48,9 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from workers.entrypoints import DEFAULT_SECTION, parameter_key
+from workers.entrypoints import DEFAULT_SECTION
 from workers.store import Store
-from workers.task import Task
+from workers.task import Task, full_name
 
 from ..objective import Objective
 from ..optimizer import HyperParameterOptimizer
@@ -369,17 +369,17 @@ def _parameters(inputs: list[V1IO], matrix: _Matrix, params: Any) -> dict[str, A
     for name, hp in matrix.hp().items():
         if name in by_name:
             hp.validate_io(name, by_name[name].type)
-        out.setdefault(parameter_key(name), None)
+        out.setdefault(full_name(name), None)
         fed.add(name)
     if isinstance(matrix, V1Hyperband) and matrix.resource is not None:
-        out.setdefault(parameter_key(matrix.resource.name), None)
+        out.setdefault(full_name(matrix.resource.name), None)
         fed.add(matrix.resource.name)
     if isinstance(matrix, V1Mapping):
         for i, entry in enumerate(matrix.values):
             for name, value in entry.items():
                 if name in by_name:
                     entry[name] = by_name[name].parse(value, f" (mapping values[{i}])")
-                out.setdefault(parameter_key(name), None)
+                out.setdefault(full_name(name), None)
         fed |= set(matrix.values[0]) if matrix.values else set()
     for io in inputs:
         if io.name not in fed and io.value is None and not (io.is_optional
