@@ -244,14 +244,18 @@ class Points(Scalar):
 
     ``ordered``: the grid of a numeric range (stepped or integer) rather than a list of choices;
     ``step``: its grid step when the grid is linear (then ``integer`` says whether the values are
-    ints); ``log_base``: the values' coordinates are their logarithms (a stepped log range).
+    ints); ``log_base``: the values' coordinates are their logarithms (a stepped log range);
+    ``extent``: the unit cube's bounds of numeric values when they are not the smallest and
+    largest value (Polyaxon's ``range`` spans ``[start, stop]``, stop excluded from the values).
     """
 
     def __init__(self, name: str, values: Sequence[Any] | Callable[[], Sequence[Any]],
                  ordered: bool = False, step: float | None = None, integer: bool = False,
-                 log_base: float | None = None) -> None:
+                 log_base: float | None = None,
+                 extent: tuple[float, float] | None = None) -> None:
         self.name, self._values, self.ordered = name, values, ordered
         self.step, self.integer, self.log_base = step, integer, log_base
+        self._given_extent = extent
 
     def __repr__(self) -> str:
         return (f"Points({self.name!r}, {self.values!r}, ordered={self.ordered}, step="
@@ -289,6 +293,9 @@ class Points(Scalar):
 
     @cached_property
     def _extent(self) -> tuple[float, float]:
+        if self._given_extent is not None:
+            low, high = (self.coordinate(v) for v in self._given_extent)
+            return min(low, *self._coordinates), max(high, *self._coordinates)
         return min(self._coordinates), max(self._coordinates)
 
     @property

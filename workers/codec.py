@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+from datetime import date
 from numbers import Real
 from typing import Any
 
@@ -50,7 +51,7 @@ def to_float(value: Any, what: str) -> float:
 def dumps(value: Any, what: str = "value") -> str:
     """Compact JSON of ``value``; InvalidTaskError naming ``what`` if it is not JSON-serialisable."""
     try:
-        return json.dumps(value, separators=(",", ":"), default=_numpy_default)
+        return json.dumps(value, separators=(",", ":"), default=_json_default)
     except (TypeError, ValueError) as exc:
         raise InvalidTaskError(f"{what} is not JSON-serialisable: {exc}") from None
 
@@ -62,7 +63,11 @@ def loads(text: str | bytes | None, default: Any = None) -> Any:
     return json.loads(text)
 
 
-def _numpy_default(value: Any) -> Any:
+def _json_default(value: Any) -> Any:
+    # a date or time is its text, str(value) ("2019-06-22", "2019-06-22 21:00:00"), which
+    # fromisoformat reads back
+    if isinstance(value, date):
+        return str(value)
     # numpy scalars (np.float64, np.int64, np.bool_) are common in parameter dicts
     item = getattr(value, "item", None)
     if callable(item) and getattr(value, "shape", None) == ():

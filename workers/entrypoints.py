@@ -13,7 +13,13 @@ from typing import Any
 
 from .errors import EntryPointError, PlaceholderError
 
-_PLACEHOLDER = re.compile(r"\{\{\s*([^{}]+?)\s*\}\}")
+_PLACEHOLDER = re.compile(r"\{\{\s*([^{}|]+?)\s*(?:\|\s*([^{}|]*?)\s*)?\}\}")
+#: The section of a parameter named without one (``lr`` is ``General/lr``).
+DEFAULT_SECTION = "General"
+#: Prefix of the context values a worker provides (``{{ globals.uuid }}``).
+CONTEXT_PREFIX = "globals."
+_PARAMS_FORMS = {"value": None, "as_str": None, "as_arg": "as_arg"}
+_FILTERS = frozenset({"as_arg", "flag"})
 
 
 def check_entry_point_syntax(spec: str) -> tuple[str, str]:
@@ -67,25 +73,104 @@ def load_entry_point(spec: str, working_dir: str | None = None) -> Callable[...,
     return target
 
 
-def placeholders(command: Sequence[str]) -> set[str]:
-    """Parameter names referenced as ``{{ Section/name }}`` in a command."""
-    return {m.group(1) for arg in command for m in _PLACEHOLDER.finditer(arg)}
+def full_name(name: str) -> str:
+    """A parameter's ``Section/name``: ``General/lr`` for ``lr``."""
+    return name if "/" in name else f"{DEFAULT_SECTION}/{name}"
 
 
-def render_command(command: Sequence[str], parameters: Mapping[str, Any]) -> list[str]:
-    """Replace each ``{{ Section/name }}`` with the parameter's value.
+class _Placeholder:
+    """One ``{{ ... }}`` of a command: what it names and how it is written out.
 
-    Strings are inserted as they are, other values as JSON (``0.05``, ``true``, ``[1, 2]``).
-    Raises PlaceholderError naming the placeholders that match no parameter.
+    ``{{ Section/name }}`` is hpqueue's form (a string as it is, any other value as JSON);
+    ``{{ name }}`` is Polyaxon's (the value as Jinja prints it, ``str(value)``), as are
+    ``{{ params.name.value }}`` and ``{{ params.name.as_str }}``; ``{{ params.name.as_arg }}`` is
+    ``--name=VALUE`` (nothing for None); ``{{ globals.key }}`` is a context value of the run.
+    A ``| flag`` filter writes ``--name`` for a true value and nothing for a false one (a
+    Polyaxon ``isFlag`` input), ``| as_arg`` as ``params.name.as_arg``.
     """
-    missing = sorted(placeholders(command) - set(parameters))
+
+    def __init__(self, text: str, expression: str, filter_name: str | None) -> None:
+        self.text = text
+        self.context = expression.startswith(CONTEXT_PREFIX)
+        style = filter_name or None
+        name = expression
+        if expression.startswith("params."):
+            name, _, form = expression[len("params."):].rpartition(".")
+            if not name or form not in _PARAMS_FORMS:
+                raise PlaceholderError(
+                    f"command placeholder {text} is not supported: write params.NAME.value, "
+                    f"params.NAME.as_str or params.NAME.as_arg")
+            style = style or _PARAMS_FORMS[form]
+        if style is not None and style not in _FILTERS:
+            raise PlaceholderError(f"command placeholder {text}: unknown filter {style!r}; "
+                                   f"known: {', '.join(sorted(_FILTERS))}")
+        self.key = expression if self.context else full_name(name)
+        self.polyaxon = self.context or "/" not in name
+        self.style = style
+
+    def render(self, value: Any) -> str:
+        """``value`` written out (see the class docstring)."""
+        arg = self.key.rsplit("/", 1)[-1]
+        if self.style == "flag":
+            return f"--{arg}" if value else ""
+        text = (str(value) if self.polyaxon or isinstance(value, str)
+                else json.dumps(value))
+        if self.style == "as_arg":
+            return "" if value is None else f"--{arg}={text}"
+        return text
+
+
+def _placeholders(command: Sequence[str]) -> list[list[tuple[re.Match[str], _Placeholder]]]:
+    return [[(m, _Placeholder(m.group(0), m.group(1), m.group(2)))
+             for m in _PLACEHOLDER.finditer(arg)] for arg in command]
+
+
+def placeholders(command: Sequence[str]) -> set[str]:
+    """The ``Section/name`` keys of the parameters a command references (``{{ lr }}`` is
+    ``General/lr``; context values such as ``{{ globals.uuid }}`` are not parameters).
+
+    Raises:
+        PlaceholderError: for a placeholder of an unsupported form.
+    """
+    return {p.key for arg in _placeholders(command) for _, p in arg if not p.context}
+
+
+def context_placeholders(command: Sequence[str]) -> set[str]:
+    """The context values (``globals.*``) a command references."""
+    return {p.key for arg in _placeholders(command) for _, p in arg if p.context}
+
+
+def render_command(command: Sequence[str], parameters: Mapping[str, Any],
+                   context: Mapping[str, Any] | None = None) -> list[str]:
+    """Replace each placeholder with its value (see :class:`_Placeholder` for the forms).
+
+    ``context`` holds the ``globals.*`` values. An argument that had placeholders and renders
+    to nothing (a false flag) is left out.
+
+    Raises:
+        PlaceholderError: naming the placeholders that match no parameter or context value, or
+            one of an unsupported form.
+    """
+    context = context or {}
+    parsed = _placeholders(command)
+    missing = sorted({p.text for arg in parsed for _, p in arg
+                      if p.key not in (context if p.context else parameters)})
     if missing:
+        known = sorted(parameters) + sorted(context)
         raise PlaceholderError(
-            f"command placeholder(s) {', '.join('{{ ' + m + ' }}' for m in missing)} match no "
-            f"parameter; parameters are: {', '.join(sorted(parameters)) or '(none)'}")
-
-    def sub(match: re.Match[str]) -> str:
-        value = parameters[match.group(1)]
-        return value if isinstance(value, str) else json.dumps(value)
-
-    return [_PLACEHOLDER.sub(sub, arg) for arg in command]
+            f"command placeholder(s) {', '.join(missing)} match no parameter or context value; "
+            f"there are: {', '.join(known) or '(none)'}")
+    out = []
+    for arg, found in zip(command, parsed):
+        if not found:
+            out.append(arg)
+            continue
+        rendered, end = [], 0
+        for match, p in found:
+            rendered += [arg[end:match.start()],
+                         p.render(context[p.key] if p.context else parameters[p.key])]
+            end = match.end()
+        text = "".join(rendered) + arg[end:]
+        if text:
+            out.append(text)
+    return out

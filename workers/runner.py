@@ -285,7 +285,7 @@ class TrialRunner:
         bind_current(task)
         try:
             if rec.command:
-                status, reason = self._run_command(rec, output)
+                status, reason = self._run_command(task, rec, output)
             else:
                 fields = self._run_callable(task, rec, output)
         except TrialStopped as exc:
@@ -331,8 +331,9 @@ class TrialRunner:
         except HpqError:
             return {"result": codec.dumps(repr(result))}
 
-    def _run_command(self, rec: TaskRecord, output: OutputTail) -> tuple[TaskStatus, str]:
-        argv = render_command(rec.command or (), rec.parameters)
+    def _run_command(self, task: Task, rec: TaskRecord, output: OutputTail
+                     ) -> tuple[TaskStatus, str]:
+        argv = render_command(rec.command or (), rec.parameters, task.template_context())
         env = {**os.environ, "HPQ_TASK_ID": self.task_id, "HPQ_TASK_ATTEMPT": self.token,
                "HPQ_NAMESPACE": self.store.keys.ns, "PYTHONUNBUFFERED": "1"}
         if self.store.url:

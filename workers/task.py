@@ -15,11 +15,20 @@ import time
 import uuid
 from collections.abc import Iterable, Mapping, MutableMapping
 from dataclasses import dataclass
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import codec
-from .entrypoints import check_entry_point_syntax, load_entry_point, placeholders
+from .entrypoints import (
+    CONTEXT_PREFIX,
+    DEFAULT_SECTION,
+    check_entry_point_syntax,
+    context_placeholders,
+    full_name,
+    load_entry_point,
+    placeholders,
+)
 from .errors import (
     AttemptLostError,
     InvalidTaskError,
@@ -37,8 +46,11 @@ from .store import Store, get_store
 if TYPE_CHECKING:
     from .pbt import PBTClient
 
-DEFAULT_SECTION = "General"
 SUMMARY_TITLE = "Summary"
+#: The context values a command may reference as ``{{ globals.KEY }}`` (Polyaxon's names; see
+#: :meth:`Task.template_context`).
+CONTEXT_KEYS = ("uuid", "run_uuid", "name", "project_name", "run_artifacts_path",
+                "run_outputs_path")
 _MAX_JSON_ARTIFACT = 1 << 20
 
 _current: Task | None = None
@@ -63,11 +75,6 @@ def normalize_parameters(parameters: Mapping[str, Any] | None, what: str = "para
         codec.dumps(value, f"{what}[{full!r}]")  # raises for what JSON cannot hold
         out[full] = codec.loads(codec.dumps(value))  # numpy scalars become Python numbers
     return out
-
-
-def full_name(name: str) -> str:
-    """A parameter's ``Section/name``: ``General/lr`` for ``lr``."""
-    return name if "/" in name else f"{DEFAULT_SECTION}/{name}"
 
 
 def short_name(name: str) -> str:
@@ -185,6 +192,12 @@ class Task:
                 raise PlaceholderError(
                     f"command placeholder(s) {missing} match no parameter; parameters are: "
                     f"{sorted(params) or '(none)'}")
+            unknown = sorted(context_placeholders(command)
+                             - {CONTEXT_PREFIX + k for k in CONTEXT_KEYS})
+            if unknown:
+                raise PlaceholderError(
+                    f"command placeholder(s) {unknown} are no context value; there are: "
+                    f"{', '.join(CONTEXT_PREFIX + k for k in CONTEXT_KEYS)}")
             record["command"] = codec.dumps(list(command))
         record.update(cls._base_record(project, name, task_type, comment, tags, params))
         record["working_dir"] = working_dir or os.getcwd()
@@ -515,7 +528,29 @@ class Task:
 
     # ------------------------------------------------------ artifacts/checkpoints
     def _task_dir(self, kind: str) -> Path:
-        return self._store.settings.artifacts_root / self._id / kind
+        return self.artifacts_path / kind
+
+    @property
+    def artifacts_path(self) -> Path:
+        """The directory of this task's files: ``$HPQ_ARTIFACTS_DIR/<task id>`` (its artifacts,
+        checkpoints and outputs; Polyaxon's ``run_artifacts_path``)."""
+        return self._store.settings.artifacts_root / self._id
+
+    def outputs_path(self) -> Path:
+        """``artifacts_path / "outputs"``, created: where a trial writes its outputs (Polyaxon's
+        ``run_outputs_path``)."""
+        path = self._task_dir("outputs")
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def template_context(self) -> dict[str, str]:
+        """The ``{{ globals.KEY }}`` values of this task's command (:data:`CONTEXT_KEYS`):
+        ``uuid`` and ``run_uuid`` (the task id), ``name``, ``project_name``,
+        ``run_artifacts_path`` and ``run_outputs_path`` (created)."""
+        values = {"uuid": self._id, "run_uuid": self._id, "name": self.name,
+                  "project_name": self.project, "run_artifacts_path": str(self.artifacts_path),
+                  "run_outputs_path": str(self.outputs_path())}
+        return {CONTEXT_PREFIX + key: values[key] for key in CONTEXT_KEYS}
 
     def upload_artifact(self, name: str, artifact_object: Any) -> Artifact:
         """Register an artifact: an existing file or directory (copied) or a small JSON value.
@@ -624,7 +659,20 @@ def _apply_overrides(mutable: MutableMapping[str, Any], prefix: str,
         if isinstance(default, MutableMapping) and default:
             _apply_overrides(default, full, values)
         elif full in values:
-            mutable[key] = values[full]
+            mutable[key] = _as_type_of(default, values[full])
+
+
+def _as_type_of(default: Any, value: Any) -> Any:
+    """``value`` read back as a date or time when the default is one (JSON holds a date as
+    its text, ``str(value)``)."""
+    if isinstance(value, str) and isinstance(default, (date, datetime)):
+        try:
+            return (datetime if isinstance(default, datetime) else date).fromisoformat(value)
+        except ValueError:
+            raise InvalidTaskError(f"parameter value {value!r} is not a "
+                                   f"{type(default).__name__} like the default {default!r}"
+                                   ) from None
+    return value
 
 
 def _copy_atomically(src: Path, dest: Path) -> Path:

@@ -14,6 +14,7 @@
     hpq report OPTIMIZER_ID -o report.html          # one self-contained HTML page
     hpq export OPTIMIZER_ID --format csv            # the results table, one row per job
     hpq plots OPTIMIZER_ID -o plots/                # PNG plots (matplotlib)
+    hpq run -f polyaxonfile.yaml [-f preset.yaml] [--eager]   # a Polyaxon operation
 
 ``hpq optimize`` mirrors ClearML's ``clearml-param-search`` (same flags and defaults), except that
 ``--optimizer-class`` defaults to ``RandomSearch`` (ClearML: ``OptimizerOptuna``) and also takes
@@ -24,8 +25,8 @@ Exit codes: 0 done, 1 the optimization or a command failed, 2 bad input (a one-l
 stderr), 130 interrupted.
 
 The commands are click commands, one module per group: :mod:`.worker`, :mod:`.optimize`
-(``optimize``, ``resume``), :mod:`.views` (``top``, ``status``, ``report``), :mod:`.export`
-(``export``, ``plots``); :mod:`.inputs`
+(``optimize``, ``resume``), :mod:`.run` (``run``, Polyaxon's operations), :mod:`.views`
+(``top``, ``status``, ``report``), :mod:`.export` (``export``, ``plots``); :mod:`.inputs`
 turns flags into hpqueue objects and :mod:`.output` draws progress and tables with rich.
 """
 
@@ -38,7 +39,7 @@ from collections.abc import Sequence
 import click
 
 from ..dashboard.cli import dashboard as dashboard_command
-from . import export, optimize, views, worker
+from . import export, optimize, run, views, worker
 from .base import INTERRUPTED
 
 
@@ -59,8 +60,9 @@ def cli() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 
 
-for _command in (worker.worker, optimize.optimize, optimize.resume, views.top, views.status,
-                 views.report_page, export.export, export.plots, dashboard_command):
+for _command in (worker.worker, optimize.optimize, optimize.resume, run.run, views.top,
+                 views.status, views.report_page, export.export, export.plots,
+                 dashboard_command):
     cli.add_command(_command)
 
 

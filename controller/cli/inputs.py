@@ -81,13 +81,18 @@ def _parameter(data: dict[str, Any], text: str) -> Parameter:
 
 
 def read_polyaxon_matrix(path: str, replaced: Sequence[str] = ()) -> dict[str, Any]:
-    """The ``--polyaxon-matrix`` file's JSON object. UsageError if it is unreadable, or if
-    ``replaced`` names flags that were given and that the matrix replaces."""
+    """The ``--polyaxon-matrix`` file's object: JSON, or YAML for a ``.yaml``/``.yml`` file.
+    UsageError if it is unreadable, or if ``replaced`` names flags that were given and that the
+    matrix replaces."""
+    import yaml  # type: ignore[import-untyped]
+
     if replaced:
         raise UsageError(f"--polyaxon-matrix cannot be combined with {', '.join(replaced)}")
     try:
-        matrix = json.loads(Path(path).read_text())
-    except (OSError, json.JSONDecodeError) as exc:
+        text = Path(path).read_text()
+        matrix = (yaml.safe_load(text) if Path(path).suffix in (".yaml", ".yml")
+                  else json.loads(text))
+    except (OSError, ValueError, yaml.YAMLError) as exc:
         raise UsageError(f"--polyaxon-matrix: {exc}") from None
     if not isinstance(matrix, dict):
         raise UsageError(f"--polyaxon-matrix: expected a JSON object in {path}")

@@ -91,8 +91,9 @@ def run_options(command: Callable[..., Any]) -> Callable[..., Any]:
               "OptimizerOptuna)")
 @click.option("--strategy-args", metavar="JSON",
               help='keyword arguments of the strategy as a JSON object, e.g. {"seed": 1}')
-@click.option("--polyaxon-matrix", metavar="FILE.json",
-              help="a Polyaxon matrix section as JSON (see controller/polyaxon.py): its kind, "
+@click.option("--polyaxon-matrix", metavar="FILE",
+              help="a Polyaxon matrix section, JSON (or YAML: .yaml, .yml; see "
+              "controller/polyaxon/): its kind, "
               "params, concurrency, earlyStopping and metric replace --optimizer-class, "
               "--params-search, --strategy-args and the defaults of "
               "--max-number-of-concurrent-tasks and --objective-metric-sign")

@@ -10,7 +10,7 @@ then the search is exhausted. Each GP suggestion:
    to the nearest valid point; a continuous range -> one dim over [low, high], in exponent space
    for LogUniform);
 2. fits a zero-mean GP with unit signal variance to the standardised targets ``y = -loss``
-   (maximised), kernel RBF or Matern (nu 0.5, 1.5, 2.5), picking the isotropic length scale and the
+   (maximised), kernel RBF or Matern (any ``nu > 0``, as scikit-learn's), picking the isotropic length scale and the
    noise level that maximise the log marginal likelihood over a log-grid, the given
    ``length_scale`` and ``num_restarts_optimizer`` random length scales (one eigendecomposition
    per length scale serves every noise level: a suggestion costs O(n**3) in the n trials, about
@@ -24,8 +24,12 @@ then the search is exhausted. Each GP suggestion:
 5. decodes the best candidate whose configuration was not suggested before (a random one if every
    candidate is taken).
 
-Unlike Polyaxon, which waits for all runs before each single suggestion, :meth:`suggest` always
-answers, so every worker stays busy: with no observation yet, GP iterations fall back to random.
+By default, unlike Polyaxon, :meth:`suggest` always answers, so every worker stays busy: with no
+observation yet, GP iterations fall back to random. With ``wait_for_results`` it schedules as
+Polyaxon's ``bayes`` does: iteration 0 is the ``num_initial_runs`` random configurations, and
+each of the ``max_iterations`` later iterations starts once every run so far ended (WAIT until
+then) and suggests one configuration from the GP, or, when no run gave an observation, a new
+batch of ``num_initial_runs`` random ones (Polyaxon's manager without observations).
 Only ``completed`` trials with a finite objective are observations; failed ones are ignored.
 """
 
@@ -39,7 +43,7 @@ from typing import Any
 import numpy as np
 
 from ..space import SpaceEncoder
-from .base import Suggestion, Trial
+from .base import WAIT, Suggestion, Trial, Wait
 from .clearml_compat import ClearMLSearchStrategy
 from .grid_random import config_key
 
@@ -50,7 +54,8 @@ _UTILITY_DEFAULTS = {"acquisition_function": "ucb", "kappa": None, "eps": None,
                      "gaussian_process": None, "num_warmup": 1000, "num_iterations": 10}
 _GP_DEFAULTS = {"kernel": "matern", "length_scale": 1.0, "nu": 1.5, "num_restarts_optimizer": 0}
 _DEFAULT_UTILITY = {"acquisition_function": "ucb", "kappa": 2.576}
-_MATERN_NU = (0.5, 1.5, 2.5)
+_BESSEL_NODES = 128
+_BESSEL_MIN_X = 1e-12
 _LENGTH_SCALE_GRID = tuple(np.geomspace(0.03, 3.0, 9))
 _LENGTH_SCALE_BOUNDS = (0.01, 10.0)
 _NOISE_GRID = (1e-6, 1e-4, 1e-2, 1e-1)
@@ -119,8 +124,7 @@ def parse_utility(raw: Mapping[str, Any] | None) -> Utility:
 
     Raises:
         ValueError: naming the field: unknown field, unknown acquisition or kernel, ucb without
-            ``kappa``, ei/poi without ``eps``, ``nu`` not in 0.5/1.5/2.5 for matern, or an
-            out-of-range number.
+            ``kappa``, ei/poi without ``eps``, ``nu <= 0``, or an out-of-range number.
     """
     fields = _fields("utility_function", _DEFAULT_UTILITY if raw is None else raw,
                      _UTILITY_DEFAULTS)
@@ -137,10 +141,9 @@ def parse_utility(raw: Mapping[str, Any] | None) -> Utility:
     if kernel not in ("matern", "rbf"):
         raise ValueError(f"utility_function.gaussian_process.kernel must be matern or rbf, got "
                          f"{gp['kernel']!r}")
-    if kernel == "matern" and gp["nu"] not in _MATERN_NU:
-        raise ValueError(f"utility_function.gaussian_process.nu must be one of {_MATERN_NU} for "
-                         f"the matern kernel, got {gp['nu']!r}")
     section = "utility_function.gaussian_process"
+    if _number(f"{section}.nu", gp["nu"], 0) == 0:
+        raise ValueError(f"{section}.nu must be > 0, got {gp['nu']!r}")
     return Utility(
         acquisition_function=acquisition,
         kappa=None if fields["kappa"] is None else
@@ -158,16 +161,54 @@ def parse_utility(raw: Mapping[str, Any] | None) -> Utility:
 
 
 # ---------------------------------------------------------------------- Gaussian process
+def _log_bessel_k(nu: float, x: np.ndarray) -> np.ndarray:
+    """``log K_nu(x)`` (modified Bessel function of the second kind) for ``x >= _BESSEL_MIN_X``:
+    the trapezoid rule on ``K_nu(x) = int_0^inf exp(-x cosh t) cosh(nu t) dt`` up to where the
+    integrand has fallen by ``e**-50``, summed in log space (no overflow for any ``nu``). The
+    integrand is analytic and decays double-exponentially, so the rule converges exponentially:
+    with ``_BESSEL_NODES`` nodes the relative error is below 1e-12."""
+    end = np.arccosh(1.0 + 50.0 / x)
+    step = end / _BESSEL_NODES
+    peak = np.full_like(x, -np.inf)
+    total = np.zeros_like(x)
+    for k in range(_BESSEL_NODES + 1):
+        t = k * step
+        nut = nu * t
+        log_cosh = nut + np.log1p(np.exp(-2.0 * nut)) - math.log(2.0)
+        term = -x * np.cosh(t) + log_cosh + (math.log(0.5) if k in (0, _BESSEL_NODES) else 0.0)
+        new_peak = np.maximum(peak, term)
+        total = total * np.exp(peak - new_peak) + np.exp(term - new_peak)
+        peak = new_peak
+    return peak + np.log(total) + np.log(step)
+
+
+def matern(dist: np.ndarray, nu: float) -> np.ndarray:
+    """The Matern correlation of distances ``dist`` (already divided by the length scale), for
+    any smoothness ``nu > 0``, as scikit-learn's ``Matern`` kernel (which Polyaxon uses):
+    ``2**(1 - nu) / Gamma(nu) * x**nu * K_nu(x)`` with ``x = sqrt(2 nu) * dist``, 1 at 0; the
+    closed forms for nu 0.5, 1.5 and 2.5. Distances below ``_BESSEL_MIN_X / sqrt(2 nu)``
+    correlate fully (1 to within 1e-12 for nu >= 1)."""
+    if nu == 0.5:
+        return np.exp(-dist)
+    if nu in (1.5, 2.5):
+        s = math.sqrt(2 * nu) * dist  # sqrt(3) d or sqrt(5) d
+        return (1 + s + (s ** 2 / 3 if nu == 2.5 else 0)) * np.exp(-s)
+    x = math.sqrt(2 * nu) * np.asarray(dist, dtype=float)
+    out = np.ones_like(x)
+    far = x >= _BESSEL_MIN_X
+    xf = x[far]
+    log_k = (1 - nu) * math.log(2.0) - math.lgamma(nu) + nu * np.log(xf) + _log_bessel_k(nu, xf)
+    out[far] = np.exp(np.minimum(log_k, 0.0))
+    return out
+
+
 def _correlation(a: np.ndarray, b: np.ndarray, kernel: str, nu: float,
                  length_scale: float) -> np.ndarray:
     squared = (a ** 2).sum(1)[:, None] + (b ** 2).sum(1)[None, :] - 2.0 * a @ b.T
     dist = np.sqrt(np.clip(squared, 0.0, None)) / length_scale
     if kernel == "rbf":
         return np.exp(-0.5 * dist ** 2)
-    if nu == 0.5:
-        return np.exp(-dist)
-    s = math.sqrt(2 * nu) * dist  # sqrt(3) d or sqrt(5) d
-    return (1 + s + (s ** 2 / 3 if nu == 2.5 else 0)) * np.exp(-s)
+    return matern(dist, nu)
 
 
 class GaussianProcess:
@@ -256,8 +297,10 @@ class BayesianGP(ClearMLSearchStrategy):
         max_iterations: GP suggestions after them (>= 1); ``suggest`` returns None after
             ``num_initial_runs + max_iterations`` suggestions.
         utility_function: Polyaxon's ``utilityFunction`` (see :func:`parse_utility`).
+        wait_for_results: schedule as Polyaxon does (see the module docstring).
 
-    Suggestion ``meta`` is ``{"index": i, "source": "random" | "gp"}``.
+    Suggestion ``meta`` is ``{"index": i, "source": "random" | "gp"}`` (plus ``"iteration"``
+    with ``wait_for_results``).
 
     Raises:
         TypeError: for an unknown argument.
@@ -267,33 +310,63 @@ class BayesianGP(ClearMLSearchStrategy):
     """
 
     def __init__(self, *args: Any, num_initial_runs: int, max_iterations: int,
-                 utility_function: Mapping[str, Any] | None = None, **kwargs: Any) -> None:
+                 utility_function: Mapping[str, Any] | None = None,
+                 wait_for_results: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.num_initial_runs = _number("num_initial_runs", num_initial_runs, 1, integer=True)
         self.max_iterations = _number("max_iterations", max_iterations, 1, integer=True)
         self.utility = parse_utility(utility_function)
+        self.wait_for_results = bool(wait_for_results)
         if not self.space.parameters:
             raise ValueError("BayesianGP needs at least one hyper-parameter")
         self.encoder = SpaceEncoder(self.space)
         self._num_suggested = 0
+        # Polyaxon's schedule (wait_for_results): the iteration and what is left of its batch
+        self._iteration = 0
+        self._batch_left = self.num_initial_runs
         self._runs: dict[str, _Run] = {}
         self._seen: set[str] = set()
 
     # ------------------------------------------------------------------ contract
-    def suggest(self) -> Suggestion | None:
+    def suggest(self) -> Suggestion | Wait | None:
         """A random configuration during the initial runs (or while nothing was observed), a GP
-        suggestion after; None once ``num_initial_runs + max_iterations`` were suggested."""
+        suggestion after; None once ``num_initial_runs + max_iterations`` were suggested (with
+        ``wait_for_results``: WAIT between iterations, None after the last one)."""
+        if self.wait_for_results:
+            return self._suggest_waiting()
         index = self._num_suggested
         if index >= self.num_initial_runs + self.max_iterations:
             return None
-        observed = [r for r in self._runs.values() if not r.pending and r.loss is not None]
+        observed = self._observed()
         if index < self.num_initial_runs or not observed:
-            config, source = self._random_config(), "random"
-        else:
-            config, source = self._gp_config(observed), "gp"
+            return self._issue(self._random_config(), "random")
+        return self._issue(self._gp_config(observed), "gp")
+
+    def _suggest_waiting(self) -> Suggestion | Wait | None:
+        """Polyaxon's schedule (see the module docstring)."""
+        if self._batch_left == 0:
+            if any(r.pending for r in self._runs.values()):
+                return WAIT
+            if self._iteration >= self.max_iterations:
+                return None
+            self._iteration += 1
+            self._batch_left = 1 if self._observed() else self.num_initial_runs
+        self._batch_left -= 1
+        observed = self._observed()
+        if self._iteration == 0 or not observed:
+            return self._issue(self._random_config(), "random")
+        return self._issue(self._gp_config(observed), "gp")
+
+    def _observed(self) -> list[_Run]:
+        return [r for r in self._runs.values() if not r.pending and r.loss is not None]
+
+    def _issue(self, config: dict[str, Any], source: str) -> Suggestion:
+        meta: dict[str, Any] = {"index": self._num_suggested, "source": source}
+        if self.wait_for_results:
+            meta["iteration"] = self._iteration
         self._num_suggested += 1
         self._seen.add(config_key(config))
-        return Suggestion(config, meta={"index": index, "source": source})
+        return Suggestion(config, meta=meta)
 
     def on_trial_start(self, job_id: str, suggestion: Suggestion) -> None:
         self._runs[job_id] = _Run(dict(suggestion.parameters))
@@ -309,12 +382,15 @@ class BayesianGP(ClearMLSearchStrategy):
             run.loss = loss if math.isfinite(loss) else None
 
     def state_dict(self) -> dict[str, Any]:
-        return {**super().state_dict(), "num_suggested": self._num_suggested}
+        return {**super().state_dict(), "num_suggested": self._num_suggested,
+                "iteration": self._iteration, "batch_left": self._batch_left}
 
     def load_state_dict(self, state: dict[str, Any], trials: Sequence[Trial] = ()) -> None:
         """Restore the rng and the suggestion count; observations are rebuilt from ``trials``."""
         super().load_state_dict(state, trials)
         self._num_suggested = int(state["num_suggested"])
+        self._iteration = int(state["iteration"])
+        self._batch_left = int(state["batch_left"])
         self._runs, self._seen = {}, set()
         for trial in trials:
             self._runs[trial.job_id] = _Run(dict(trial.parameters))

@@ -197,9 +197,13 @@ class OptimizerBOHB(Hyperband):
             return super()._bracket(iteration)
         return self._cycled_bracket(iteration)
 
+    def _has_next_rung(self, bracket: int) -> bool:
+        """hpbandster's successive halving: rungs ``0..bracket`` (no extra rung)."""
+        return self.rung < bracket
+
     def _resource_value(self, bracket: int, rung: int) -> int | float:
         """The budget: ``min_budget * r * eta**rung`` (12 significant digits, then cast)."""
-        r = self.math.n_resources(self.math.resources(bracket), rung)
+        r = self.math.get_n_resources(self.math.get_resources(bracket), rung)
         return self.resource.cast(float(f"{self.min_budget * r:.12g}"))
 
     def _new_config(self) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -243,7 +247,7 @@ class OptimizerBOHB(Hyperband):
 
     def _cycled_bracket(self, iteration: int) -> int:
         """The bracket of ``iteration`` when brackets repeat (the same for the first round)."""
-        return self.math.bracket(iteration % (self.math.s_max + 1))
+        return self.math.get_bracket(iteration % (self.math.s_max + 1))
 
     def _encode(self, observations: list[tuple[float, int]]) -> np.ndarray:
         return np.array([[c.to_vector(self._configs[config][c.name]) for c in self._modelled]

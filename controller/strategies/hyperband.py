@@ -6,18 +6,23 @@ Hyperband runs brackets of synchronous successive halving, most aggressive first
 and runs those again with ``r * eta**(bi + 1)``. The resource reaches each trial as an ordinary
 task parameter (``resource``, e.g. ``General/epochs``) that the training code must read.
 
-The arithmetic is Polyaxon's (``V1Hyperband.set_tuning_params`` and friends), float quirks
-included. For ``max_iterations=81, eta=3``::
+The arithmetic and the schedule are Polyaxon's (``V1Hyperband.set_tuning_params``,
+``create_iteration`` and friends, :class:`HyperbandSchedule`), float quirks included. For
+``max_iterations=81, eta=3``::
 
     rung  bracket 4   bracket 3   bracket 2   bracket 1   bracket 0
     0     81 x 1      34 x 3      15 x 9      8 x 27      5 x 81
-    1     27 x 3      11 x 9      5 x 27      2 x 81
+    1     27 x 3      11 x 9      5 x 27      2 x 81      1 x 81
     2      9 x 9       3 x 27     1 x 81
     3      3 x 27      1 x 81
     4      1 x 81
 
-143 configurations and 206 trials when every trial completes. (Polyaxon's documentation shows
-another table for brackets 3 to 1; its code and tests produce this one.)
+143 configurations and 207 trials when every trial completes. The last bracket's second rung
+is Polyaxon's: ``should_reduce_configs`` is True after its first rung
+(``get_num_runs_to_keep_for_iteration`` is ``int(5 / 3) = 1``), so its best configuration runs
+again, with the largest resource (see :class:`HyperbandSchedule`); the paper's Hyperband stops
+that bracket after one rung. (Polyaxon's documentation shows yet another table: 27, 9, 3, 1 /
+9, 3, 1 / 6, 2 for brackets 3 to 1.)
 
 Float pitfall, copied on purpose: ``s_max = int(log(max_iterations) / log(eta))`` truncates a
 float ratio, so ``max_iterations=243, eta=3`` gives ``s_max == 4`` (the ratio is 4.999...) and
@@ -45,12 +50,19 @@ _POLYAXON_KEYS = {"maxIterations": "max_iterations", "max_iterations": "max_iter
                   "seed": "seed", "concurrency": "concurrency"}
 
 
-@dataclass(frozen=True)
-class HyperbandMath:
-    """Polyaxon's bracket arithmetic (``get_bracket``, ``get_num_runs``, ``get_resources``,
-    ``get_n_resources``, ``get_num_runs_to_keep``), as pure functions of ``max_iterations`` and
-    ``eta``. Iteration ``it`` runs bracket ``s_max - it``; a bracket's rungs are its
-    ``bracket_iteration`` values ``0..bracket``.
+class HyperbandSchedule:
+    """Polyaxon's bracket arithmetic and iteration schedule (``V1Hyperband``'s methods, with
+    hypertune's ``get_resources*``), as pure functions of ``max_iterations`` and ``eta``.
+
+    Iteration ``it`` runs bracket ``s_max - it``; ``bracket_iteration`` (``bi``) numbers the
+    rungs of an iteration. :meth:`create_iteration` walks the schedule as Polyaxon's scheduler
+    does: the next iteration once a bracket's rungs are done, else the next rung while
+    :meth:`should_reduce_configs`. The last iteration (bracket 0) therefore has a second rung:
+    :meth:`get_num_runs_to_keep_for_iteration` keeps ``int(n / eta)`` of its ``n``
+    configurations (1 for ``max_iterations=81, eta=3``). Its resource, ``get_n_resources`` =
+    ``r * eta``, is above ``max_iterations``, the documented maximum; :meth:`resource_of` caps it
+    there (Polyaxon's scheduler re-creates kept configurations with their inputs unchanged,
+    which gives the same).
     """
 
     max_iterations: float
@@ -67,33 +79,112 @@ class HyperbandMath:
         name)."""
         return (self.s_max + 1) * self.max_iterations
 
-    def bracket(self, iteration: int) -> int:
+    def set_tuning_params(self) -> None:
+        """Polyaxon computes ``s_max`` and ``B`` here; they are computed on access."""
+
+    def get_bracket(self, iteration: int) -> int:
         """The bracket that iteration ``iteration`` runs (``s_max - iteration``)."""
         return self.s_max - iteration
 
-    def num_runs(self, bracket: int) -> int:
+    def get_num_runs(self, bracket: int) -> int:
         """``n``: the number of configurations a bracket starts with."""
         return math.ceil((self.B / self.max_iterations) * self.eta ** bracket / (bracket + 1))
 
-    def resources(self, bracket: int) -> float:
+    def get_resources(self, bracket: int) -> float:
         """``r``: the resource of a bracket's first rung."""
         return self.max_iterations * self.eta ** (-bracket)
 
-    def n_resources(self, resources: float, bracket_iteration: int) -> float:
-        """The resource of rung ``bracket_iteration`` of a bracket whose first rung has
-        ``resources``."""
-        return resources * self.eta ** bracket_iteration
+    def get_resources_for_iteration(self, iteration: int) -> float:
+        """``r`` of the bracket iteration ``iteration`` runs."""
+        return self.get_resources(self.get_bracket(iteration))
 
-    def num_runs_to_keep(self, num_runs: int, bracket_iteration: int) -> int:
+    def get_n_resources(self, n_resources: float, bracket_iteration: int) -> float:
+        """The resource of rung ``bracket_iteration`` of a bracket whose first rung has
+        ``n_resources``."""
+        return n_resources * self.eta ** bracket_iteration
+
+    def get_n_resources_for_iteration(self, iteration: int, bracket_iteration: int) -> float:
+        """The resource of rung ``bracket_iteration`` of iteration ``iteration``."""
+        return self.get_n_resources(self.get_resources_for_iteration(iteration),
+                                    bracket_iteration)
+
+    def get_num_runs_to_keep(self, num_runs: int, bracket_iteration: int) -> int:
         """How many of a bracket's ``num_runs`` initial configurations rung ``bracket_iteration``
-        passes on to rung ``bracket_iteration + 1``."""
+        passes on: ``int(num_runs * eta**-bi / eta)``."""
         return int(num_runs * self.eta ** (-bracket_iteration) / self.eta)
 
+    def get_num_runs_to_keep_for_iteration(self, iteration: int, bracket_iteration: int) -> int:
+        """:meth:`get_num_runs_to_keep` for iteration ``iteration`` (0 past its last rung)."""
+        bracket = self.get_bracket(iteration)
+        if bracket_iteration == bracket + 1:
+            return 0
+        return self.get_num_runs_to_keep(self.get_num_runs(bracket), bracket_iteration)
+
+    def should_create_iteration(self, iteration: int, bracket_iteration: int) -> bool:
+        """True once the bracket's rungs are done and another iteration exists."""
+        if bracket_iteration < self.get_bracket(iteration):
+            return False
+        return self.get_bracket(iteration + 1) >= 0
+
+    def should_reduce_configs(self, iteration: int, bracket_iteration: int) -> bool:
+        """True if rung ``bracket_iteration`` keeps configurations for another rung."""
+        return self.get_num_runs_to_keep_for_iteration(iteration, bracket_iteration) > 0
+
+    def should_reschedule(self, iteration: int, bracket_iteration: int) -> bool:
+        """True if anything runs after rung ``bracket_iteration`` of ``iteration``."""
+        return (self.should_create_iteration(iteration, bracket_iteration)
+                or self.should_reduce_configs(iteration, bracket_iteration))
+
+    def create_iteration(self, iteration: int | None = None,
+                         bracket_iteration: int = 0) -> tuple[int, int]:
+        """The ``(iteration, bracket_iteration)`` after the given one (``(0, 0)`` first).
+
+        Raises:
+            ValueError: nothing follows (Polyaxon's message).
+        """
+        if iteration is None:
+            return 0, 0
+        if self.should_create_iteration(iteration, bracket_iteration):
+            return iteration + 1, 0
+        if self.should_reduce_configs(iteration, bracket_iteration):
+            return iteration, bracket_iteration + 1
+        raise ValueError("Hyperband create iteration failed, could not reschedule or reduce "
+                         "configs")
+
+    def resource_of(self, iteration: int, bracket_iteration: int) -> float:
+        """The resource a trial of rung ``bracket_iteration`` of ``iteration`` gets:
+        :meth:`get_n_resources_for_iteration`, at most ``max_iterations``."""
+        return min(self.get_n_resources_for_iteration(iteration, bracket_iteration),
+                   self.max_iterations)
+
     def rungs(self, bracket: int) -> list[tuple[int, float]]:
-        """``(configurations, resource)`` of each rung of ``bracket`` when every trial completes."""
-        n, r = self.num_runs(bracket), self.resources(bracket)
-        counts = [n] + [self.num_runs_to_keep(n, bi) for bi in range(bracket)]
-        return [(count, self.n_resources(r, bi)) for bi, count in enumerate(counts)]
+        """``(configurations, resource)`` of the rungs ``0..bracket`` of ``bracket`` (the paper's
+        successive halving, without Polyaxon's extra rung of the last bracket)."""
+        n, r = self.get_num_runs(bracket), self.get_resources(bracket)
+        counts = [n] + [self.get_num_runs_to_keep(n, bi) for bi in range(bracket)]
+        return [(count, self.get_n_resources(r, bi)) for bi, count in enumerate(counts)]
+
+    def schedule(self) -> list[tuple[int, int, int, float]]:
+        """Polyaxon's whole schedule when every trial completes: ``(iteration,
+        bracket_iteration, configurations, resource)`` of each rung, in order (resources from
+        :meth:`resource_of`)."""
+        out = []
+        iteration, bi = self.create_iteration()
+        while True:
+            count = (self.get_num_runs(self.get_bracket(iteration)) if bi == 0
+                     else self.get_num_runs_to_keep_for_iteration(iteration, bi - 1))
+            out.append((iteration, bi, count, self.resource_of(iteration, bi)))
+            if not self.should_reschedule(iteration, bi):
+                return out
+            iteration, bi = self.create_iteration(iteration, bi)
+
+
+@dataclass(frozen=True)
+class HyperbandMath(HyperbandSchedule):
+    """:class:`HyperbandSchedule` for given ``max_iterations`` and ``eta``."""
+
+    max_iterations: float
+    eta: float
 
 
 @dataclass(frozen=True)
@@ -286,11 +377,12 @@ class Hyperband(ClearMLSearchStrategy):
     # ------------------------------------------------------------------ hooks
     def _bracket(self, iteration: int) -> int | None:
         """The bracket iteration ``iteration`` runs, or None once Hyperband is over."""
-        return self.math.bracket(iteration) if iteration <= self.math.s_max else None
+        return self.math.get_bracket(iteration) if iteration <= self.math.s_max else None
 
     def _resource_value(self, bracket: int, rung: int) -> int | float:
-        """The resource passed to a trial of ``rung`` in ``bracket``."""
-        return self.resource.cast(self.math.n_resources(self.math.resources(bracket), rung))
+        """The resource passed to a trial of ``rung`` in ``bracket`` (the math's
+        :meth:`~HyperbandSchedule.resource_of`, cast)."""
+        return self.resource.cast(self.math.resource_of(self.math.s_max - bracket, rung))
 
     def _new_config(self) -> tuple[dict[str, Any], dict[str, Any]]:
         """A new rung-0 configuration (random here) and extra ``meta`` for its suggestion."""
@@ -306,7 +398,7 @@ class Hyperband(ClearMLSearchStrategy):
         self._issued = 0
 
     def _rung_size(self, bracket: int) -> int:
-        return self.math.num_runs(bracket) if self.rung == 0 else len(self._promoted)
+        return self.math.get_num_runs(bracket) if self.rung == 0 else len(self._promoted)
 
     def _next_suggestion(self, bracket: int) -> Suggestion:
         extra: dict[str, Any] = {}
@@ -325,12 +417,18 @@ class Hyperband(ClearMLSearchStrategy):
         return Suggestion({**self._configs[config], self.resource.name: value}, meta,
                           continue_from)
 
+    def _has_next_rung(self, bracket: int) -> bool:
+        """Whether the current rung passes configurations on (else the next bracket starts):
+        Polyaxon's ``create_iteration`` (the last bracket gets a second rung)."""
+        return (not self.math.should_create_iteration(self.iteration, self.rung)
+                and self.math.should_reduce_configs(self.iteration, self.rung))
+
     def _advance(self, bracket: int) -> None:
         """The current rung has ended: promote its best to the next rung, or start the next
         bracket when the rung was the last one or left no survivor."""
         self._issued = 0
-        if self.rung < bracket:
-            keep = self.math.num_runs_to_keep(self.math.num_runs(bracket), self.rung)
+        if self._has_next_rung(bracket):
+            keep = self.math.get_num_runs_to_keep(self.math.get_num_runs(bracket), self.rung)
             self._promoted = self._survivors((self.iteration, self.rung), keep)
             if self._promoted:
                 self.rung += 1

@@ -81,8 +81,8 @@ def check_promotions(sim: DirectLoop, maximize: bool = False) -> int:
         if rung == 0:
             continue
         bracket = suggestions[0].meta["bracket"]
-        keep = sim.strategy.math.num_runs(bracket)  # type: ignore[attr-defined]
-        keep = sim.strategy.math.num_runs_to_keep(keep, rung - 1)  # type: ignore[attr-defined]
+        keep = sim.strategy.math.get_num_runs(bracket)  # type: ignore[attr-defined]
+        keep = sim.strategy.math.get_num_runs_to_keep(keep, rung - 1)  # type: ignore[attr-defined]
         ranked = [(t.value, c) for (i, r, c), t in ended.items()
                   if (i, r) == (it, rung - 1) and t.status == "completed"
                   and t.value is not None and not math.isnan(t.value)]
@@ -96,13 +96,21 @@ def check_promotions(sim: DirectLoop, maximize: bool = False) -> int:
 def test_math_matches_polyaxon_81_3() -> None:
     m = HyperbandMath(81, 3)
     assert (m.s_max, m.B) == (4, 405)
-    assert [m.bracket(it) for it in range(5)] == [4, 3, 2, 1, 0]
-    assert [m.num_runs(b) for b in (4, 3, 2, 1, 0)] == [81, 34, 15, 8, 5]
-    assert [m.resources(b) for b in (4, 3, 2, 1, 0)] == pytest.approx([1, 3, 9, 27, 81])
-    keep = {b: [m.num_runs_to_keep(m.num_runs(b), bi) for bi in range(b)] for b in range(5)}
+    assert [m.get_bracket(it) for it in range(5)] == [4, 3, 2, 1, 0]
+    assert [m.get_num_runs(b) for b in (4, 3, 2, 1, 0)] == [81, 34, 15, 8, 5]
+    assert [m.get_resources(b) for b in (4, 3, 2, 1, 0)] == pytest.approx([1, 3, 9, 27, 81])
+    keep = {b: [m.get_num_runs_to_keep(m.get_num_runs(b), bi) for bi in range(b)]
+            for b in range(5)}
     assert keep == {4: [27, 9, 3, 1], 3: [11, 3, 1], 2: [5, 1], 1: [2], 0: []}
     assert [n for n, _ in m.rungs(3)] == [34, 11, 3, 1]
     assert [r for _, r in m.rungs(3)] == pytest.approx([3, 9, 27, 81])
+    # Polyaxon's schedule: the last bracket keeps int(5 / 3) = 1 configuration after rung 0
+    assert [(it, bi, n) for it, bi, n, _ in m.schedule()] == [
+        (0, 0, 81), (0, 1, 27), (0, 2, 9), (0, 3, 3), (0, 4, 1),
+        (1, 0, 34), (1, 1, 11), (1, 2, 3), (1, 3, 1),
+        (2, 0, 15), (2, 1, 5), (2, 2, 1), (3, 0, 8), (3, 1, 2), (4, 0, 5), (4, 1, 1)]
+    assert [r for *_, r in m.schedule()][-2:] == [81, 81]  # r * eta = 243 capped at 81
+    assert m.get_n_resources_for_iteration(4, 1) == 243
 
 
 def test_math_float_pitfall_is_copied() -> None:
@@ -119,8 +127,8 @@ def test_full_run_81_3_matches_the_table() -> None:
         (3, 0, 3): 34, (3, 1, 9): 11, (3, 2, 27): 3, (3, 3, 81): 1,
         (2, 0, 9): 15, (2, 1, 27): 5, (2, 2, 81): 1,
         (1, 0, 27): 8, (1, 1, 81): 2,
-        (0, 0, 81): 5}
-    assert len(sim.starts()) == 206
+        (0, 0, 81): 5, (0, 1, 81): 1}
+    assert len(sim.starts()) == 207
     assert len({s.meta["config"] for s in sim.starts()}) == 143
     assert len({json.dumps({k: v for k, v in s.parameters.items() if k != "General/epochs"})
                 for s in sim.starts()}) == 143
@@ -129,7 +137,7 @@ def test_full_run_81_3_matches_the_table() -> None:
     assert all(s.parameters["General/epochs"] == s.meta["resource"] for s in sim.starts())
     assert all(isinstance(s.meta["resource"], int) for s in sim.starts())
     assert sim.strategy.suggest() is None
-    assert check_promotions(sim) == 10
+    assert check_promotions(sim) == 11
 
 
 @pytest.mark.parametrize("kind, resources", [
@@ -141,7 +149,8 @@ def test_max_iterations_10(kind: str, resources: list[float]) -> None:
     rung0 = {s.meta["bracket"]: s.meta["resource"] for s in sim.starts() if s.meta["rung"] == 0}
     assert [rung0[b] for b in (2, 1, 0)] == pytest.approx(resources)
     counts = Counter((s.meta["bracket"], s.meta["rung"]) for s in sim.starts())
-    assert counts == {(2, 0): 9, (2, 1): 3, (2, 2): 1, (1, 0): 5, (1, 1): 1, (0, 0): 3}
+    assert counts == {(2, 0): 9, (2, 1): 3, (2, 2): 1, (1, 0): 5, (1, 1): 1, (0, 0): 3,
+                      (0, 1): 1}
     if kind == "int":
         assert all(type(s.parameters["General/steps"]) is int for s in sim.starts())
 
@@ -154,7 +163,7 @@ def test_promotes_the_best_in_the_objective_direction(sign: str) -> None:
 
     strategy = make(objective_metric=Objective("val", "acc", sign))
     sim = driver(strategy, workers=5, outcome=value_is_x).run()
-    assert check_promotions(sim, maximize=sign == "max") == 10
+    assert check_promotions(sim, maximize=sign == "max") == 11
     rung0 = sorted(s.parameters["General/x"] for s in by_rung(sim.starts())[(0, 0)])
     rung1 = sorted(s.parameters["General/x"] for s in by_rung(sim.starts())[(0, 1)])
     assert rung1 == (rung0[-27:] if sign == "max" else rung0[:27])
@@ -209,7 +218,7 @@ def test_concurrency_caps_active_trials() -> None:
 
     sim = driver(make(max_iterations=9, concurrency=3), workers=10).run()
     assert sim.max_running == 3
-    assert len(sim.starts()) == sum(n for b in range(3) for n, _ in HyperbandMath(9, 3).rungs(b))
+    assert len(sim.starts()) == sum(n for *_, n, _ in HyperbandMath(9, 3).schedule())
 
 
 # --------------------------------------------------------------------------- resume
@@ -219,7 +228,7 @@ def test_resume_continues_the_configs_previous_job(resume: bool) -> None:
     job_of = {(t.meta["iteration"], t.meta["rung"], t.meta["config"]): t.job_id
               for t in sim.records.values()}
     promoted = [s for s in sim.starts() if s.meta["rung"] > 0]
-    assert len(promoted) == 206 - 143
+    assert len(promoted) == 207 - 143
     for s in sim.starts():
         m = s.meta
         expected = (job_of[(m["iteration"], m["rung"] - 1, m["config"])]
@@ -228,7 +237,7 @@ def test_resume_continues_the_configs_previous_job(resume: bool) -> None:
     for s in promoted if resume else []:
         previous = sim.records[s.continue_from]  # type: ignore[index]
         assert previous.meta["config"] == s.meta["config"]
-        assert s.parameters["General/epochs"] == 3 * previous.meta["resource"]
+        assert s.parameters["General/epochs"] == min(3 * previous.meta["resource"], 81)
 
 
 # --------------------------------------------------------------------------- space, seeds

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+import yaml
 
 from controller.cli import main
 from controller.objective import Objective
@@ -25,13 +26,21 @@ from controller.parameters import (
 from controller.polyaxon import (
     NormalParameter,
     PChoiceParameter,
+    PolyaxonPChoice,
     QUniformParameter,
     matrix_from_polyaxon,
     optimizer_from_polyaxon,
     parameters_from_polyaxon,
 )
 from controller.simulate import Report, simulate
-from controller.stopping import FailureRate, MedianStopping, MetricThreshold, build_policies
+from controller.stopping import (
+    DiffStopping,
+    FailureRate,
+    MedianStopping,
+    MetricThreshold,
+    TruncationStopping,
+    build_policies,
+)
 from controller.strategies import BayesianGP, GridSearch, Hyperband, Mapping, RandomSearch
 from workers import Store
 from workers.task import Task
@@ -61,14 +70,15 @@ def test_range_linspace_and_the_other_discrete_kinds() -> None:
     assert values("logspace", [1, 3, 3, 2]) == [2.0, 4.0, 8.0]
     assert values("geomspace", [1, 1000, 4]) == [1.0, 10.0, 100.0, 1000.0]
     assert values("choice", [1, "a", None, [2]]) == [1, "a", None, [2]]
-    # decimal arithmetic: rounded values, and stop is never a value (np.arange includes 1.3)
-    assert values("range", [0.1, 0.5, 0.1]) == [0.1, 0.2, 0.3, 0.4]
-    assert values("range", "1:1.3:0.1") == [1.0, 1.1, 1.2]
+    # numpy's values exactly: np.arange(1, 1.3, 0.1) ends with 1.3000000000000003
+    assert values("range", [0.1, 0.5, 0.1]) == np.arange(0.1, 0.5, 0.1).tolist()
+    assert values("range", [0.1, 0.5, 0.1])[2] == 0.30000000000000004
+    assert values("range", "1:1.3:0.1") == [1.0, 1.1, 1.2000000000000002, 1.3000000000000003]
     assert values("daterange", ["2019-06-22", "2019-06-25", 1]) == [
         "2019-06-22", "2019-06-23", "2019-06-24"]
     assert values("datetimerange", {"start": "2019-06-22 21:00", "stop": "2019-06-22 23:00",
-                                    "step": 3600}) == ["2019-06-22T21:00:00",
-                                                       "2019-06-22T22:00:00"]
+                                    "step": 3600}) == ["2019-06-22 21:00:00",
+                                                       "2019-06-22 22:00:00"]
 
 
 @pytest.mark.parametrize("kind, forms", [
@@ -99,14 +109,16 @@ def test_the_kinds_map_onto_these_classes() -> None:
     assert one("qnormal", [0, 1, 0.5]) == NormalParameter("General/p", 0, 1, q=0.5)
     assert one("lognormal", [0, 1]) == NormalParameter("General/p", 0, 1, log=True)
     assert one("qlognormal", [0, 1, 2]) == NormalParameter("General/p", 0, 1, 2, log=True)
-    assert one("pchoice", [["a", 0.3], ["b", 0.7]]) == PChoiceParameter(
+    assert one("pchoice", [["a", 0.3], ["b", 0.7]]) == PolyaxonPChoice(
         "General/p", [["a", 0.3], ["b", 0.7]])
+    assert isinstance(one("pchoice", [["a", 0.3], ["b", 0.7]]), PChoiceParameter)
     assert one("choice", [1, 2], name="Args/x").name == "Args/x"
 
 
 @pytest.mark.parametrize("kind, value, match", [
     ("pchoice", [["a", 0.7], ["b", 0.7]], "sum to 1.4"),
-    ("pchoice", [["a", 1.5]], r"in \[0, 1\]"),
+    ("pchoice", [["a", 1.5]], r"in \[0, 1\)"),
+    ("pchoice", [["a", 1.0]], r"in \[0, 1\)"),
     ("pchoice", [["a"]], "pairs"),
     ("pchoice", [], "non-empty"),
     ("choice", [], "non-empty"),
@@ -120,12 +132,13 @@ def test_the_kinds_map_onto_these_classes() -> None:
     ("range", {"start": 1, "stop": 2}, "missing: step"),
     ("range", {"start": 1, "stop": 2, "step": 1, "by": 1}, "unknown: by"),
     ("range", "1:x:2", "'x' is not a number"),
-    ("range", [1, "10", 2], "must be a number"),
+    ("range", [1, "x", 2], "'x' is not a number"),
+    ("range", [1, [10], 2], "must be a number"),
     ("linspace", [1, 2, 0], "num cannot be 0"),
     ("linspace", [1, 2, 2.5], "integer"),
     ("logspace", [2, 1, 3], "greater than start"),
     ("geomspace", [-1, 1, 3], "geomspace"),
-    ("daterange", ["2019-06-25", "2019-06-22", 1], "after start"),
+    ("daterange", ["2019-06-25", "2019-06-22", 1], "greater than start"),
     ("daterange", "2019-06-22:2019-06-25:1", "does not accept"),
     ("daterange", ["2019-06-22", "2019-06-25", 0], "step cannot be 0"),
     ("uniform", [1], "2 or 3 elements"),
@@ -211,8 +224,7 @@ def test_to_dict_from_dict_round_trips() -> None:
 
 
 def test_distributions_have_no_grid() -> None:
-    for kind in ("pchoice", "quniform", "qloguniform", "normal", "qnormal", "lognormal",
-                 "qlognormal"):
+    for kind in ("quniform", "qloguniform", "normal", "qnormal", "lognormal", "qlognormal"):
         with pytest.raises(ValueError, match="cannot be used with grid search"):
             one(kind, ALL_KINDS[kind]).to_list()
     with pytest.raises(ValueError, match="cannot be used with grid search"):
@@ -254,7 +266,7 @@ def test_random_is_seeded_and_takes_num_runs() -> None:
     assert m.optimizer_kwargs == {"total_max_jobs": 6, "seed": 523}
     first, second = m.build_strategy(), m.build_strategy()
     assert [first.suggest() for _ in range(6)] == [second.suggest() for _ in range(6)]
-    with pytest.raises(ValueError, match="missing key.*numRuns"):
+    with pytest.raises(ValueError, match="missing field.*numRuns"):
         matrix_from_polyaxon({"kind": "random", "params": PARAMS})
     with pytest.raises(ValueError, match="numRuns must be a positive integer"):
         matrix_from_polyaxon({**matrix, "numRuns": 0})
@@ -304,7 +316,7 @@ def test_bayes_takes_its_fields_and_rejects_non_uniform_distributions() -> None:
         with pytest.raises(ValueError, match="non uniform distribution"):
             matrix_from_polyaxon({**matrix, "params": {"d": {"kind": kind,
                                                              "value": ALL_KINDS[kind]}}})
-    with pytest.raises(ValueError, match="missing key.*metric"):
+    with pytest.raises(ValueError, match="missing field.*metric"):
         matrix_from_polyaxon({k: v for k, v in matrix.items() if k != "metric"})
     with pytest.raises(ValueError, match="kappa"):  # ucb without kappa, from BayesianGP
         matrix_from_polyaxon({**matrix, "utilityFunction": {"acquisitionFunction": "ucb"}}
@@ -331,18 +343,20 @@ def test_hyperopt_algorithms() -> None:
         matrix_from_polyaxon({**base, "algorithm": "anneal"})
     with pytest.raises(ValueError, match="pchoice cannot be used with hyperopt"):
         matrix_from_polyaxon({**base, "algorithm": "rand",
-                              "params": {"c": {"kind": "pchoice", "value": [["a", 1.0]]}}})
+                              "params": {"c": {"kind": "pchoice", "value": [["a", 0.9]]}}})
 
 
 @pytest.mark.parametrize("matrix, match", [
-    ({"kind": "iterative", "maxIterations": 3}, "iterative"),
+    ({"kind": "iterative", "maxIterations": 3}, "iterative needs tuner.hubRef"),
+    ({"kind": "iterative", "maxIterations": 3, "tuner": {"hubRef": "acme/tuner"}},
+     "'module:Class'"),
     ({"params": {}}, "kind"),
     ({"kind": "sobol"}, "kind"),
-    ({**GRID, "seed": 1}, "unknown key.*seed"),
-    ({**GRID, "fooBar": 1}, "unknown key.*fooBar"),
+    ({**GRID, "seed": 1}, "unknown field.*seed"),
+    ({**GRID, "fooBar": 1}, "unknown field.*fooBar"),
     ({**GRID, "numRuns": 3, "num_runs": 3}, "twice"),
     ({**GRID, "concurrency": 0}, "concurrency"),
-    ({"kind": "mapping"}, "missing key.*values"),
+    ({"kind": "mapping"}, "missing field.*values"),
 ])
 def test_matrix_validation(matrix: dict[str, Any], match: str) -> None:
     with pytest.raises(ValueError, match=match):
@@ -359,24 +373,43 @@ def test_early_stopping_entries_become_policies() -> None:
              {"kind": "metric_early_stopping", "metric": "loss", "value": 0,
               "optimization": "minimize",
               "policy": {"kind": "median", "evaluationInterval": 1, "minInterval": 2,
-                         "minSamples": 4}}]
+                         "minSamples": 4}},
+             {"kind": "metric_early_stopping", "metric": "acc", "value": 0,
+              "optimization": "maximize",
+              "policy": {"kind": "diff", "percent": 10, "evaluationInterval": 2}},
+             {"kind": "metric_early_stopping", "metric": "loss", "value": 0,
+              "optimization": "minimize",
+              "policy": {"kind": "truncation", "percent": 25, "evaluationInterval": 1,
+                         "includeSucceeded": True}}]
     m = matrix_from_polyaxon({**GRID, "earlyStopping": stops}, OBJECTIVE)
     policies = build_policies(m.early_stopping)
     assert [type(p) for p in policies] == [FailureRate, MetricThreshold, MetricThreshold,
-                                           MedianStopping]
+                                           MedianStopping, DiffStopping, TruncationStopping]
     assert policies[1].metric is None and policies[2].metric == "train/acc"
     assert (policies[3].grace_iterations, policies[3].min_samples) == (2, 4)
+    # a bare name other than the objective's is the scalar that tracking.log_metrics reports
+    assert (policies[4].metric, policies[4].optimization, policies[4].percent,
+            policies[4].evaluation_interval) == ("acc/acc", "maximize", 10, 2)
+    assert (policies[5].percent, policies[5].include_succeeded) == (25, True)
     # the matrix's own metric name also means the objective
     hb = matrix_from_polyaxon({**HYPERBAND, "earlyStopping": stops[1:2]})
     assert hb.early_stopping[0]["metric"] is None
+    # the documentation's entries without kind
+    doc = matrix_from_polyaxon({**GRID, "earlyStopping": [
+        {"metric": "accuracy", "value": 0.9, "optimization": "maximize"}, {"percent": 30}]},
+        OBJECTIVE)
+    assert [p["kind"] for p in doc.early_stopping] == ["metric_early_stopping",
+                                                        "failure_early_stopping"]
 
 
 @pytest.mark.parametrize("entry, match", [
-    ({"kind": "metric_early_stopping", "metric": "acc", "value": 1}, "title/series"),
-    ({"kind": "metric_early_stopping", "metric": "loss", "value": 0,
-      "policy": {"kind": "truncation", "percent": 10}}, "only the median"),
-    ({"kind": "metric_early_stopping", "metric": "v/acc", "value": 0,
-      "policy": {"kind": "median"}}, "watches the objective"),
+    ({"kind": "metric_early_stopping", "metric": "acc", "value": 1}, "missing field.*optimization"),
+    ({"kind": "metric_early_stopping", "metric": "loss", "value": 0, "optimization": "min"},
+     "'maximize' or 'minimize'"),
+    ({"kind": "metric_early_stopping", "metric": "loss", "value": 0, "optimization": "minimize",
+      "policy": {"kind": "truncation", "percent": 10}}, "missing field.*evaluationInterval"),
+    ({"kind": "metric_early_stopping", "metric": "loss", "value": 0, "optimization": "minimize",
+      "policy": {"kind": "average"}}, "policy kind must be"),
     ({"kind": "failure_early_stopping", "percent": 0}, "percent"),
     ({"kind": "failure_early_stopping", "percent": 5, "value": 1}, "unknown field"),
     ({"kind": "median"}, "kind must be"),
@@ -403,9 +436,9 @@ def test_hyperband_matrix_runs_end_to_end() -> None:
                       workers=m.max_number_of_concurrent_tasks or 1,
                       policies=build_policies(m.early_stopping))
     resources = [job.parameters["General/epochs"] for job in result.jobs]
-    # maxIterations 9, eta 3: brackets of 9x1 -> 3x3 -> 1x9, 5x3 -> 1x9, 3x9
-    assert Counter(resources) == Counter({1: 9, 3: 3 + 5, 9: 1 + 1 + 3})
-    assert len(result.jobs) == 22
+    # maxIterations 9, eta 3: brackets of 9x1 -> 3x3 -> 1x9, 5x3 -> 1x9, 3x9 -> 1x9
+    assert Counter(resources) == Counter({1: 9, 3: 3 + 5, 9: 1 + 1 + 3 + 1})
+    assert len(result.jobs) == 23
     space = SearchSpace(m.hyper_parameters)
     assert all(space.contains(job.parameters) for job in result.jobs)
     assert result.best_parameters is not None and result.best_parameters["General/epochs"] == 9
@@ -468,14 +501,16 @@ def test_optimizer_from_polyaxon_builds_and_resumes(store: Store) -> None:
 
 # ====================================================================== hpq optimize
 @pytest.mark.timeout(20)
+@pytest.mark.parametrize("suffix", [".json", ".yaml"])
 def test_hpq_optimize_with_a_polyaxon_matrix(store: Store, inline_workers, capsys,  # noqa: F811
-                                             tmp_path: Path) -> None:
-    path = tmp_path / "matrix.json"
-    path.write_text(json.dumps({  # 3 runs in each of 2 iterations: the whole 6-point space
+                                             tmp_path: Path, suffix: str) -> None:
+    path = tmp_path / f"matrix{suffix}"
+    matrix = {  # 3 runs in each of 2 iterations: the whole 6-point space
         "kind": "hyperopt", "algorithm": "rand", "numRuns": 3, "maxIterations": 1, "seed": 4,
         "concurrency": 2, "metric": {"name": "acc", "optimization": "maximize"},
         "params": {"opt": {"kind": "choice", "value": ["sgd", "adam"]},
-                   "lr": {"kind": "linspace", "value": "0.1:0.3:3"}}}))
+                   "lr": {"kind": "linspace", "value": "0.1:0.3:3"}}}
+    path.write_text(yaml.safe_dump(matrix) if suffix == ".yaml" else json.dumps(matrix))
     base = base_task(store)
     assert main(["optimize", "--task-id", base.id, "--polyaxon-matrix", str(path),
                  "--objective-metric-title", "val", "--objective-metric-series", "acc",
@@ -512,3 +547,45 @@ def test_hpq_optimize_rejects_bad_matrices(store: Store, capsys, tmp_path: Path,
     assert main(["optimize", "--task-id", "x", "--polyaxon-matrix", str(tmp_path / "none.json"),
                  "--objective-metric-title", "val", "--objective-metric-series", "loss"]) == 2
     assert "none.json" in capsys.readouterr().err
+
+
+# ====================================================================== the Python form
+def test_the_documented_python_form_ports_by_changing_imports(store: Store) -> None:
+    # Polyaxon's V1Hyperband documentation, with `from controller.polyaxon import ...` in place of
+    # `from polyaxon.polyflow import ...` and values in place of its `...` (and maxIterations,
+    # which the documented call leaves out although Polyaxon's math needs it)
+    from controller.polyaxon import (
+        V1FailureEarlyStopping,
+        V1HpChoice,
+        V1HpLogSpace,
+        V1Hyperband,
+        V1MetricEarlyStopping,
+        V1Optimization,
+        V1OptimizationMetric,
+        V1OptimizationResource,
+        types,
+    )
+
+    matrix = V1Hyperband(
+        concurrency=20, max_iterations=81,
+        params={"param1": V1HpLogSpace(value="0.01:0.1:5"), "param2": V1HpChoice(value=[1, 2])},
+        resume=True,
+        metric=V1OptimizationMetric(name="loss", optimization=V1Optimization.MINIMIZE),
+        resource=V1OptimizationResource(name="num_steps", type=types.INT),
+        early_stopping=[V1FailureEarlyStopping(percent=50),
+                        V1MetricEarlyStopping(metric="loss", value=0.01,
+                                              optimization=V1Optimization.MINIMIZE)])
+    assert V1Hyperband.from_dict(matrix.to_dict()).to_dict() == matrix.to_dict()
+    base = Task.create("polyaxon", "train", entry_point="tests.unit.trial_fns:quadratic",
+                       parameters={"General/param1": 0.0, "General/param2": 1,
+                                   "General/num_steps": 1})
+    opt = optimizer_from_polyaxon(matrix, base.id, "loss", "loss", store=store)
+    config = opt._config
+    assert config.optimizer_class.endswith(":Hyperband")
+    assert config.optimizer_kwargs["resume"] is True
+    assert config.optimizer_kwargs["resource"] == {"name": "num_steps", "type": "int"}
+    assert config.max_number_of_concurrent_tasks == 20
+    assert [p["kind"] for p in config.early_stopping] == ["failure_early_stopping",
+                                                          "metric_early_stopping"]
+    assert [p.name for p in opt._strategy.space.parameters] == ["General/param1",
+                                                                "General/param2"]

@@ -144,6 +144,12 @@ REGISTRY = [
     Entry("bayes_gp", "controller.strategies.bayes_gp", "BayesianGP",
           {"num_initial_runs": 4, "max_iterations": 20, "utility_function": _GP_UTILITY},
           finite=True),
+    Entry("bayes_gp-wait", "controller.strategies.bayes_gp", "BayesianGP",
+          {"num_initial_runs": 4, "max_iterations": 8, "utility_function": _GP_UTILITY,
+           "wait_for_results": True}, finite=True),
+    Entry("iterative", "controller.strategies.iterative", "Iterative",
+          {"tuner": "controller.strategies.grid_random:RandomSearch", "max_iterations": 3,
+           "batch_size": 4}, finite=True),
     Entry("pbt", "controller.strategies.pbt", "PopulationBasedTraining",
           {"resource": RESOURCE, "perturbation_interval": 3, "max_resource": MAX_RESOURCE,
            "population_size": 6, "min_population": 3},
@@ -158,7 +164,7 @@ REGISTRY = [
 ]
 IDS = [e.id for e in REGISTRY]
 EXPECTED_MODULES = ("grid_random", "optuna_search", "hyperband", "bohb", "asha", "bayes_gp",
-                    "mapping", "pbt", "pbt_server", "parameter_sets")
+                    "mapping", "pbt", "pbt_server", "parameter_sets", "iterative")
 
 
 def test_registry_complete() -> None:
