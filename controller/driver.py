@@ -90,6 +90,7 @@ class Driver:
         self.clock = clock
         self.lock = lock or threading.RLock()
         self.cursor = cursor
+        self._session_started = clock()
         self.owner = f"{uuid.uuid4().hex}"
         self.stop_reason: str | None = None
         self.end_reason: str | None = None
@@ -199,8 +200,10 @@ class Driver:
             return self.scheduler.on_scalar(event.task_id, event.fields["title"],
                                             event.fields["series"], iteration, value,
                                             event.stats)
-        if event.kind == "control" and event.fields.get("command") == "stop":
-            # a stop posted by another process (the dashboard): as request_stop()
+        if (event.kind == "control" and event.fields.get("command") == "stop"
+                and _event_time(event, now) >= self._session_started):
+            # a stop posted by another process (the dashboard): as request_stop(). One posted
+            # before this session (an earlier session's stop it did not read) is history.
             self.stop_reason = self.stop_reason or "stopped by user"
         if event.kind == MESSAGE_KIND:
             try:
