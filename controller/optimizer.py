@@ -21,7 +21,7 @@ from workers import codec
 from workers.errors import InvalidTaskError, StatusConflictError
 from workers.status import TaskStatus
 from workers.store import Store, get_store
-from workers.task import Task, new_task_id
+from workers.task import DEFAULT_SECTION, Task, new_task_id
 
 from .budget import Budget
 from .dispatch import Dispatcher, get_dispatcher
@@ -177,8 +177,9 @@ class HyperParameterOptimizer:
         self._saved = OptimizerRepository(store)
         _validate_limits(config)
         base = store.record(config.base_task_id)
-        space = SearchSpace.from_dicts(config.hyper_parameters)
         base_params = base.parameters
+        config.hyper_parameters = _with_sections(config.hyper_parameters, base_params)
+        space = SearchSpace.from_dicts(config.hyper_parameters)
         unknown = [n for n in space.names if n not in base_params]
         if unknown:
             raise ValueError(
@@ -552,6 +553,39 @@ class HyperParameterOptimizer:
                   if (v := objective.from_metrics(m)) is not None]
         ranked = MultiObjective([objective]).rank([(i, [v]) for i, v in scored])[:max(top_k, 0)]
         return [Task(i, store=store) for i in ranked]
+
+
+def _with_sections(dicts: list[dict[str, Any]], base_params: Mapping[str, Any]
+                   ) -> list[dict[str, Any]]:
+    """Saved parameters with each name that has no section (``"lr"``) resolved to
+    ``"General/lr"`` when the base task has exactly that, as ClearML does (one warning for
+    all). Names it cannot resolve are left for the caller's check, which lists the base task's
+    names.
+    """
+    renamed: dict[str, str] = {}
+
+    def resolve(name: Any) -> Any:
+        full = f"{DEFAULT_SECTION}/{name}"
+        if isinstance(name, str) and "/" not in name and full in base_params:
+            renamed[name] = full
+            return full
+        return name
+
+    def fix(param: dict[str, Any]) -> dict[str, Any]:
+        param = dict(param)
+        if "name" in param:
+            param["name"] = resolve(param["name"])
+        if "parameter_combinations" in param:  # a ParameterSet: keys and nested parameters
+            param["parameter_combinations"] = [
+                {resolve(k): fix(v) if isinstance(v, dict) and "type" in v else v
+                 for k, v in combo.items()} for combo in param["parameter_combinations"]]
+        return param
+
+    out = [fix(d) for d in dicts]
+    if renamed:
+        log.warning("hyper-parameter name(s) without a section resolved to the base task's: %s",
+                    ", ".join(f"{k} -> {v}" for k, v in renamed.items()))
+    return out
 
 
 def _validate_limits(config: OptimizerConfig) -> None:
