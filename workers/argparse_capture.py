@@ -97,6 +97,11 @@ def bind(binding: ArgsBinding | None) -> None:
         _connect_safely(binding, parser, namespace)
 
 
+def forget_parsed() -> None:
+    """Forget the remembered parses (a test process's own command line, say)."""
+    _parsed.clear()
+
+
 def parsed_namespace(parser: argparse.ArgumentParser) -> argparse.Namespace | None:
     """The namespace of ``parser``'s last remembered parse, or None."""
     for known, namespace in reversed(_parsed):

@@ -265,7 +265,7 @@ def _local_task(cls: type[Task], project: str | None, name: str | None, kind: st
             reuse_id = last
     now = time.time()
     if reuse_id is not None:
-        task = _restart(cls, store, reuse_id, script, tags, keep=bool(cont) or cont == 0)
+        task = _restart(cls, store, reuse_id, script, tags, keep=cont is not False)
         word = "continuing" if cont is not False else "reusing"
     else:
         record = cls._base_record(project, name, kind, "", tags, {})
@@ -770,13 +770,15 @@ def leave_process(code: int) -> NoReturn:
 
 
 def forget_session() -> None:
-    """Drop this process's ``Task.init`` task without finishing it (for tests)."""
+    """Drop this process's ``Task.init`` task without finishing it, and the parses remembered
+    for it (for tests)."""
     global _session
     with _lock:
         if _session is not None:
             _session.unhook()
         _session = None
         argparse_capture.bind(None)
+        argparse_capture.forget_parsed()
 
 
 __all__ = [
