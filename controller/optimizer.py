@@ -544,15 +544,9 @@ class HyperParameterOptimizer:
                                       objective_metric_sign: str, optimizer_task_id: str,
                                       top_k: int, *, store: Store | None = None) -> list[Task]:
         """Post-hoc: the best ``top_k`` finished jobs of an optimizer task by any objective."""
-        store = store or get_store()
         objective = Objective(objective_metric_title, objective_metric_series,
                               objective_metric_sign)
-        ids = store.find(parent=optimizer_task_id,
-                         status=[TaskStatus.COMPLETED.value, TaskStatus.STOPPED.value])
-        scored = [(i, v) for i, m in zip(ids, store.metrics_many(ids))
-                  if (v := objective.from_metrics(m)) is not None]
-        ranked = MultiObjective([objective]).rank([(i, [v]) for i, v in scored])[:max(top_k, 0)]
-        return [Task(i, store=store) for i in ranked]
+        return objective.get_top_tasks(top_k, optimizer_task_id, store=store)
 
 
 def _with_sections(dicts: list[dict[str, Any]], base_params: Mapping[str, Any]

@@ -363,7 +363,14 @@ class ParameterSet(Parameter):
 
     @classmethod
     def _from_fields(cls, data: dict[str, Any]) -> Parameter:
-        return cls(data["parameter_combinations"])
+        # ClearML's to_dict() names the combinations "values" (and adds "name": None)
+        return cls(data["parameter_combinations"] if "parameter_combinations" in data
+                   else data["values"])
+
+    @property
+    def values(self) -> list[dict[str, Any]]:
+        """The combinations (ClearML's attribute name)."""
+        return self.parameter_combinations
 
     def to_dict(self) -> dict[str, Any]:
         return {"type": "ParameterSet", "parameter_combinations": [
