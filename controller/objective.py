@@ -87,6 +87,11 @@ class Objective(ObjectiveQueries):
     def to_dict(self) -> dict[str, str]:
         return {"title": self.title, "series": self.series, "sign": self.sign}
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, str]) -> Objective:
+        """Inverse of :meth:`to_dict`."""
+        return cls(data["title"], data["series"], sign=data["sign"])
+
     def __repr__(self) -> str:
         return f"Objective({self.title!r}, {self.series!r}, {self.sign!r})"
 

@@ -185,7 +185,7 @@ class HyperParameterOptimizer:
             raise ValueError(
                 f"hyper-parameter(s) {unknown} are not parameters of base task "
                 f"{config.base_task_id}; it has: {sorted(base_params) or '(none)'}")
-        objective = MultiObjective([Objective(**o) for o in config.objectives])
+        objective = MultiObjective([Objective.from_dict(o) for o in config.objectives])
         self._config = config
         self._objective = objective
         self._space = space

@@ -63,7 +63,7 @@ def test_objective_has_clearmls_constructor_and_queries(store: Store) -> None:
     assert Objective("val", "acc").maximize  # ClearML's default order is max
     glob = Objective("val", "loss", "min", extremum=True)
     assert (glob.order, glob.extremum, glob.sign) == ("min", True, "min_global")
-    assert Objective(**Objective("a", "b", "max_global").to_dict()).extremum
+    assert Objective.from_dict(Objective("a", "b", "max_global").to_dict()).extremum
     a = finished_child(store, "opt", val__loss=(0.5, 3))
     a.get_logger().report_scalar("val", "loss", 0.2, 1)  # the min, not the last
     b = finished_child(store, "opt", val__loss=(0.3, 2))
