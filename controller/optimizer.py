@@ -200,6 +200,8 @@ class HyperParameterOptimizer:
             strategy = self._build_strategy(config, space, extra_kwargs)
         self._strategy = strategy
         config.seed = strategy.seed
+        if isinstance(strategy, ClearMLSearchStrategy):  # set_job_default_parent's project
+            config.spawn_project = strategy.job_project(self._opt_id, config.spawn_project)
         self._scheduler = Scheduler(
             strategy, objective, concurrency=config.max_number_of_concurrent_tasks,
             budget=Budget(config.total_max_jobs, config.max_iteration_per_job,
@@ -227,6 +229,8 @@ class HyperParameterOptimizer:
             self._restore()
         else:
             self._write_record()
+        if isinstance(strategy, ClearMLSearchStrategy):
+            strategy.set_optimizer_task(self._opt_task)
 
     @staticmethod
     def _build_strategy(config: OptimizerConfig, space: SearchSpace,
@@ -335,7 +339,8 @@ class HyperParameterOptimizer:
             project=self._config.spawn_project or (self._opt_task.project if self._opt_task
                                                    else self._base.project),
             housekeeping_seconds=min(1.0, max(0.05, self._config.pool_period_min * 60)),
-            report_seconds=self._report_seconds, naming=self._naming)
+            report_seconds=self._report_seconds,
+            naming=self._naming or getattr(self._strategy, "job_naming_function", None))
         driver = Driver(self._store, self._scheduler, config,
                         dispatcher=self._dispatcher or get_dispatcher(self._store),
                         callback=job_complete_callback, deadline=self._deadline, lock=self._lock,

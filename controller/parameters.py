@@ -62,7 +62,25 @@ def check_number(value: Any, what: str) -> float:
     return float(value)
 
 
-class Parameter(ABC):
+class RandomSeed:
+    """ClearML's global seed for sampling: :meth:`set_random_seed` makes every strategy built
+    afterwards without a ``seed`` of its own use it. Until it is called :meth:`get_random_seed`
+    is None and each strategy draws its own seed (ClearML starts every process at 1337)."""
+
+    _seed: int | None = None
+
+    @staticmethod
+    def set_random_seed(seed: int = 1337) -> None:
+        """The seed of every strategy built from now on without its own ``seed``."""
+        RandomSeed._seed = int(seed)
+
+    @staticmethod
+    def get_random_seed() -> int | None:
+        """The seed :meth:`set_random_seed` set, or None."""
+        return RandomSeed._seed
+
+
+class Parameter(RandomSeed, ABC):
     """A searchable hyper-parameter: a named range of values.
 
     ``name`` is the full ``"Section/name"`` key of the task parameter it sets
