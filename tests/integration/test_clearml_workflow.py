@@ -1,7 +1,8 @@
 """ClearML's workflow against a real redis-server and real Celery workers: a training script run
 by hand becomes a base task, a clone of it runs the same script on a worker with its own values,
-a script sends itself to a worker with ``execute_remotely``, and the example pair
-(``examples/clearml``) optimizes a base task made that way.
+a script sends itself to a worker with ``execute_remotely``, the example pair
+(``examples/clearml``) optimizes a base task made that way, a strategy written ClearML's way
+(``create_job``) runs, and ``hpq optimize`` runs BOHB with ClearML's arguments.
 
 The scripts are in ``tests/integration/clearml/``; each runs in a process of its own, as a user
 runs it.
@@ -20,6 +21,12 @@ from typing import Any
 
 import pytest
 
+from controller import (
+    ClearmlJob,
+    ClearMLSearchStrategy,
+    DiscreteParameterRange,
+    HyperParameterOptimizer,
+)
 from workers import Store, Task, TaskStatus
 from workers.local import LocalWorkers
 
@@ -210,3 +217,74 @@ def test_the_example_pair_optimizes_a_base_task_made_by_hand(real_store: Store, 
     lrs = {j.get_parameter("Args/lr") for j in jobs}
     assert len(lrs) > 1 and all(isinstance(x, float) for x in lrs)
     assert os.path.basename(json.loads(jobs[0].record["command"])[1]) == "base_train.py"
+
+
+# ========================================================== ClearML-style strategies
+class EachLr(ClearMLSearchStrategy):
+    """A strategy written ClearML's way: one job per learning rate, in order."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.rates = [0.01, 0.02, 0.05, 0.1]
+
+    def create_job(self) -> ClearmlJob | None:
+        if not self.rates:
+            return None
+        return self.helper_create_job(base_task_id=self.base_task_id,
+                                      parameter_override={"Args/lr": self.rates.pop(0)})
+
+
+@pytest.mark.timeout(240)
+def test_a_clearml_style_strategy_on_real_workers(real_store: Store, queue: str,
+                                                  local_workers: Any) -> None:
+    examples = ROOT / "examples" / "clearml"
+    assert run_script(examples / "base_train.py", "--sleep", "0").returncode == 0
+    base = Task.get_task(project_name="examples", task_name="clearml base train")
+    opt = HyperParameterOptimizer(base.id, [DiscreteParameterRange("Args/lr", [0.01, 0.1])],
+                                  "validation", "loss", "min", optimizer_class=EachLr,
+                                  max_number_of_concurrent_tasks=2, execution_queue=queue,
+                                  pool_period_min=0.01)
+    opt.start()
+    assert opt.wait(timeout=3)
+    strategy = opt.get_optimizer()
+    assert isinstance(strategy, EachLr)
+    children = Task.get_tasks(parent=opt.id)
+    created = strategy.get_created_jobs_ids()
+    assert set(created) == {t.id for t in children} and len(created) == 4
+    assert [p["Args/lr"] for p in created.values()] == [0.01, 0.02, 0.05, 0.1]
+    jobs = strategy.get_created_jobs_tasks()
+    assert all(j.is_completed() and j.iterations() == 7 for j in jobs.values())
+    assert {t.get_last_scalar_metrics()["Summary"]["final accuracy"]["last"] for t in children}
+    assert strategy.get_running_jobs() == [] and strategy.budget.jobs.limit is None
+
+
+@pytest.mark.timeout(240)
+def test_hpq_optimize_with_clearmls_bohb_arguments(real_store: Store, queue: str,
+                                                   local_workers: Any) -> None:
+    """BOHB as clearml-param-search runs it: min/max iterations per job as the budget, no
+    resource parameter; jobs stop once they report their budget's iteration."""
+    examples = ROOT / "examples" / "clearml"
+    assert run_script(examples / "base_train.py", "--sleep", "0.05").returncode == 0
+    base = Task.get_task(project_name="examples", task_name="clearml base train")
+    lr = json.dumps({"type": "UniformParameterRange", "name": "Args/lr", "min_value": 0.01,
+                     "max_value": 0.2, "step_size": 0.01})
+    done = subprocess.run(
+        [sys.executable, "-m", "controller.cli", "optimize", "--task-id", base.id,
+         "--params-search", lr, "--objective-metric-title", "validation",
+         "--objective-metric-series", "loss", "--objective-metric-sign", "min",
+         "--optimizer-class", "OptimizerBOHB", "--min-iteration-per-job", "2",
+         "--max-iteration-per-job", "6", "--total-max-jobs", "6", "--queue", queue,
+         "--max-number-of-concurrent-tasks", "2", "--pool-period-min", "0.01"],
+        cwd=ROOT, capture_output=True, text=True, timeout=200, check=False)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    top = json.loads(lines[lines.index("Top 10 experiments are: ") + 1].replace("'", '"'))
+    opt_id = done.stdout.split("\noptimizer ")[1].split(":")[0]
+    jobs = Task.get_tasks(parent=opt_id)
+    assert len(jobs) == 6 and set(top) == {j.id for j in jobs}
+    assert all("General/epochs" in j.get_parameters() for j in jobs)  # no resource parameter
+    budgets = {j.get_last_scalar_metrics()["validation"]["loss"]["iteration"] for j in jobs}
+    stopped = [j for j in jobs if j.status is TaskStatus.STOPPED]
+    assert stopped and all(j.get_last_scalar_metrics()["validation"]["loss"]["iteration"] >= 2
+                           for j in stopped)
+    assert min(budgets) < 7  # stopped before the script's 8 epochs
