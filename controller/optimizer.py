@@ -166,8 +166,13 @@ class HyperParameterOptimizer:
         opt_task = auto_connect_task if isinstance(auto_connect_task, Task) else None
         if opt_task is None:
             opt_task = Task.current_task()
-        self._setup(config, opt_task=opt_task, strategy=strategy_instance,
-                    extra_kwargs=optimizer_kwargs, resume=False)
+        saved = _config_to_continue(self._store, opt_task, config) if opt_task else None
+        if saved is not None and opt_task is not None:
+            # the optimizer task runs again (a worker reran it after the one running it died):
+            # it continues its saved state instead of starting over
+            log.warning("optimizer %s already holds jobs: continuing it", opt_task.id)
+        self._setup(saved or config, opt_task=opt_task, strategy=strategy_instance,
+                    extra_kwargs=optimizer_kwargs, resume=saved is not None)
 
     # ------------------------------------------------------------------- setup
     def _setup(self, config: OptimizerConfig, *, opt_task: Task | None,
@@ -196,6 +201,8 @@ class HyperParameterOptimizer:
         # status its worker gives it: the optimizer must not complete it under its feet
         current = Task.current_task()
         self._owns_status = current is None or current.id != self._opt_id
+        #: the attempt this process runs the optimizer task as (a worker runs it), else ''
+        self._attempt = current.attempt_token if not self._owns_status and current else ""
         if strategy is None:
             strategy = self._build_strategy(config, space, extra_kwargs)
         self._strategy = strategy
@@ -344,7 +351,7 @@ class HyperParameterOptimizer:
         driver = Driver(self._store, self._scheduler, config,
                         dispatcher=self._dispatcher or get_dispatcher(self._store),
                         callback=job_complete_callback, deadline=self._deadline, lock=self._lock,
-                        cursor=self._cursor)
+                        cursor=self._cursor, attempt=self._attempt)
         driver.set_timing(Timing(now, self._elapsed_before, self._time_limit))
         self._driver = driver
         self._thread = threading.Thread(target=self._run, name=f"hpq-optimizer-{self._opt_id}",
@@ -552,6 +559,30 @@ class HyperParameterOptimizer:
         objective = Objective(objective_metric_title, objective_metric_series,
                               objective_metric_sign)
         return objective.get_top_tasks(top_k, optimizer_task_id, store=store)
+
+
+def _config_to_continue(store: Store, task: Task, config: OptimizerConfig
+                        ) -> OptimizerConfig | None:
+    """The saved configuration of ``task`` when it already holds optimizer jobs (the task runs
+    again: on another worker after the one running it died, say); None when it holds none.
+
+    Raises:
+        ValueError: the saved configuration differs from ``config`` (the seed aside).
+    """
+    raw = task.record.get("configuration")
+    if not raw or not OptimizerRepository(store).load(task.id).jobs:
+        return None
+    saved = OptimizerConfig(**json.loads(raw))
+    mine = json.loads(codec.dumps(asdict(config)))
+    mine["hyper_parameters"] = _with_sections(mine["hyper_parameters"],
+                                              store.record(config.base_task_id).parameters)
+    theirs = json.loads(raw)
+    differ = sorted(k for k in theirs if k != "seed" and theirs[k] != mine.get(k))
+    if differ:
+        raise ValueError(f"task {task.id} already holds another optimization (its "
+                         f"configuration differs in {', '.join(differ)}): use a new task, or "
+                         f"HyperParameterOptimizer.resume({task.id!r})")
+    return saved
 
 
 def _with_sections(dicts: list[dict[str, Any]], base_params: Mapping[str, Any]

@@ -201,6 +201,8 @@ def init_task(cls: type[Task], project_name: str | None, task_name: str | None,
             return _session.task
         if current is not None:  # a worker runs this script (or function) as a trial
             session = _Session(current, remote=True)
+            if os.environ.get("HPQ_TASK_ID") == current.id and current.attempt_token:
+                _watch_attempt(current)
         else:
             task = _local_task(cls, project_name, task_name, kind, tags, reuse_last_task_id,
                                continue_last_task)
@@ -214,6 +216,33 @@ def init_task(cls: type[Task], project_name: str | None, task_name: str | None,
         argparse_capture.bind(argparse_capture.ArgsBinding(
             session.task, remote=session.remote, include=include) if include else None)
         return session.task
+
+
+def _watch_attempt(task: Task) -> None:
+    """In a script a worker runs as a command: end the process once its worker is gone (the
+    process was reparented) or its attempt was declared dead, so that a lost controller never
+    goes on beside the attempt that replaces it."""
+    parent = os.getppid()
+    period = max(0.2, task._store.settings.heartbeat_interval)
+
+    def watch() -> None:
+        while True:
+            time.sleep(period)
+            if os.getppid() != parent:
+                reason = "its worker is gone"
+            else:
+                try:
+                    (attempt,) = task._store.get_fields(task.id, "attempt")
+                except Exception as exc:  # noqa: BLE001 - a Redis blip: the next look decides
+                    log.debug("task %s: attempt not read: %s", task.id, exc)
+                    continue
+                if attempt == task.attempt_token:
+                    continue
+                reason = "its attempt was declared dead"
+            log.warning("task %s: %s; this process ends", task.id, reason)
+            os._exit(70)
+
+    threading.Thread(target=watch, name="hpq-attempt-watch", daemon=True).start()
 
 
 def end_session(task: Task, status: TaskStatus | None, reason: str = "") -> bool:

@@ -393,6 +393,11 @@ class Task(ClearMLTaskAPI):
         return current_devices() if self._token else ()
 
     @property
+    def attempt_token(self) -> str:
+        """The attempt this handle reports as ('' outside the trial running it)."""
+        return self._token
+
+    @property
     def record(self) -> dict[str, str]:
         """A fresh copy of the raw record (read from Redis); ``Store.record`` decodes it."""
         return dict(self.reload()._record.raw)
