@@ -45,10 +45,12 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from . import argparse_capture, codec
 from .errors import (
+    AttemptLostError,
     InvalidTaskError,
     NoMatchingTaskError,
     StatusConflictError,
     TaskNotFoundError,
+    TrialStopped,
 )
 from .status import TaskStatus
 from .store import Store, get_store
@@ -203,6 +205,7 @@ def init_task(cls: type[Task], project_name: str | None, task_name: str | None,
             session = _Session(current, remote=True)
             if os.environ.get("HPQ_TASK_ID") == current.id and current.attempt_token:
                 _watch_attempt(current)
+                _quiet_stops()
         else:
             task = _local_task(cls, project_name, task_name, kind, tags, reuse_last_task_id,
                                continue_last_task)
@@ -216,6 +219,20 @@ def init_task(cls: type[Task], project_name: str | None, task_name: str | None,
         argparse_capture.bind(argparse_capture.ArgsBinding(
             session.task, remote=session.remote, include=include) if include else None)
         return session.task
+
+
+def _quiet_stops() -> None:
+    """In a script a worker runs as a command: a stop (TrialStopped out of ``report_scalar``)
+    that ends the script prints one line, not a traceback (the worker records the stop)."""
+    previous = sys.excepthook
+
+    def hook(kind: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
+        if isinstance(exc, (TrialStopped, AttemptLostError)):
+            print(f"hpqueue: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
+        else:
+            previous(kind, exc, tb)
+
+    sys.excepthook = hook
 
 
 def _watch_attempt(task: Task) -> None:

@@ -27,6 +27,7 @@ from controller import (
     DiscreteParameterRange,
     HyperParameterOptimizer,
 )
+from tests.helpers import wait_until
 from workers import Store, Task, TaskStatus
 from workers.local import LocalWorkers
 
@@ -288,3 +289,18 @@ def test_hpq_optimize_with_clearmls_bohb_arguments(real_store: Store, queue: str
     assert stopped and all(j.get_last_scalar_metrics()["validation"]["loss"]["iteration"] >= 2
                            for j in stopped)
     assert min(budgets) < 7  # stopped before the script's 8 epochs
+
+
+@pytest.mark.timeout(180)
+def test_a_stopped_script_ends_stopped_with_one_line(real_store: Store, queue: str,
+                                                     local_workers: Any) -> None:
+    examples = ROOT / "examples" / "clearml"
+    assert run_script(examples / "base_train.py", "--sleep", "0").returncode == 0
+    base = Task.get_task(project_name="examples", task_name="clearml base train")
+    clone = Task.clone(base, parameters={"Args/sleep": 0.2, "General/epochs": 100})
+    clone.enqueue(queue)
+    wait_until(lambda: clone.get_last_scalar_metrics(), 60, "the clone's first report")
+    assert clone.mark_stopped("enough") == "flagged"
+    assert clone.wait_for_status(timeout=60) is TaskStatus.STOPPED
+    assert clone.status_reason == "enough"
+    assert "hpqueue: TrialStopped: task" in clone.output and "Traceback" not in clone.output
