@@ -43,9 +43,9 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from controller.persistence import OptimizerRepository  # noqa: E402
-from workers import Store, Task, TaskStatus  # noqa: E402
-from workers.local import LocalWorkers  # noqa: E402
+from controller.persistence import OptimizerRepository
+from workers import Store, Task, TaskStatus
+from workers.local import LocalWorkers
 
 BASE_SCRIPT = ROOT / "examples" / "clearml" / "base_train.py"
 CONTROLLER = ROOT / "tests" / "integration" / "clearml" / "failover_controller.py"
@@ -127,8 +127,8 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--grace", type=float, default=5.0, help="HPQ_HEARTBEAT_GRACE (s)")
     args = parser.parse_args()
-    from workers import set_store
     from workers import app as app_module
+    from workers import set_store
     from workers.config import Settings
     from workers.procs import start_redis_server
 
