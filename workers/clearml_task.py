@@ -305,7 +305,7 @@ def _local_task(cls: type[Task], project: str | None, name: str | None, kind: st
         reuse, cont = cont, True
     key = _session_key(store, project, name, kind)
     reuse_id = reuse if isinstance(reuse, str) and reuse else None
-    if reuse_id is None and reuse is True and os.environ.get("HPQ_TASK_NO_REUSE") != "1":
+    if reuse_id is None and reuse is True:
         last = _last_used(store, key)
         if last is not None and _reusable(store, last, project, name, kind):
             reuse_id = last
@@ -813,6 +813,16 @@ def leave_process(code: int) -> NoReturn:
     if threading.current_thread() is threading.main_thread():
         raise SystemExit(code)
     os._exit(code)
+
+
+def release_trial(task_id: str) -> None:
+    """The worker finished running trial ``task_id`` in this process: a ``Task.init`` session
+    of that trial ends with it (so that its argparse binding does not outlive it)."""
+    global _session
+    with _lock:
+        if _session is not None and _session.remote and _session.task.id == task_id:
+            _session = None
+            argparse_capture.bind(None)
 
 
 def forget_session() -> None:

@@ -30,6 +30,7 @@ from .clearml_task import (
     hybridmethod,
     main_task,
     name_matches,
+    release_trial,
 )
 from .entrypoints import check_entry_point_syntax, load_entry_point, placeholders
 from .errors import (
@@ -728,8 +729,11 @@ def _copy_atomically(src: Path, dest: Path) -> Path:
 
 
 def bind_current(task: Task | None) -> None:
-    """Make ``task`` what :meth:`Task.current_task` returns in this process (used by workers)."""
+    """Make ``task`` what :meth:`Task.current_task` returns in this process (used by workers);
+    unbinding a trial also ends a ``Task.init`` session of it."""
     global _current
+    if task is None and _current is not None:
+        release_trial(_current.id)
     _current = task
 
 

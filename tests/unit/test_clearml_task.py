@@ -150,6 +150,15 @@ def test_init_in_a_trial_returns_the_trial(store: Store) -> None:
     assert Task.current_task() is trial  # the worker's binding stays
 
 
+def test_the_trials_session_ends_when_the_worker_unbinds_it(store: Store) -> None:
+    trial = trial_of(store, {"General/lr": 0.5})
+    assert Task.init() is trial and clearml_task.main_task() is trial
+    bind_current(None)  # the worker is done with the trial
+    assert clearml_task.main_task() is None
+    make_parser().parse_args([])  # no longer recorded on the finished trial
+    assert "Args/lr" not in trial.get_parameters()
+
+
 def test_current_logger(store: Store) -> None:
     assert Logger.current_logger() is None
     task = Task.init("p", "log")
