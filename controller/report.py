@@ -151,7 +151,7 @@ def optimizer_record(store: Store, opt_id: str
     if not record.configuration:
         raise ValueError(f"task {opt_id} is not an hpqueue optimizer (it has no configuration)")
     config = json.loads(record.configuration)
-    return record, config, MultiObjective([Objective(**o) for o in config["objectives"]])
+    return record, config, MultiObjective([Objective.from_dict(o) for o in config["objectives"]])
 
 
 def _job_summary(job: Job, objective: MultiObjective, now: float) -> JobSummary:
@@ -226,7 +226,7 @@ def extra_sections(store: Store, summary: OptimizerSummary) -> list[str]:
     over two parameters (:mod:`controller.report_runs`)."""
     from . import report_pbt, report_runs
 
-    objective = Objective(**summary.objectives[0])
+    objective = Objective.from_dict(summary.objectives[0])
     dimensions = _dimensions(summary.config)
     traces = report_pbt.load_traces(store, summary.id, objective)
     pbt = report_pbt.render(traces, objective, dimensions)

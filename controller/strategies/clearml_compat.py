@@ -167,9 +167,11 @@ class ClearMLSearchStrategy(SearchStrategy):
         self._job_project: str | None = None
         self._naming_function: Naming | None = None
         self._optimizer_task: Task | None = None
-        self._launched: deque[ClearmlJob] = deque()  # launched, not handed to the loop yet
-        self._handed: ClearmlJob | None = None       # the last one suggest() handed over
-        self._jobs: dict[str, ClearmlJob] = {}       # job id -> its handle
+        # the create_job bridge: jobs launched and not handed to the loop yet, the last one
+        # suggest() handed over, and every job's handle by id
+        self._clearml_launched: deque[ClearmlJob] = deque()
+        self._clearml_handed: ClearmlJob | None = None
+        self._clearml_jobs: dict[str, ClearmlJob] = {}
         if objective_metric is not None:
             self.set_objective(objective_metric)
 
@@ -233,12 +235,12 @@ class ClearMLSearchStrategy(SearchStrategy):
 
     def hand_over(self, job: ClearmlJob) -> None:
         """A job of this strategy was launched: the loop takes it at the next ``suggest()``."""
-        self._launched.append(job)
+        self._clearml_launched.append(job)
 
     def drop(self, job: ClearmlJob) -> None:
         """Forget a launched job that was aborted before the loop took it."""
-        if job in self._launched:
-            self._launched.remove(job)
+        if job in self._clearml_launched:
+            self._clearml_launched.remove(job)
 
     # ---------------------------------------------------------- ClearML's setters
     def set_job_class(self, job_class: type[ClearmlJob]) -> None:
@@ -314,7 +316,7 @@ class ClearMLSearchStrategy(SearchStrategy):
         """``{job_id: parameters}`` of every job the optimizer created for this strategy."""
         if self.context is not None and self.context.results is not None:
             return self.context.results.created_jobs()
-        return {i: dict(j.parameter_override) for i, j in self._jobs.items()}
+        return {i: dict(j.parameter_override) for i, j in self._clearml_jobs.items()}
 
     def get_created_jobs_tasks(self) -> dict[str, ClearmlJob]:
         """``{job_id: job}`` of every job the optimizer created for this strategy."""
@@ -324,7 +326,7 @@ class ClearMLSearchStrategy(SearchStrategy):
         """The queued and running jobs."""
         if self.context is not None and self.context.results is not None:
             return [self._handle(i) for i in self.context.results.active_ids()]
-        return [j for j in self._jobs.values() if not j.is_stopped()]
+        return [j for j in self._clearml_jobs.values() if not j.is_stopped()]
 
     @property
     def budget(self) -> BudgetView:
@@ -338,10 +340,10 @@ class ClearMLSearchStrategy(SearchStrategy):
                           BudgetField(self.compute_time_limit, None))
 
     def _handle(self, job_id: str, parameters: Mapping[str, Any] | None = None) -> ClearmlJob:
-        job = self._jobs.get(job_id)
+        job = self._clearml_jobs.get(job_id)
         if job is None:
             job = self._job_class.of_task(job_id, parameters)
-            self._jobs[job_id] = job
+            self._clearml_jobs[job_id] = job
         return job
 
     def get_top_experiments(self, top_k: int) -> list[Task]:
@@ -370,22 +372,22 @@ class ClearMLSearchStrategy(SearchStrategy):
 # ======================================================== the create_job bridge
 def _suggest_from_jobs(self: ClearMLSearchStrategy) -> Suggestion | Wait | None:
     """The next launched job as a suggestion (running ``process_step()`` when none waits)."""
-    if not self._launched and not self.process_step():
+    if not self._clearml_launched and not self.process_step():
         return None
-    if not self._launched:
+    if not self._clearml_launched:
         return WAIT if self.get_running_jobs() else None
-    job = self._launched.popleft()
-    self._handed = job
+    job = self._clearml_launched.popleft()
+    self._clearml_handed = job
     return Suggestion(dict(job.parameter_override))
 
 
 def _bind_started_job(self: ClearMLSearchStrategy, job_id: str, suggestion: Suggestion) -> None:
     """The loop created ``job_id`` for the job handed over last."""
-    job = self._handed if self._handed is not None else self._job_class(
+    job = self._clearml_handed if self._clearml_handed is not None else self._job_class(
         parameter_override=suggestion.parameters)
-    self._handed = None
+    self._clearml_handed = None
     job.bind(job_id)
-    self._jobs[job_id] = job
+    self._clearml_jobs[job_id] = job
 
 
 def _monitor_on_result(self: ClearMLSearchStrategy, job_id: str, iteration: int,
