@@ -4,6 +4,7 @@ ranges, search strategies and early-stopping policies.
     from controller import HyperParameterOptimizer, RandomSearch, UniformParameterRange
 """
 
+from .clearml_job import ClearmlJob
 from .objective import MultiObjective, Objective
 from .optimizer import HyperParameterOptimizer, LocalJob
 from .parameters import (
@@ -14,6 +15,7 @@ from .parameters import (
     ParameterSet,
     PChoiceParameter,
     QUniformParameter,
+    RandomSeed,
     SearchSpace,
     UniformIntegerParameterRange,
     UniformParameterRange,
@@ -24,6 +26,7 @@ from .strategies import (
     ASHA,
     WAIT,
     BayesianGP,
+    ClearMLSearchStrategy,
     Decision,
     GridSearch,
     Hyperband,
@@ -42,6 +45,8 @@ __all__ = [
     "ASHA",
     "WAIT",
     "BayesianGP",
+    "ClearMLSearchStrategy",
+    "ClearmlJob",
     "Decision",
     "DiscreteParameterRange",
     "FailureRate",
@@ -65,6 +70,7 @@ __all__ = [
     "PopulationBasedTraining",
     "QUniformParameter",
     "RandomSearch",
+    "RandomSeed",
     "SearchSpace",
     "SearchStrategy",
     "StoppingPolicy",

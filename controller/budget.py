@@ -28,12 +28,13 @@ class Budget:
                 and compute_seconds >= self.compute_time_limit * 60.0)
 
     def to_dict(self, created: int, iterations: int, compute_seconds: float) -> dict[str, Any]:
-        """ClearML's ``{'jobs'|'iterations'|'compute_time': {'limit', 'used'}}`` (used = fraction)."""
+        """ClearML's ``{'jobs'|'iterations'|'compute_time': {'limit', 'used'}}``: ``used`` is the
+        fraction of the limit, 0 without a limit (as ClearML reports it)."""
         it_limit = (self.total_max_jobs * self.max_iteration_per_job
                     if self.total_max_jobs and self.max_iteration_per_job else None)
 
         def entry(limit: float | None, used: float) -> dict[str, float | None]:
-            return {"limit": limit, "used": (used / limit) if limit else None}
+            return {"limit": limit, "used": (used / limit) if limit else 0}
 
         return {"jobs": entry(self.total_max_jobs, created),
                 "iterations": entry(it_limit, iterations),

@@ -51,6 +51,8 @@ from .persistence import (
 log = logging.getLogger("hpqueue.optimizer")
 
 LEASE_TTL = 10.0
+#: Lease owner prefix of a controller run as an attempt of its optimizer task.
+ATTEMPT_OWNER = "attempt:"
 Callback = Callable[[str, Any, Any, dict, str | None], None]
 
 
@@ -79,7 +81,7 @@ class Driver:
                  dispatcher: Dispatcher, callback: Callback | None = None,
                  deadline: Callable[[], float | None] = lambda: None,
                  clock: Callable[[], float] = time.time, lock: threading.RLock | None = None,
-                 cursor: str = "0-0") -> None:
+                 cursor: str = "0-0", attempt: str = "") -> None:
         self.store = store
         self.saved = OptimizerRepository(store)
         self.dispatcher = dispatcher
@@ -91,7 +93,9 @@ class Driver:
         self.lock = lock or threading.RLock()
         self.cursor = cursor
         self._session_started = clock()
-        self.owner = f"{uuid.uuid4().hex}"
+        # a controller run as a trial of its optimizer task (execute_remotely) owns the lease as
+        # that attempt: once the attempt is declared dead, the next one may take the lease over
+        self.owner = f"{ATTEMPT_OWNER}{attempt}" if attempt else f"{uuid.uuid4().hex}"
         self.stop_reason: str | None = None
         self.end_reason: str | None = None
         self.error: BaseException | None = None
@@ -391,10 +395,24 @@ class Driver:
     def _take_lease(self) -> None:
         deadline = time.monotonic() + LEASE_TTL + 2
         while not self.saved.acquire_lease(self.config.opt_id, self.owner, LEASE_TTL):
+            holder = self.saved.lease_holder(self.config.opt_id)
+            if holder is not None and self._dead_attempt(holder):
+                log.warning("optimizer %s: taking the lease of dead attempt %s",
+                            self.config.opt_id, holder[len(ATTEMPT_OWNER):])
+                self.saved.release_lease(self.config.opt_id, holder)
+                continue
             if time.monotonic() > deadline:
                 raise LeaseHeldError(f"optimizer {self.config.opt_id} is driven by another live "
                                      "controller")
             time.sleep(0.2)
+
+    def _dead_attempt(self, holder: str) -> bool:
+        """True if ``holder`` is an attempt of the optimizer task that is no longer its current
+        one (the sweep declared it dead and a new attempt runs)."""
+        if not holder.startswith(ATTEMPT_OWNER) or not self.owner.startswith(ATTEMPT_OWNER):
+            return False
+        (current,) = self.store.get_fields(self.config.opt_id, "attempt")
+        return holder != self.owner and current != holder[len(ATTEMPT_OWNER):]
 
     def _redo_side_effects(self) -> None:
         """After a resume: redo what a crash between persisting a pass and carrying it out may

@@ -15,6 +15,8 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from .clearml_objective import MultiObjectiveQueries, ObjectiveQueries, clearml_objectives
+
 _SIGNS = {"min": ("min", False), "minimize": ("min", False), "min_global": ("min", True),
           "max": ("max", False), "maximize": ("max", False), "max_global": ("max", True)}
 
@@ -31,17 +33,30 @@ def parse_sign(sign: Any) -> tuple[str, bool]:
     return _SIGNS[key]
 
 
-class Objective:
-    """One objective: a (title, series) scalar and a sign."""
+class Objective(ObjectiveQueries):
+    """One objective: a (title, series) scalar and a sign.
 
-    def __init__(self, title: str, series: str, sign: str = "min") -> None:
+    ClearML's constructor, ``Objective(title, series, order="max", extremum=False)``: ``order``
+    is ``"min"`` or ``"max"`` (or any sign above; ``sign=`` is the same argument) and
+    ``extremum=True`` ranks by the global min/max instead of the last value. ClearML's queries
+    (``get_objective``, ``get_top_tasks``, ...) come from
+    :class:`~controller.clearml_objective.ObjectiveQueries`.
+    """
+
+    def __init__(self, title: str, series: str, order: str = "max", extremum: bool = False,
+                 *, sign: str | None = None) -> None:
         if not isinstance(title, str) or not title or not isinstance(series, str) or not series:
             raise ValueError(f"objective title and series must be non-empty strings, got "
                              f"{title!r}/{series!r}")
+        sign = order if sign is None else sign
         self.title = title
         self.series = series
-        self.sign = sign
         self.order, self.extremum = parse_sign(sign)
+        if extremum and not self.extremum:
+            self.extremum = True
+            sign = f"{self.order}_global"
+        #: the sign string (ClearML's ``sign`` attribute, +1/-1, is ``get_objective_sign()``)
+        self.sign = sign
 
     @property
     def maximize(self) -> bool:
@@ -72,17 +87,35 @@ class Objective:
     def to_dict(self) -> dict[str, str]:
         return {"title": self.title, "series": self.series, "sign": self.sign}
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, str]) -> Objective:
+        """Inverse of :meth:`to_dict`."""
+        return cls(data["title"], data["series"], sign=data["sign"])
+
     def __repr__(self) -> str:
         return f"Objective({self.title!r}, {self.series!r}, {self.sign!r})"
 
 
-class MultiObjective:
-    """One or more objectives, ranked together."""
+class MultiObjective(MultiObjectiveQueries):
+    """One or more objectives, ranked together.
 
-    def __init__(self, objectives: Sequence[Objective]) -> None:
-        if not objectives:
-            raise ValueError("at least one objective is needed")
-        self.objectives = list(objectives)
+    ``MultiObjective([Objective, ...])``, or ClearML's ``MultiObjective(title, series, order,
+    extremum)`` with one list entry per objective. ClearML's queries come from
+    :class:`~controller.clearml_objective.MultiObjectiveQueries`.
+    """
+
+    def __init__(self, objectives: Sequence[Objective] | Sequence[str] | str,
+                 series: Sequence[str] | str | None = None,
+                 order: Sequence[str] | str | None = None,
+                 extremum: Sequence[bool] | bool | None = None) -> None:
+        if series is not None or order is not None or extremum is not None:
+            objectives = [Objective(t, s, o, bool(e)) for t, s, o, e in clearml_objectives(
+                objectives, series or [], order or [],  # type: ignore[arg-type]
+                False if extremum is None else extremum)]
+        if not objectives or not all(isinstance(o, Objective) for o in objectives):
+            raise ValueError(f"MultiObjective needs Objective objects or ClearML's (title, "
+                             f"series, order, extremum) lists, got {objectives!r}")
+        self.objectives: list[Objective] = list(objectives)  # type: ignore[arg-type]
 
     @classmethod
     def build(cls, titles: str | Sequence[str], series: str | Sequence[str],
@@ -102,6 +135,23 @@ class MultiObjective:
     @property
     def len(self) -> int:  # ClearML's attribute name
         return len(self.objectives)
+
+    @property
+    def title(self) -> list[str]:
+        """The titles (ClearML's attribute)."""
+        return [o.title for o in self.objectives]
+
+    @property
+    def series(self) -> list[str]:
+        return [o.series for o in self.objectives]
+
+    @property
+    def order(self) -> list[str]:
+        return [o.order for o in self.objectives]
+
+    @property
+    def extremum(self) -> list[bool]:
+        return [o.extremum for o in self.objectives]
 
     def __len__(self) -> int:
         return len(self.objectives)

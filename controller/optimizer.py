@@ -21,7 +21,7 @@ from workers import codec
 from workers.errors import InvalidTaskError, StatusConflictError
 from workers.status import TaskStatus
 from workers.store import Store, get_store
-from workers.task import Task, new_task_id
+from workers.task import DEFAULT_SECTION, Task, new_task_id
 
 from .budget import Budget
 from .dispatch import Dispatcher, get_dispatcher
@@ -166,8 +166,13 @@ class HyperParameterOptimizer:
         opt_task = auto_connect_task if isinstance(auto_connect_task, Task) else None
         if opt_task is None:
             opt_task = Task.current_task()
-        self._setup(config, opt_task=opt_task, strategy=strategy_instance,
-                    extra_kwargs=optimizer_kwargs, resume=False)
+        saved = _config_to_continue(self._store, opt_task, config) if opt_task else None
+        if saved is not None and opt_task is not None:
+            # the optimizer task runs again (a worker reran it after the one running it died):
+            # it continues its saved state instead of starting over
+            log.warning("optimizer %s already holds jobs: continuing it", opt_task.id)
+        self._setup(saved or config, opt_task=opt_task, strategy=strategy_instance,
+                    extra_kwargs=optimizer_kwargs, resume=saved is not None)
 
     # ------------------------------------------------------------------- setup
     def _setup(self, config: OptimizerConfig, *, opt_task: Task | None,
@@ -177,14 +182,15 @@ class HyperParameterOptimizer:
         self._saved = OptimizerRepository(store)
         _validate_limits(config)
         base = store.record(config.base_task_id)
-        space = SearchSpace.from_dicts(config.hyper_parameters)
         base_params = base.parameters
+        config.hyper_parameters = _with_sections(config.hyper_parameters, base_params)
+        space = SearchSpace.from_dicts(config.hyper_parameters)
         unknown = [n for n in space.names if n not in base_params]
         if unknown:
             raise ValueError(
                 f"hyper-parameter(s) {unknown} are not parameters of base task "
                 f"{config.base_task_id}; it has: {sorted(base_params) or '(none)'}")
-        objective = MultiObjective([Objective(**o) for o in config.objectives])
+        objective = MultiObjective([Objective.from_dict(o) for o in config.objectives])
         self._config = config
         self._objective = objective
         self._space = space
@@ -195,10 +201,14 @@ class HyperParameterOptimizer:
         # status its worker gives it: the optimizer must not complete it under its feet
         current = Task.current_task()
         self._owns_status = current is None or current.id != self._opt_id
+        #: the attempt this process runs the optimizer task as (a worker runs it), else ''
+        self._attempt = current.attempt_token if not self._owns_status and current else ""
         if strategy is None:
             strategy = self._build_strategy(config, space, extra_kwargs)
         self._strategy = strategy
         config.seed = strategy.seed
+        if isinstance(strategy, ClearMLSearchStrategy):  # set_job_default_parent's project
+            config.spawn_project = strategy.job_project(self._opt_id, config.spawn_project)
         self._scheduler = Scheduler(
             strategy, objective, concurrency=config.max_number_of_concurrent_tasks,
             budget=Budget(config.total_max_jobs, config.max_iteration_per_job,
@@ -226,6 +236,8 @@ class HyperParameterOptimizer:
             self._restore()
         else:
             self._write_record()
+        if isinstance(strategy, ClearMLSearchStrategy):
+            strategy.set_optimizer_task(self._opt_task)
 
     @staticmethod
     def _build_strategy(config: OptimizerConfig, space: SearchSpace,
@@ -334,11 +346,12 @@ class HyperParameterOptimizer:
             project=self._config.spawn_project or (self._opt_task.project if self._opt_task
                                                    else self._base.project),
             housekeeping_seconds=min(1.0, max(0.05, self._config.pool_period_min * 60)),
-            report_seconds=self._report_seconds, naming=self._naming)
+            report_seconds=self._report_seconds,
+            naming=self._naming or getattr(self._strategy, "job_naming_function", None))
         driver = Driver(self._store, self._scheduler, config,
                         dispatcher=self._dispatcher or get_dispatcher(self._store),
                         callback=job_complete_callback, deadline=self._deadline, lock=self._lock,
-                        cursor=self._cursor)
+                        cursor=self._cursor, attempt=self._attempt)
         driver.set_timing(Timing(now, self._elapsed_before, self._time_limit))
         self._driver = driver
         self._thread = threading.Thread(target=self._run, name=f"hpq-optimizer-{self._opt_id}",
@@ -543,15 +556,66 @@ class HyperParameterOptimizer:
                                       objective_metric_sign: str, optimizer_task_id: str,
                                       top_k: int, *, store: Store | None = None) -> list[Task]:
         """Post-hoc: the best ``top_k`` finished jobs of an optimizer task by any objective."""
-        store = store or get_store()
         objective = Objective(objective_metric_title, objective_metric_series,
                               objective_metric_sign)
-        ids = store.find(parent=optimizer_task_id,
-                         status=[TaskStatus.COMPLETED.value, TaskStatus.STOPPED.value])
-        scored = [(i, v) for i, m in zip(ids, store.metrics_many(ids))
-                  if (v := objective.from_metrics(m)) is not None]
-        ranked = MultiObjective([objective]).rank([(i, [v]) for i, v in scored])[:max(top_k, 0)]
-        return [Task(i, store=store) for i in ranked]
+        return objective.get_top_tasks(top_k, optimizer_task_id, store=store)
+
+
+def _config_to_continue(store: Store, task: Task, config: OptimizerConfig
+                        ) -> OptimizerConfig | None:
+    """The saved configuration of ``task`` when it already holds optimizer jobs (the task runs
+    again: on another worker after the one running it died, say); None when it holds none.
+
+    Raises:
+        ValueError: the saved configuration differs from ``config`` (the seed aside).
+    """
+    raw = task.record.get("configuration")
+    if not raw or not OptimizerRepository(store).load(task.id).jobs:
+        return None
+    saved = OptimizerConfig(**json.loads(raw))
+    mine = json.loads(codec.dumps(asdict(config)))
+    mine["hyper_parameters"] = _with_sections(mine["hyper_parameters"],
+                                              store.record(config.base_task_id).parameters)
+    theirs = json.loads(raw)
+    differ = sorted(k for k in theirs if k != "seed" and theirs[k] != mine.get(k))
+    if differ:
+        raise ValueError(f"task {task.id} already holds another optimization (its "
+                         f"configuration differs in {', '.join(differ)}): use a new task, or "
+                         f"HyperParameterOptimizer.resume({task.id!r})")
+    return saved
+
+
+def _with_sections(dicts: list[dict[str, Any]], base_params: Mapping[str, Any]
+                   ) -> list[dict[str, Any]]:
+    """Saved parameters with each name that has no section (``"lr"``) resolved to
+    ``"General/lr"`` when the base task has exactly that, as ClearML does (one warning for
+    all). Names it cannot resolve are left for the caller's check, which lists the base task's
+    names.
+    """
+    renamed: dict[str, str] = {}
+
+    def resolve(name: Any) -> Any:
+        full = f"{DEFAULT_SECTION}/{name}"
+        if isinstance(name, str) and "/" not in name and full in base_params:
+            renamed[name] = full
+            return full
+        return name
+
+    def fix(param: dict[str, Any]) -> dict[str, Any]:
+        param = dict(param)
+        if "name" in param:
+            param["name"] = resolve(param["name"])
+        if "parameter_combinations" in param:  # a ParameterSet: keys and nested parameters
+            param["parameter_combinations"] = [
+                {resolve(k): fix(v) if isinstance(v, dict) and "type" in v else v
+                 for k, v in combo.items()} for combo in param["parameter_combinations"]]
+        return param
+
+    out = [fix(d) for d in dicts]
+    if renamed:
+        log.warning("hyper-parameter name(s) without a section resolved to the base task's: %s",
+                    ", ".join(f"{k} -> {v}" for k, v in renamed.items()))
+    return out
 
 
 def _validate_limits(config: OptimizerConfig) -> None:

@@ -62,7 +62,25 @@ def check_number(value: Any, what: str) -> float:
     return float(value)
 
 
-class Parameter(ABC):
+class RandomSeed:
+    """ClearML's global seed for sampling: :meth:`set_random_seed` makes every strategy built
+    afterwards without a ``seed`` of its own use it. Until it is called :meth:`get_random_seed`
+    is None and each strategy draws its own seed (ClearML starts every process at 1337)."""
+
+    _seed: int | None = None
+
+    @staticmethod
+    def set_random_seed(seed: int = 1337) -> None:
+        """The seed of every strategy built from now on without its own ``seed``."""
+        RandomSeed._seed = int(seed)
+
+    @staticmethod
+    def get_random_seed() -> int | None:
+        """The seed :meth:`set_random_seed` set, or None."""
+        return RandomSeed._seed
+
+
+class Parameter(RandomSeed, ABC):
     """A searchable hyper-parameter: a named range of values.
 
     ``name`` is the full ``"Section/name"`` key of the task parameter it sets
@@ -363,7 +381,14 @@ class ParameterSet(Parameter):
 
     @classmethod
     def _from_fields(cls, data: dict[str, Any]) -> Parameter:
-        return cls(data["parameter_combinations"])
+        # ClearML's to_dict() names the combinations "values" (and adds "name": None)
+        return cls(data["parameter_combinations"] if "parameter_combinations" in data
+                   else data["values"])
+
+    @property
+    def values(self) -> list[dict[str, Any]]:
+        """The combinations (ClearML's attribute name)."""
+        return self.parameter_combinations
 
     def to_dict(self) -> dict[str, Any]:
         return {"type": "ParameterSet", "parameter_combinations": [

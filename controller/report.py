@@ -151,7 +151,7 @@ def optimizer_record(store: Store, opt_id: str
     if not record.configuration:
         raise ValueError(f"task {opt_id} is not an hpqueue optimizer (it has no configuration)")
     config = json.loads(record.configuration)
-    return record, config, MultiObjective([Objective(**o) for o in config["objectives"]])
+    return record, config, MultiObjective([Objective.from_dict(o) for o in config["objectives"]])
 
 
 def _job_summary(job: Job, objective: MultiObjective, now: float) -> JobSummary:
@@ -226,7 +226,7 @@ def extra_sections(store: Store, summary: OptimizerSummary) -> list[str]:
     over two parameters (:mod:`controller.report_runs`)."""
     from . import report_pbt, report_runs
 
-    objective = Objective(**summary.objectives[0])
+    objective = Objective.from_dict(summary.objectives[0])
     dimensions = _dimensions(summary.config)
     traces = report_pbt.load_traces(store, summary.id, objective)
     pbt = report_pbt.render(traces, objective, dimensions)
@@ -354,7 +354,7 @@ def _jobs_table(s: OptimizerSummary) -> str:
 def _objective_charts(s: OptimizerSummary) -> list[str]:
     charts = []
     for i, (label, obj) in enumerate(zip(s.objective_labels, s.objectives)):
-        maximize = Objective(**obj).maximize
+        maximize = Objective.from_dict(obj).maximize
         points, best_line, best = [], [], None
         for j in sorted(s.jobs, key=lambda j: j.index):
             if j.values is None or not math.isfinite(j.values[i]):
@@ -387,7 +387,7 @@ def _parallel(s: OptimizerSummary) -> str:
         axes.append(Axis(label, scale_for([j.values[i] for j in jobs])))  # type: ignore[index]
     if not jobs:
         return parallel_coordinates(axes, [], title="parameters and objective")
-    goodness = _goodness(jobs, Objective(**s.objectives[0]))
+    goodness = _goodness(jobs, Objective.from_dict(s.objectives[0]))
     lines = []
     for j in sorted(jobs, key=lambda j: goodness[j.id]):
         values = [j.parameters.get(a.label) for a in axes[:len(axes) - len(s.objectives)]]
@@ -395,7 +395,7 @@ def _parallel(s: OptimizerSummary) -> str:
                           f"job #{j.index} {j.id} ({j.status}): {format_values(j.values)}\n"
                           + _params_text(j.parameters), 3.0 if j.rank == 0 else 1.5))
     first = [j.values[0] for j in jobs]  # type: ignore[index]
-    worst, best = (min(first), max(first)) if Objective(**s.objectives[0]).maximize \
+    worst, best = (min(first), max(first)) if Objective.from_dict(s.objectives[0]).maximize \
         else (max(first), min(first))
     return parallel_coordinates(axes, lines, title=f"parameters and objective (colour: "
                                 f"{s.objective_labels[0]}, dark = better)",

@@ -47,6 +47,24 @@ class ResultsView:
                           if sched.jobs[j].status == TaskStatus.COMPLETED]
             return ranked if top_k is None else ranked[:max(top_k, 0)]
 
+    def created_jobs(self) -> dict[str, dict[str, Any]]:
+        """``{job_id: parameters}`` of every job so far, in creation order."""
+        with self.lock:
+            jobs = sorted(self.scheduler.jobs.values(), key=lambda j: j.index)
+            return {j.id: dict(j.parameters) for j in jobs}
+
+    def active_ids(self) -> list[str]:
+        """Ids of the queued and running jobs."""
+        with self.lock:
+            return list(self.scheduler.active)
+
+    def budget(self, now: float) -> dict[str, Any]:
+        """ClearML's budget dict (:meth:`controller.budget.Budget.to_dict`) at ``now``."""
+        with self.lock:
+            sched = self.scheduler
+            return sched.budget.to_dict(sched.created, sched.iterations_used,
+                                        sched.compute_seconds(now))
+
     def tasks(self, ids: list[str]) -> list[Task]:
         """Task handles of ``ids`` (one round trip), skipping records that are gone."""
         return [Task(i, store=self.store, record=rec)

@@ -6,6 +6,13 @@ Training code imports only this package (it does not need optuna or numpy)::
         p = task.connect({"lr": 0.1, "epochs": 10})
         for epoch in range(p["epochs"]):
             task.get_logger().report_scalar("validation", "loss", value=..., iteration=epoch)
+
+or, written the ClearML way, a script (see :mod:`workers.clearml_task`)::
+
+    task = Task.init(project_name="examples", task_name="train")
+    p = task.connect({"lr": 0.1, "epochs": 10})
+    opts = argparse.ArgumentParser(...).parse_args()   # recorded as Args/...
+    Logger.current_logger().report_scalar("validation", "loss", value=..., iteration=epoch)
 """
 
 from .errors import (

@@ -22,6 +22,21 @@ class TaskNotFoundError(HpqError, KeyError):
         return f"no task with id {self.task_id!r}"
 
 
+class NoMatchingTaskError(TaskNotFoundError, ValueError):
+    """No task matches a search by project and name (``Task.get_task(project_name=,
+    task_name=)``); a ValueError too, as ClearML raises."""
+
+    def __init__(self, project: str | None, name: str | None) -> None:
+        super().__init__(name or "")
+        self.project = project
+        self.name = name
+
+    def __str__(self) -> str:
+        where = f"project {self.project!r}" if self.project is not None else "any project"
+        what = f"named {self.name!r}" if self.name is not None else "at all"
+        return f"no task {what} in {where}"
+
+
 class InvalidTaskError(HpqError, ValueError):
     """A task's definition (parameters, entry point, command, name) is not valid."""
 

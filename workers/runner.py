@@ -39,6 +39,7 @@ from . import (
     sweep,  # noqa: F401  (connects the worker supervisor)
 )
 from .app import TRIAL_TASK, app
+from .clearml_task import script_command
 from .config import OUTPUT_TAIL_BYTES, REQUEUE_PAUSE
 from .entrypoints import load_entry_point, render_command
 from .errors import AttemptLostError, HpqError, InvalidTaskError, TrialStopped
@@ -301,6 +302,8 @@ class TrialRunner:
                       "traceback": "".join(traceback.format_exception(exc))[-OUTPUT_TAIL_BYTES:]}
             if isinstance(exc, (KeyboardInterrupt, SystemExit)) and self._stop_reason():
                 status, reason, fields = TaskStatus.STOPPED, self._stop_reason(), {}
+            elif isinstance(exc, SystemExit) and exc.code in (None, 0):
+                status, reason, fields = TaskStatus.COMPLETED, "", {}  # e.g. mark_completed()
         finally:
             heartbeat.done.set()
             bind_current(None)
@@ -333,7 +336,8 @@ class TrialRunner:
 
     def _run_command(self, task: Task, rec: TaskRecord, output: OutputTail
                      ) -> tuple[TaskStatus, str]:
-        argv = render_command(rec.command or (), rec.parameters, task.template_context())
+        argv = script_command(rec.raw, render_command(rec.command or (), rec.parameters,
+                                                      task.template_context()))
         env = {**os.environ, "HPQ_TASK_ID": self.task_id, "HPQ_TASK_ATTEMPT": self.token,
                "HPQ_NAMESPACE": self.store.keys.ns, "PYTHONUNBUFFERED": "1"}
         if self.store.url:

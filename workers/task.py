@@ -9,6 +9,7 @@ raises :class:`TrialStopped` once a stop was requested.
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import time
@@ -20,6 +21,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import codec
+from .clearml_task import (
+    SCRIPT_FIELDS,
+    ClearMLTaskAPI,
+    connect_object,
+    end_session,
+    enqueue_task,
+    find_task_id,
+    hybridmethod,
+    main_task,
+    name_matches,
+    release_trial,
+)
 from .entrypoints import (
     CONTEXT_PREFIX,
     DEFAULT_SECTION,
@@ -113,10 +126,16 @@ class Artifact:
 
 
 class Logger:
-    """Reports scalars of one task (``task.get_logger()``)."""
+    """Reports scalars of one task (``task.get_logger()``, ``Logger.current_logger()``)."""
 
     def __init__(self, task: Task) -> None:
         self._task = task
+
+    @classmethod
+    def current_logger(cls) -> Logger | None:
+        """The logger of this process's task (``Task.init``'s, or the trial's), else None."""
+        task = Task.current_task()
+        return task.get_logger() if task is not None else None
 
     def report_scalar(self, title: str, series: str, value: float, iteration: int) -> None:
         """Record ``value`` of ``title``/``series`` at ``iteration``.
@@ -126,22 +145,29 @@ class Logger:
         Raises InvalidScalarError for a value that is not a real number, TrialStopped when the
         trial was asked to stop (after storing the value), AttemptLostError in a zombie attempt.
         """
+        offset = self._task._iteration_offset
+        if offset and isinstance(iteration, int) and not isinstance(iteration, bool):
+            iteration += offset  # continue_last_task: after the previous run's iterations
         self._task._report(title, series, value, iteration, overwrite=False)
 
     def report_single_value(self, name: str, value: float) -> None:
         """Record a single value (stored under title ``Summary``, iteration 0; last one wins)."""
         self._task._report(SUMMARY_TITLE, name, value, 0, overwrite=True)
 
-    def report_text(self, msg: str) -> None:
-        """Print a line to the trial's output (kept in the record's output tail)."""
-        print(msg, flush=True)
+    def report_text(self, msg: str, level: int = logging.INFO, print_console: bool = True,
+                    *args: Any, **kwargs: Any) -> None:
+        """Print a line to the trial's output (kept in the record's output tail); ``level``
+        and ClearML's other arguments are accepted and ignored."""
+        if print_console:
+            print(msg, flush=True)
 
     def flush(self) -> None:
         """Reports are written synchronously; nothing to flush."""
 
 
-class Task:
-    """A task record. Use the classmethods to create, find or clone one."""
+class Task(ClearMLTaskAPI):
+    """A task record. Use the classmethods to create, find or clone one; ``Task.init`` (see
+    :mod:`workers.clearml_task`) makes a script run by hand a task."""
 
     def __init__(self, task_id: str, *, store: Store | None = None,
                  record: TaskRecord | Mapping[str, str] | None = None, token: str = "") -> None:
@@ -152,6 +178,10 @@ class Task:
                         else TaskRecord.from_raw(record))
         self._token = token
         self._logger: Logger | None = None
+        #: a task run by hand (Task.init): the code's values win in connect()
+        self._code_wins = False
+        #: added to reported iterations (Task.init's continue_last_task)
+        self._iteration_offset = 0
 
     # ------------------------------------------------------------ constructors
     @classmethod
@@ -220,33 +250,56 @@ class Task:
         }
 
     @classmethod
-    def get_task(cls, task_id: str, *, store: Store | None = None) -> Task:
-        """The task with this id; TaskNotFoundError if there is none."""
+    def get_task(cls, task_id: str | None = None, project_name: str | None = None,
+                 task_name: str | None = None, *, store: Store | None = None) -> Task:
+        """The task with this id; or the latest task of ``project_name`` named exactly
+        ``task_name`` (a non-archived one if any; either may be left out).
+
+        Raises TaskNotFoundError for an unknown id, NoMatchingTaskError (naming the project and
+        the name; also a ValueError) when nothing matches.
+        """
+        store = store or get_store()
+        if task_id is None:
+            task_id = find_task_id(store, project_name, task_name)
         return cls(task_id, store=store)
 
     @classmethod
     def get_tasks(cls, project: str | None = None, parent: str | None = None,
                   status: str | Iterable[str] | None = None, tags: Iterable[str] | None = None,
-                  *, store: Store | None = None) -> list[Task]:
-        """Tasks matching every given filter (all tags must be present), oldest first."""
+                  *, task_ids: Iterable[str] | None = None, project_name: str | None = None,
+                  task_name: str | None = None, store: Store | None = None) -> list[Task]:
+        """Tasks matching every given filter (all tags must be present), oldest first.
+
+        ClearML's keywords: ``task_ids`` (those tasks; the other filters are ignored),
+        ``project_name`` (same as ``project``), ``task_name`` (a regular expression searched
+        in the name; ``^name$`` for an exact match).
+        """
         store = store or get_store()
-        ids = store.find(project=project, parent=parent, status=status, tags=tags)
+        if task_ids is not None:
+            ids = list(task_ids)
+        else:
+            ids = store.find(project=project if project is not None else project_name,
+                             parent=parent, status=status, tags=tags)
+        match = name_matches(task_name)
         return [cls(i, store=store, record=rec)
-                for i, rec in zip(ids, store.records(ids)) if rec is not None]
+                for i, rec in zip(ids, store.records(ids)) if rec is not None and match(rec.name)]
 
     @classmethod
-    def clone(cls, source: Task | str, name: str | None = None, parent: str | None = None,
-              project: str | None = None, *, comment: str | None = None,
-              parameters: Mapping[str, Any] | None = None, tags: Iterable[str] | None = None,
-              store: Store | None = None) -> Task:
-        """A new ``created`` task with the source's code, parameters and tags.
+    def clone(cls, source_task: Task | str, name: str | None = None,
+              comment: str | None = None, parent: str | None = None,
+              project: str | None = None, *, parameters: Mapping[str, Any] | None = None,
+              tags: Iterable[str] | None = None, store: Store | None = None) -> Task:
+        """A new ``created`` task with the source's code, parameters and tags (ClearML's
+        argument order).
 
-        ``parameters`` (optional) are merged over the source's. Parent defaults to the source.
-        Raises TaskNotFoundError if the source does not exist; nothing is written then.
+        ``parameters`` (optional) are merged over the source's. The parent defaults to the
+        source's parent, else the source (ClearML's rule). Raises TaskNotFoundError if the
+        source does not exist; nothing is written then.
         """
-        store = store or (source._store if isinstance(source, Task) else get_store())
-        src_id = source.id if isinstance(source, Task) else source
-        record = clone_record(store.record(src_id), name=name, parent=parent, project=project,
+        store = store or (source_task._store if isinstance(source_task, Task) else get_store())
+        src_id = source_task.id if isinstance(source_task, Task) else source_task
+        src = store.record(src_id)
+        record = clone_record(src, name=name, parent=parent or src.parent, project=project,
                               comment=comment, parameters=parameters, tags=tags)
         store.create(record)
         return cls(record["id"], store=store, record=record)
@@ -256,7 +309,8 @@ class Task:
         """The task this process runs as a trial, or None.
 
         In a worker this is the trial being run; in a command launched by a worker it is found
-        through ``HPQ_TASK_ID`` (and ``HPQ_TASK_ATTEMPT``) in the environment.
+        through ``HPQ_TASK_ID`` (and ``HPQ_TASK_ATTEMPT``) in the environment; in a script run
+        by hand, the task ``Task.init`` returned.
         """
         global _current
         if _current is None and os.environ.get("HPQ_TASK_ID"):
@@ -353,6 +407,11 @@ class Task:
         return current_devices() if self._token else ()
 
     @property
+    def attempt_token(self) -> str:
+        """The attempt this handle reports as ('' outside the trial running it)."""
+        return self._token
+
+    @property
     def record(self) -> dict[str, str]:
         """A fresh copy of the raw record (read from Redis); ``Store.record`` decodes it."""
         return dict(self.reload()._record.raw)
@@ -391,18 +450,25 @@ class Task:
         """
         self.update_parameters(parameters)
 
-    def connect(self, mutable: MutableMapping[str, Any], name: str = DEFAULT_SECTION
-                ) -> MutableMapping[str, Any]:
-        """Bind a dict of defaults to section ``name`` and return it with the task's values.
+    def connect(self, mutable: Any, name: str | None = None) -> Any:
+        """Bind a dict of defaults to section ``name`` (default ``General``) and return it
+        with the task's values.
 
         Values the task already has (a clone's) replace the defaults in ``mutable`` (in place);
-        defaults the task lacks are written to it, so a base task records its parameters.
-        Nested dicts map to ``Section/outer/inner``.
+        defaults the task lacks are written to it, so a base task records its parameters. In a
+        script run by hand (``Task.init``) the code's values are written over the task's.
+        Nested dicts map to ``Section/outer/inner``. An argparse parser, a Namespace, a class
+        or an object connect too (see :func:`workers.clearml_task.connect_object`).
         """
+        name = name or DEFAULT_SECTION
         if not isinstance(mutable, MutableMapping):
-            raise InvalidTaskError(f"connect() takes a dict, got {type(mutable).__name__}")
-        current = self.get_parameters()
+            return connect_object(self, mutable, name)
         flat = _flatten(mutable, name)
+        if self._code_wins:
+            if flat:
+                self.update_parameters(flat)
+            return mutable
+        current = self.get_parameters()
         missing = {k: v for k, v in flat.items() if k not in current}
         _apply_overrides(mutable, name, current)
         if missing:
@@ -418,14 +484,19 @@ class Task:
         return PBTClient(self, **options)
 
     # ------------------------------------------------------------------ status
-    def enqueue(self, queue: str = "default") -> None:
+    def _enqueue(self, queue: str = "default", queue_name: str | None = None) -> None:
         """Queue the task on a Celery queue (created -> queued) and send it to the workers.
 
+        ``task.enqueue("q")``, or ClearML's ``Task.enqueue(task, queue_name="q")``.
         Raises StatusConflictError unless the task is ``created``; if the message cannot be
         sent the task goes back to ``created`` and the error is raised.
         """
         from .app import send_trial
 
+        queue = queue_name or queue
+        if not self.entry_point and not self.command:
+            raise InvalidTaskError(f"task {self._id} has nothing to run (no entry point or "
+                                   "command: Task.init in an interactive session)")
         if not isinstance(queue, str) or not queue:
             raise InvalidTaskError(f"queue must be a non-empty string, got {queue!r}")
         won, prev = self._store.transition(self._id, self.parent, [TaskStatus.CREATED],
@@ -442,14 +513,24 @@ class Task:
                                    TaskStatus.CREATED, reason="enqueue failed")
             raise
 
-    def mark_stopped(self, reason: str = "stopped by user") -> StopOutcome:
+    enqueue = hybridmethod(_enqueue, enqueue_task)
+
+    def mark_stopped(self, reason: str | bool = "stopped by user",
+                     status_message: str | None = None) -> StopOutcome:
         """Ask the task to stop.
 
         A created or queued task becomes ``stopped`` at once (and never starts); a running trial
-        sees the request at its next report (or ``should_stop()``) and ends ``stopped``.
+        sees the request at its next report (or ``should_stop()``) and ends ``stopped``; the task
+        ``Task.init`` returned in a script run by hand becomes ``stopped`` at once.
         Returns 'stopped', 'flagged' (running), or 'final' (already finished), as a
-        :class:`StopOutcome`; TaskNotFoundError if the record is gone.
+        :class:`StopOutcome`; TaskNotFoundError if the record is gone. ClearML's
+        ``mark_stopped(force, status_message)`` works too.
         """
+        if isinstance(reason, bool):  # ClearML's first argument is force
+            reason = status_message or "stopped by user"
+        if main_task() == self and self._code_wins:
+            end_session(self, TaskStatus.STOPPED, reason)
+            return StopOutcome.STOPPED
         outcome = self._store.request_stop(self._id, self.parent, reason)
         if outcome is StopOutcome.MISSING:
             raise TaskNotFoundError(self._id)
@@ -646,6 +727,9 @@ def clone_record(src: TaskRecord | Mapping[str, str], *, name: str | None = None
         record["command"] = codec.dumps(list(src.command))
     if src.working_dir:
         record["working_dir"] = src.working_dir
+    for field in SCRIPT_FIELDS:  # a Task.init script's, and its configuration objects
+        if src.raw.get(field):
+            record[field] = src.raw[field]
     record["parent"] = parent if parent is not None else src.id
     record["source"] = src.id
     record.update(extra or {})
@@ -693,8 +777,11 @@ def _copy_atomically(src: Path, dest: Path) -> Path:
 
 
 def bind_current(task: Task | None) -> None:
-    """Make ``task`` what :meth:`Task.current_task` returns in this process (used by workers)."""
+    """Make ``task`` what :meth:`Task.current_task` returns in this process (used by workers);
+    unbinding a trial also ends a ``Task.init`` session of it."""
     global _current
+    if task is None and _current is not None:
+        release_trial(_current.id)
     _current = task
 
 

@@ -21,7 +21,8 @@ from .base import UsageError, message
 if TYPE_CHECKING:
     from workers.store import Store
 
-DEFAULT_STRATEGY = "RandomSearch"
+#: clearml-param-search's default
+DEFAULT_STRATEGY = "OptimizerOptuna"
 
 
 def parse_params(search: Sequence[str], override: Sequence[str]) -> list[Parameter]:

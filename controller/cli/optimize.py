@@ -46,7 +46,8 @@ class RunOptions:
 
     local: bool
     local_workers: int | None
-    top_k: int
+    #: None: clearml-param-search's count (10, at most save_top_k_tasks_only unless -1)
+    top_k: int | None
 
 
 def run_options(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -56,8 +57,9 @@ def run_options(command: Callable[..., Any]) -> Callable[..., Any]:
                      help="also start local worker processes (start_locally)"),
         click.option("--local-workers", type=int, default=None, metavar="N",
                      help="local worker processes (default: the concurrency)"),
-        click.option("--top-k", type=int, default=10, show_default=True,
-                     help="results to print"),
+        click.option("--top-k", type=int, default=None,
+                     help="results to print (default 10, at most --save-top-k-tasks-only, as "
+                     "clearml-param-search)"),
     ]):
         command = decorator(command)
     return command
@@ -83,12 +85,12 @@ def run_options(command: Callable[..., Any]) -> Callable[..., Any]:
 @click.option("--objective-metric-title", cls=MultiValue, required=True, metavar="TITLE...")
 @click.option("--objective-metric-series", cls=MultiValue, required=True, metavar="SERIES...")
 @click.option("--objective-metric-sign", cls=MultiValue, metavar="SIGN...",
-              help="min, max, min_global or max_global (default min, or a Polyaxon matrix's "
-              "metric.optimization); several titles/series/signs make a multi-objective search")
+              help="min, max, min_global or max_global (required, as in clearml-param-search, "
+              "unless a Polyaxon matrix's metric.optimization gives it); several "
+              "titles/series/signs make a multi-objective search")
 @click.option("--optimizer-class", default=DEFAULT_STRATEGY, show_default=True,
               help="a strategy of controller.strategies (RandomSearch, GridSearch, "
-              "OptimizerOptuna, OptimizerBOHB, ...) or module:Class (ClearML's default is "
-              "OptimizerOptuna)")
+              "OptimizerOptuna, OptimizerBOHB, ...) or module:Class")
 @click.option("--strategy-args", metavar="JSON",
               help='keyword arguments of the strategy as a JSON object, e.g. {"seed": 1}')
 @click.option("--polyaxon-matrix", metavar="FILE",
@@ -129,6 +131,9 @@ def optimize(**options: Any) -> int:
     matrix: dict[str, Any] | None = None
     if o.polyaxon_matrix:
         matrix = read_polyaxon_matrix(o.polyaxon_matrix, o.replaced_by_matrix())
+    if matrix is None and not o.objective_metric_sign:
+        raise UsageError("--objective-metric-sign is required: min, max, min_global or "
+                         "max_global")
     params = [] if matrix is not None else parse_params(o.params_search, o.params_override)
     strategy = resolve_strategy(o.optimizer_class)
     strategy_args = json_object(o.strategy_args, "--strategy-args")
@@ -188,7 +193,7 @@ class OptimizeOptions:
     queue: str
     local: bool
     local_workers: int | None
-    top_k: int
+    top_k: int | None
 
     @property
     def run(self) -> RunOptions:
@@ -208,7 +213,8 @@ class OptimizeOptions:
 @click.command(cls=Command, short_help="resume an optimizer and wait for it")
 @click.argument("optimizer_id")
 @run_options
-def resume(optimizer_id: str, local: bool, local_workers: int | None, top_k: int) -> int:
+def resume(optimizer_id: str, local: bool, local_workers: int | None, top_k: int | None
+           ) -> int:
     """Resume a stopped or killed optimizer (finished jobs are kept) and follow it like
     optimize."""
     from workers import get_store
@@ -243,7 +249,9 @@ def run_and_report(opt: HyperParameterOptimizer, store: Store, run: RunOptions) 
               else f"hpq: left without waiting; {DATA_GONE}", file=stream)
         return INTERRUPTED
     summary = report.load_summary(store, opt.id)
-    print_top(summary, run.top_k)
+    count = run.top_k if run.top_k is not None else top_count(summary)
+    print_top(summary, count)
+    print(f"Top {count} experiments are: \n{[j.id for j in summary.top(count)]}")
     reason = opt.end_reason
     print(f"\noptimizer {opt.id}: {reason or 'the optimization loop failed (see the log)'}")
     if kept:
@@ -254,6 +262,13 @@ def run_and_report(opt: HyperParameterOptimizer, store: Store, run: RunOptions) 
     if outcome == "stopped":
         return INTERRUPTED
     return 0 if reason is not None else 1
+
+
+def top_count(summary: report.OptimizerSummary) -> int:
+    """clearml-param-search's number of results to print: 10, at most the optimizer's
+    ``save_top_k_tasks_only`` unless that is -1 (or unset)."""
+    keep = summary.config.get("save_top_k_tasks_only")
+    return min(10, keep) if isinstance(keep, int) and keep >= 0 else 10
 
 
 def follow(opt: HyperParameterOptimizer, store: Store, stream: TextIO) -> str:

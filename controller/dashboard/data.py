@@ -94,7 +94,7 @@ class Snapshot:
 
     @property
     def objective(self) -> Objective:
-        return Objective(**self.summary.objectives[0])
+        return Objective.from_dict(self.summary.objectives[0])
 
     @cached_property
     def pairs(self) -> list[tuple[JobSummary, Job]]:

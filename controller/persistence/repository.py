@@ -174,3 +174,8 @@ class OptimizerRepository:
 
     def release_lease(self, opt_id: str, owner: str) -> None:
         self.store.release_lease(self.keys.lease(opt_id), owner)
+
+    def lease_holder(self, opt_id: str) -> str | None:
+        """The owner of ``opt_id``'s lease, or None when free."""
+        holder = self._redis.get(self.keys.lease(opt_id))
+        return str(holder) if holder is not None else None

@@ -56,7 +56,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..objective import MultiObjective, Objective
-from ..parameters import Parameter, SearchSpace
+from ..parameters import Parameter, RandomSeed, SearchSpace
 
 if TYPE_CHECKING:
     from optuna.storages import BaseStorage
@@ -168,7 +168,8 @@ class SearchStrategy(ABC):
 
     Args:
         hyper_parameters: the search space (see :class:`SearchSpace`).
-        seed: seed of ``self.rng``; default: a random one (kept in ``self.seed`` and the state).
+        seed: seed of ``self.rng``; default: :meth:`RandomSeed.set_random_seed`'s if it was
+            called, else a random one (kept in ``self.seed`` and the state).
 
     Raises:
         TypeError: for an argument the strategy does not know.
@@ -181,6 +182,8 @@ class SearchStrategy(ABC):
             raise TypeError(f"{type(self).__name__} got unknown argument(s): "
                             f"{', '.join(sorted(kwargs))}")
         self.space = SearchSpace(hyper_parameters)
+        if seed is None:
+            seed = RandomSeed.get_random_seed()
         self.seed = int(seed) if seed is not None else secrets.randbits(63)
         self.rng = np.random.default_rng(self.seed)
         self.context: OptimizerContext | None = None

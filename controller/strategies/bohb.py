@@ -39,7 +39,7 @@ import numpy as np
 
 from ..parameters import Parameter
 from ..space import Scalar
-from .base import Suggestion, Wait
+from .base import Decision, Suggestion, Trial, Wait
 from .clearml_compat import clearml_positional
 from .hyperband import Hyperband, _number
 
@@ -141,7 +141,10 @@ class OptimizerBOHB(Hyperband):
         total_max_jobs: brackets repeat until this many jobs were started (None: one round).
         local_port: accepted for ClearML compatibility (default 9090); unused (there is no Pyro
             name server).
-        resource: the task parameter receiving the budget (required; see :class:`Hyperband`).
+        resource: the task parameter receiving the budget (see :class:`Hyperband`). Without
+            it (ClearML's ``OptimizerBOHB``), the budget is counted in reported iterations: no
+            parameter is set, and a job is stopped once it reports the objective at an
+            iteration >= its budget; such a stop counts as the job's result.
         eta, min_budget, max_budget, min_points_in_model, top_n_percent, num_samples,
         random_fraction, bandwidth_factor, min_bandwidth: BOHB's knobs, with its defaults
             (``min_points_in_model``: number of modelled parameters + 1; a smaller value is
@@ -184,7 +187,19 @@ class OptimizerBOHB(Hyperband):
                                                   math.inf)
         self.min_bandwidth = _in_open_interval("min_bandwidth", min_bandwidth, 0, math.inf)
 
+    _budget_in_iterations = True
+
     # ------------------------------------------------------------------ contract
+    def on_trial_start(self, job_id: str, suggestion: Suggestion) -> None:
+        super().on_trial_start(job_id, suggestion)
+        self._budgets[job_id] = suggestion.meta["resource"]
+
+    def on_trial_result(self, job_id: str, iteration: int, value: float | list[float]
+                        ) -> Decision:
+        """Without ``resource``: STOP once the job reported the objective at its budget."""
+        budget = self._budgets.get(job_id) if self.resource is None else None
+        return Decision.STOP if budget is not None and iteration >= budget else Decision.CONTINUE
+
     def suggest(self) -> Suggestion | Wait | None:
         """As :meth:`Hyperband.suggest`; None once ``total_max_jobs`` jobs were started."""
         if self.total_max_jobs is not None and self._started >= self.total_max_jobs:
@@ -192,6 +207,19 @@ class OptimizerBOHB(Hyperband):
         return super().suggest()
 
     # ------------------------------------------------------------------ hooks
+    def _reset_trials(self) -> None:
+        super()._reset_trials()
+        self._budgets: dict[str, float] = {}
+
+    def _trial_loss(self, trial: Trial) -> float | None:
+        """As :meth:`Hyperband._trial_loss`; without ``resource`` a job stopped at its budget
+        counts too."""
+        if (self.resource is None and trial.status == "stopped" and trial.value is not None
+                and trial.iteration is not None and trial.iteration >= trial.meta["resource"]):
+            trial = Trial(trial.job_id, trial.parameters, trial.meta, "completed", trial.value,
+                          trial.iteration)
+        return super()._trial_loss(trial)
+
     def _bracket(self, iteration: int) -> int | None:
         if self.total_max_jobs is None:
             return super()._bracket(iteration)
@@ -204,7 +232,8 @@ class OptimizerBOHB(Hyperband):
     def _resource_value(self, bracket: int, rung: int) -> int | float:
         """The budget: ``min_budget * r * eta**rung`` (12 significant digits, then cast)."""
         r = self.math.get_n_resources(self.math.get_resources(bracket), rung)
-        return self.resource.cast(float(f"{self.min_budget * r:.12g}"))
+        value = float(f"{self.min_budget * r:.12g}")
+        return self.resource.cast(value) if self.resource is not None else value
 
     def _new_config(self) -> tuple[dict[str, Any], dict[str, Any]]:
         explore = bool(self.rng.random() < self.random_fraction)

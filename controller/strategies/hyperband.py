@@ -262,6 +262,9 @@ class Hyperband(ClearMLSearchStrategy):
             casts to 0, or a metric direction that contradicts the objective.
     """
 
+    #: a subclass that may run without ``resource`` (budgets in reported iterations)
+    _budget_in_iterations = False
+
     def __init__(self, *args: Any, max_iterations: float | None = None, eta: float = 3,
                  resource: str | Mapping[str, Any] | None = None,
                  metric: Mapping[str, Any] | None = None, resume: bool = False,
@@ -273,11 +276,16 @@ class Hyperband(ClearMLSearchStrategy):
             raise ValueError(f"concurrency must be a positive integer, got {concurrency!r}")
         self.math = HyperbandMath(_above("max_iterations", max_iterations, 0),
                                   _above("eta", eta, 1))
-        self.resource = Resource.parse(resource, type(self).__name__)
-        if self.resource.name in self.space.names:
+        #: None only for a strategy that counts budgets in reported iterations (BOHB's ClearML
+        #: way): no task parameter receives them
+        self.resource: Resource | None = (
+            None if resource is None and self._budget_in_iterations
+            else Resource.parse(resource, type(self).__name__))
+        if self.resource is not None and self.resource.name in self.space.names:
             raise ValueError(f"resource {self.resource.name!r} is also a searched parameter")
         if self._resource_value(self.math.s_max, 0) <= 0:
-            raise ValueError(f"the smallest resource is 0 as {self.resource.type}; use "
+            raise ValueError(f"the smallest resource is 0 as "
+                             f"{self.resource.type if self.resource else 'int'}; use "
                              f"resource type 'float' or a larger budget")
         self.metric = dict(metric) if metric is not None else None
         self.resume = bool(resume)
@@ -366,8 +374,9 @@ class Hyperband(ClearMLSearchStrategy):
         self._reset_trials()
         for trial in trials:
             meta = trial.meta
-            self._configs[meta["config"]] = {k: v for k, v in trial.parameters.items()
-                                             if k != self.resource.name}
+            self._configs[meta["config"]] = {
+                k: v for k, v in trial.parameters.items()
+                if self.resource is None or k != self.resource.name}
             self.on_trial_start(trial.job_id, Suggestion(trial.parameters, meta))
             if trial.finished:
                 self.on_trial_complete(trial)
@@ -381,8 +390,9 @@ class Hyperband(ClearMLSearchStrategy):
 
     def _resource_value(self, bracket: int, rung: int) -> int | float:
         """The resource passed to a trial of ``rung`` in ``bracket`` (the math's
-        :meth:`~HyperbandSchedule.resource_of`, cast)."""
-        return self.resource.cast(self.math.resource_of(self.math.s_max - bracket, rung))
+        :meth:`~HyperbandSchedule.resource_of`, cast when the resource is a parameter)."""
+        value = self.math.resource_of(self.math.s_max - bracket, rung)
+        return self.resource.cast(value) if self.resource is not None else value
 
     def _new_config(self) -> tuple[dict[str, Any], dict[str, Any]]:
         """A new rung-0 configuration (random here) and extra ``meta`` for its suggestion."""
@@ -414,8 +424,8 @@ class Hyperband(ClearMLSearchStrategy):
         value = self._resource_value(bracket, self.rung)
         meta = {"bracket": bracket, "iteration": self.iteration, "rung": self.rung,
                 "config": config, "resource": value, **extra}
-        return Suggestion({**self._configs[config], self.resource.name: value}, meta,
-                          continue_from)
+        resource = {self.resource.name: value} if self.resource is not None else {}
+        return Suggestion({**self._configs[config], **resource}, meta, continue_from)
 
     def _has_next_rung(self, bracket: int) -> bool:
         """Whether the current rung passes configurations on (else the next bracket starts):

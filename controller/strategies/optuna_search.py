@@ -117,7 +117,9 @@ class OptimizerOptuna(ClearMLSearchStrategy):
             id), else derived from ``seed``.
         continue_previous_study: load the study if it already exists (and learn from its trials)
             instead of failing with ``optuna.exceptions.DuplicatedStudyError``. Default: True in
-            the storage the optimizer binds, else False.
+            the storage the optimizer binds, else False. An ``optuna.Study`` (ClearML's form)
+            continues that study: its storage and name, unless ``optuna_storage`` or
+            ``study_name`` say otherwise.
 
     Raises:
         TypeError: for an unknown argument or a storage of the wrong type.
@@ -128,7 +130,13 @@ class OptimizerOptuna(ClearMLSearchStrategy):
     def __init__(self, *args: Any, optuna_sampler: optuna.samplers.BaseSampler | None = None,
                  optuna_pruner: optuna.pruners.BasePruner | None = None,
                  optuna_storage: BaseStorage | str | None = None, study_name: str | None = None,
-                 continue_previous_study: bool | None = None, **kwargs: Any) -> None:
+                 continue_previous_study: bool | optuna.Study | None = None,
+                 **kwargs: Any) -> None:
+        if isinstance(continue_previous_study, optuna.Study):  # ClearML's: go on with it
+            study = continue_previous_study
+            optuna_storage = study._storage if optuna_storage is None else optuna_storage
+            study_name = study.study_name if study_name is None else study_name
+            continue_previous_study = True
         # what bind() reads: it runs inside super().__init__() when objective_metric is given
         self._study: optuna.Study | None = None
         self._own_storage = optuna_storage is not None

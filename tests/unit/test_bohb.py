@@ -17,7 +17,7 @@ from controller.parameters import (
     UniformIntegerParameterRange,
     UniformParameterRange,
 )
-from controller.strategies.base import Suggestion
+from controller.strategies.base import Decision, Suggestion, Trial
 from controller.strategies.bohb import DensityModel, OptimizerBOHB, ProductKDE
 from controller.strategies.hyperband import HyperbandMath
 
@@ -71,9 +71,27 @@ def test_missing_budget() -> None:
         make(min_budget=None, max_budget=None, max_iteration_per_job=10)
 
 
-def test_resource_is_required() -> None:
-    with pytest.raises(ValueError, match="OptimizerBOHB needs resource="):
-        make(resource=None)
+def test_without_resource_the_budget_counts_reported_iterations() -> None:
+    """ClearML's OptimizerBOHB: no task parameter gets the budget; a job is stopped once it
+    reports the objective at its budget, and that stop is its result."""
+    strategy = make(resource=None, min_budget=None, max_budget=None, min_iteration_per_job=1,
+                    max_iteration_per_job=9)
+    first = [strategy.suggest() for _ in range(strategy.math.get_num_runs(2))]
+    assert all(isinstance(s, Suggestion) and set(s.parameters) == set(OPTIMUM) for s in first)
+    assert {s.meta["resource"] for s in first} == {1.0}  # type: ignore[union-attr]
+    for n, s in enumerate(first):
+        strategy.on_trial_start(f"j{n}", s)  # type: ignore[arg-type]
+    assert strategy.on_trial_result("j0", 0, 0.5) is Decision.CONTINUE
+    assert strategy.on_trial_result("j0", 1, 0.4) is Decision.STOP
+    for n, s in enumerate(first):  # stopped at the budget (iteration 1): results that rank
+        assert isinstance(s, Suggestion)
+        strategy.on_trial_complete(Trial(f"j{n}", s.parameters, s.meta, "stopped",
+                                         distance(s.parameters), 1))
+    promoted = strategy.suggest()
+    assert isinstance(promoted, Suggestion) and promoted.meta["rung"] == 1
+    assert promoted.meta["resource"] == 3.0 and "General/epochs" not in promoted.parameters
+    best = min(first, key=lambda s: distance(s.parameters))  # type: ignore[union-attr]
+    assert promoted.parameters == best.parameters  # type: ignore[union-attr]
 
 
 def test_total_max_jobs_counts_jobs_and_brackets_repeat() -> None:

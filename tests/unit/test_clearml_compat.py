@@ -77,7 +77,7 @@ def test_clearml_positional_construction_keeps_the_arguments() -> None:
     assert (strategy.base_task_id, strategy.execution_queue, strategy.num_concurrent_workers,
             strategy.compute_time_limit) == ("base", "q", 2, 60.0)
     assert strategy.hyper_parameters == strategy.space.parameters
-    assert strategy.get_objective_metric().to_dicts() == LOSS_DICTS  # type: ignore[union-attr]
+    assert strategy.get_objective_metric() == ("val", "loss")  # ClearML's (title, series)
     assert strategy.loop_arguments() == {"pool_period_min": 0.5, "time_limit_per_job": 10.0,
                                          "min_iteration_per_job": 1,
                                          "max_iteration_per_job": 9, "total_max_jobs": 20}

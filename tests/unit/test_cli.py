@@ -25,12 +25,13 @@ from .test_report import base_task, inline_workers  # noqa: F401 - a fixture
 LR = '{"type": "UniformParameterRange", "name": "lr", "min_value": 0.01, "max_value": 0.3}'
 OPT = '{"type": "DiscreteParameterRange", "name": "opt", "values": ["sgd", "<b>"]}'
 OBJECTIVE = ["--objective-metric-title", "val", "--objective-metric-series", "loss"]
+SIGN = ["--objective-metric-sign", "min"]
 
 
 def optimize(store: Store, *extra: str) -> int:
     return main(["optimize", "--task-id", base_task(store).id, "--params-search", LR, OPT,
-                 *OBJECTIVE, "--total-max-jobs", "4", "--max-number-of-concurrent-tasks", "2",
-                 "--pool-period-min", "0.001", *extra])
+                 *OBJECTIVE, *SIGN, "--total-max-jobs", "4", "--max-number-of-concurrent-tasks", "2",
+                 "--pool-period-min", "0.001", "--optimizer-class", "RandomSearch", *extra])
 
 
 def optimizer_id(out: str) -> str:
@@ -106,9 +107,35 @@ def test_resume_runs_a_created_optimizer_and_refuses_a_completed_one(
 ])
 def test_bad_optimize_input_is_one_line_and_exit_2(store: Store, capsys, args: list[str],
                                                    message: str) -> None:
-    assert main(["optimize", "--task-id", base_task(store).id, *OBJECTIVE, *args]) == 2
+    sign = [] if "--objective-metric-sign" in args else SIGN
+    assert main(["optimize", "--task-id", base_task(store).id, *OBJECTIVE, *sign, *args]) == 2
     err = capsys.readouterr().err
     assert message in err and err.startswith("hpq optimize: ") and err.count("\n") == 1
+
+
+@pytest.mark.timeout(10)
+def test_the_sign_is_required_as_in_clearml_param_search(store: Store, capsys) -> None:
+    assert main(["optimize", "--task-id", base_task(store).id, "--params-search", LR,
+                 *OBJECTIVE]) == 2
+    assert capsys.readouterr().err == ("hpq optimize: --objective-metric-sign is required: min, "
+                                       "max, min_global or max_global\n")
+
+
+@pytest.mark.timeout(60)
+def test_optuna_by_default_and_clearmls_top_k_print(store: Store, inline_workers,  # noqa: F811
+                                                    capsys) -> None:
+    assert main(["optimize", "--task-id", base_task(store).id, "--params-search", LR,
+                 *OBJECTIVE, *SIGN, "--total-max-jobs", "4", "--pool-period-min", "0.001",
+                 "--save-top-k-tasks-only", "3"]) == 0
+    out = capsys.readouterr().out
+    opt_id = optimizer_id(out)
+    config = json.loads(store.get(opt_id)["configuration"])
+    assert config["optimizer_class"].endswith(":OptimizerOptuna")
+    assert "top 3 of 4 ranked jobs" in out  # 10, at most --save-top-k-tasks-only
+    lines = out.splitlines()
+    at = lines.index("Top 3 experiments are: ")
+    ids = json.loads(lines[at + 1].replace("'", '"'))
+    assert len(ids) == 3 and all(i in out for i in ids)
 
 
 @pytest.mark.timeout(10)
@@ -117,7 +144,7 @@ def test_bad_ids_and_arguments(store: Store, capsys) -> None:
     assert "no task with id 'nope'" in capsys.readouterr().err
     assert main(["status", base_task(store).id]) == 2
     assert "not an hpqueue optimizer" in capsys.readouterr().err
-    assert main(["optimize", "--task-id", "nope", "--params-search", LR, *OBJECTIVE]) == 2
+    assert main(["optimize", "--task-id", "nope", "--params-search", LR, *OBJECTIVE, *SIGN]) == 2
     assert main(["top"]) == 2  # argparse: missing id
     assert main(["status", "--bogus"]) == 2
     capsys.readouterr()

@@ -34,7 +34,8 @@ def test_optimize_reads_clearml_style_flags() -> None:
     assert params["params_search"] == ("{}", "[]") and params["script_args"] == ()
     assert params["save_top_k_tasks_only"] == -1 and params["project"] == "p"
     assert params["objective_metric_title"] == ("a", "b") and params["local"] is True
-    assert params["objective_metric_sign"] == () and params["optimizer_class"] == "RandomSearch"
+    assert params["objective_metric_sign"] == () and params["optimizer_class"] == "OptimizerOptuna"
+    assert params["top_k"] is None
 
 
 @pytest.mark.parametrize("args, message", [

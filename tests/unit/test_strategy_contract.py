@@ -135,6 +135,10 @@ REGISTRY = [
     Entry("bohb", "controller.strategies.bohb", "OptimizerBOHB",
           {"min_budget": 1, "max_budget": MAX_RESOURCE, "eta": 3, "resource": RESOURCE,
            "total_max_jobs": 60, "random_fraction": 0.2}, resource=_MF, finite=True),
+    # ClearML's way: no resource parameter, the budget counted in reported iterations
+    Entry("bohb-clearml", "controller.strategies.bohb", "OptimizerBOHB",
+          {"min_iteration_per_job": 1, "max_iteration_per_job": MAX_RESOURCE, "eta": 3,
+           "total_max_jobs": 60, "random_fraction": 0.2}, finite=True),
     Entry("asha", "controller.strategies.asha", "ASHA",
           {"min_resource": 1, "max_resource": MAX_RESOURCE, "reduction_factor": 3,
            "resource": RESOURCE}, resource=_MF),
