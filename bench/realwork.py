@@ -253,6 +253,15 @@ def _run_optuna(system: System, seed: int, budget: float, t0: float, env: dict[s
     return {}
 
 
+def warm_up() -> None:
+    """Read what every system imports once, so that the first system does not pay for a cold
+    file cache (seconds, right after an install) that the others do not."""
+    code = ("import celery, optuna, sklearn.neural_network, controller, workers.runner; "
+            "import bench.realwork_trial as t; t.dataset()")
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, timeout=300,
+                   env={**os.environ, **BLAS_ENV, "PYTHONPATH": str(ROOT)})
+
+
 def read_trials(directory: Path) -> list[dict[str, Any]]:
     """Every trial log line of a run (one file per process)."""
     return [json.loads(line) for path in sorted(directory.glob("*.jsonl"))
@@ -444,6 +453,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         "a full run, none with --quick)")
     p.add_argument("--no-write", action="store_true", help="print only")
     p.add_argument("--json", type=Path, help="also dump every run's figures as JSON here")
+    p.add_argument("--keep", action="store_true",
+                   help="keep the runs' directory (trial logs, worker and process logs)")
     return p.parse_args(argv)
 
 
@@ -457,6 +468,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> dict[str, Any]:
     if unknown:
         raise SystemExit(f"unknown system(s) {unknown}; choose from {', '.join(SYSTEMS)}")
     systems = [SYSTEMS[k] for k in args.systems.split(",")]
+    warm_up()
     tmp = Path(tempfile.mkdtemp(prefix="hpq-realwork-"))
     server = RedisServer(tmp)
     load_before = os.getloadavg()[0]
@@ -470,7 +482,10 @@ def run(args: argparse.Namespace, argv: list[str]) -> dict[str, Any]:
                 runs.append(run_system(system, seed, cfg["budget"], server, tmp))
     finally:
         server.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
+        if args.keep:
+            print(f"runs kept in {tmp}", file=sys.stderr)
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
     summary = summarize(runs)
     table = format_table(summary, cfg["budget"])
     goal_text = format_goals(goals(summary))
