@@ -52,3 +52,21 @@ def test_quick_run_prints_the_table_and_writes_its_section(tmp_path: Path) -> No
     assert "## Overhead\n\nkept as it is" in text
     assert text.count("## Real workload") == 1
     assert "Command: `python bench/realwork.py --quick --results" in text
+
+
+@pytest.mark.timeout(120)
+def test_tpe_ask_breakdown_prints_every_storage(tmp_path: Path) -> None:
+    results = tmp_path / "RESULTS.md"
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "tpe_ask.py"), "--trials", "20", "--asks", "2",
+         "--results", str(results)],
+        cwd=ROOT, capture_output=True, text=True, timeout=100, check=False)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
+    print(proc.stdout)
+    rows = {line.split(" | ")[0].lstrip("| "): line.split(" | ")
+            for line in proc.stdout.splitlines() if line.startswith("| ")}
+    assert rows["operation (median)"][1:4] == ["in memory", "journal file", "journal on Redis"]
+    for op in ("ask, sampler kept", "ask, sampler rebuilt", "ask, sampler rebuilt+attrs",
+               "report, trial.report", "report, hpqueue's controller", "tell"):
+        assert float(rows[op][4].rstrip(" |")) > 0, op  # Redis round trips were counted
+    assert "## TPE: ask() and reports by Optuna storage" in results.read_text()
