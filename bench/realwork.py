@@ -121,7 +121,7 @@ def hpq_space() -> list[Any]:
             DiscreteParameterRange("General/batch_size", list(BATCH_SIZES))]
 
 
-def hpq_strategy(key: str) -> tuple[type, dict[str, Any]]:
+def hpq_strategy(key: str) -> tuple[type[Any], dict[str, Any]]:
     """The strategy class and its arguments of an hpqueue system."""
     import optuna
 
