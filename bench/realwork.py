@@ -61,7 +61,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.overhead import RedisServer, Worker, _child_result, _emit
+from bench.overhead import RedisServer, _child_result, _emit, start_worker
 from bench.realwork_trial import (
     ALPHA_RANGE,
     BATCH_SIZES,
@@ -219,7 +219,7 @@ def run_system(system: System, seed: int, budget: float, server: RedisServer, tm
 def _run_hpq(system: System, seed: int, budget: float, t0: float, env: dict[str, str],
              run_dir: Path, concurrency: int) -> dict[str, Any]:
     queue = f"realwork{uuid.uuid4().hex[:8]}"
-    worker = Worker(queue, WORKERS, env, run_dir / "worker.log")  # launched with the controller
+    worker = start_worker(queue, WORKERS, env, run_dir / "worker.log")  # with the controller
     try:
         proc = subprocess.run(
             [sys.executable, __file__, "_hpq", "--system", system.key, "--seed", str(seed),
