@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """A real workload: hpqueue's strategies against standalone Optuna, on two cores, side by side.
 
-    python bench/realwork.py                 # 120 s per system, 3 seeds (about 35-40 minutes)
+    python bench/realwork.py                 # 120 s per system, 3 seeds (about 30 minutes)
     python bench/realwork.py --quick         # about a minute: 1 seed, an 8 s budget
     python bench/realwork.py --seeds 1 --budget 60 --systems hpq-tpe,optuna-tpe
 
