@@ -39,7 +39,6 @@ import json
 import math
 import os
 import platform
-import re
 import resource
 import shutil
 import socket
@@ -55,6 +54,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+from bench.sections import write_section as write_results
 
 RESULT_MARK = "BENCH-RESULT "
 ENTRY_POINT = "bench.trivial:main"
@@ -653,17 +654,6 @@ def format_table(rows: list[list[str]]) -> str:
     lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
     lines += ["| " + " | ".join(r) + " |" for r in rows]
     return "\n".join(lines)
-
-
-def write_results(path: Path, section: str) -> None:
-    """Replace (or append) the Overhead section; other sections are kept as they are."""
-    text = path.read_text() if path.exists() else "# Benchmark results\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\b.*?(?=^## |\Z)", re.DOTALL | re.MULTILINE)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: section.rstrip() + "\n\n", text, count=1)
-    else:
-        text = text.rstrip() + "\n\n" + section.rstrip() + "\n"
-    path.write_text(text.rstrip() + "\n")
 
 
 def _load(avg: Any) -> str:

@@ -49,7 +49,6 @@ import datetime
 import math
 import os
 import platform
-import re
 import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -73,6 +72,7 @@ from bench.functions import (
     hartmann6_problem,
     mf_branin_problem,
 )
+from bench.sections import write_section
 
 BENCH_DIR = Path(__file__).resolve().parent
 MAX_EPOCHS = 81
@@ -518,18 +518,6 @@ def machine_info() -> str:
     return (f"{platform.system()} {platform.release()}, {cpu}, {os.cpu_count()} CPUs "
             f"(load average {load:.1f} at the end of the run), Python "
             f"{platform.python_version()}, numpy {np.__version__}, optuna {optuna.__version__}")
-
-
-def write_section(path: Path, body: str) -> None:
-    """Put ``body`` (starting with :data:`SECTION`) into ``path``, replacing that section only."""
-    text = path.read_text() if path.exists() else "# Benchmark results\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.DOTALL | re.MULTILINE)
-    body = body.rstrip("\n") + "\n"
-    if pattern.search(text):
-        text = pattern.sub(lambda m: body + ("\n" if m.end() < len(text) else ""), text, 1)
-    else:
-        text = text.rstrip("\n") + "\n\n" + body
-    path.write_text(text)
 
 
 NOTES = (

@@ -36,10 +36,10 @@ from .clearml_task import (
 from .entrypoints import (
     CONTEXT_PREFIX,
     DEFAULT_SECTION,
+    check_entry_point,
     check_entry_point_syntax,
     context_placeholders,
     full_name,
-    load_entry_point,
     placeholders,
 )
 from .errors import (
@@ -195,7 +195,8 @@ class Task(ClearMLTaskAPI):
         ``entry_point`` is ``"package.module:function"`` (or ``"file.py:function"``); the function
         gets the running Task. ``command`` is an argument list whose ``{{ Section/name }}``
         placeholders are rendered from the parameters. With ``validate`` (the default) the entry
-        point is imported here so that a typo fails now, not on a worker.
+        point is checked here without importing its module (a typo in the module or function name
+        fails now; an error raised while the module imports fails the trial on the worker).
         Raises InvalidTaskError (or its EntryPointError/PlaceholderError) naming the problem.
         """
         store = store or get_store()
@@ -210,7 +211,7 @@ class Task(ClearMLTaskAPI):
         if entry_point is not None:
             check_entry_point_syntax(entry_point)
             if validate:
-                load_entry_point(entry_point, working_dir or os.getcwd())
+                check_entry_point(entry_point, working_dir or os.getcwd())
             record["entry_point"] = entry_point
         if command is not None:
             if (isinstance(command, str) or not command

@@ -20,7 +20,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from workers.entrypoints import load_entry_point
+from workers.entrypoints import check_entry_point
 
 from .parameter_definition import (
     ParameterDefinition,
@@ -71,7 +71,7 @@ class ExperimentDefinition:
         shutil.copy2(source, copy)
         self.target = f"{copy.resolve()}:{config['target_function_name']}"
         try:
-            load_entry_point(self.target)
+            check_entry_point(self.target)
         except ValueError:
             shutil.rmtree(self.experiment_dir)
             raise

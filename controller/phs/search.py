@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from workers.entrypoints import check_entry_point_syntax, load_entry_point
+from workers.entrypoints import check_entry_point
 from workers.function_trial import ORDER, RESULT_SERIES, RESULT_TITLE, TARGET, WORKER_PATH
 from workers.store import Store
 from workers.task import Task, full_name
@@ -42,11 +42,11 @@ def target_spec(f: Any) -> str:
     ``file.py:function``).
 
     Raises:
-        ValueError: ``f`` is a lambda, a nested function or not callable; or it does not import.
+        ValueError: ``f`` is a lambda, a nested function or not callable; or its module or
+            function cannot be found (checked without importing it).
     """
     if isinstance(f, str):
-        check_entry_point_syntax(f)
-        load_entry_point(f)  # fails now, not on every worker
+        check_entry_point(f)  # fails now, not on every worker (without importing it here)
         return f
     name = getattr(f, "__qualname__", None)
     if not callable(f) or not isinstance(name, str) or "<" in name:
