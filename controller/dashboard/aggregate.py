@@ -14,8 +14,7 @@ interactions (fANOVA's higher-order terms).
 from __future__ import annotations
 
 import math
-from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -53,17 +52,6 @@ def _sample(items: Sequence[Any], cap: int, keep_first: int = 100) -> list[Any]:
 
 
 # ------------------------------------------------------------------ overview
-def failures(rows: Iterable[Job], top: int = 20) -> list[dict[str, Any]]:
-    """Failed jobs grouped by the first line of their reason: count and one example each,
-    most frequent first."""
-    groups: dict[str, list[Job]] = defaultdict(list)
-    for row in rows:
-        groups[(row.reason or "no reason recorded").splitlines()[0][:300]].append(row)
-    ordered = sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0]))[:top]
-    return [{"error": err, "count": len(rows_), "example": rows_[0].id,
-             "example_index": rows_[0].index} for err, rows_ in ordered]
-
-
 def objective_points(pairs: Sequence[Pair], best_over_time: list[dict[str, Any]]
                      ) -> dict[str, list]:
     """Each ended job's first objective at the time it ended (``t``, epoch seconds), oldest

@@ -28,6 +28,7 @@ from workers.record import TaskRecord
 from workers.status import TaskStatus
 from workers.store import Event, Store
 
+from ..failures import group_failures
 from ..jobs import Job
 from ..objective import Objective
 from ..persistence import OptimizerRepository, RowMemo
@@ -36,6 +37,8 @@ from . import aggregate
 
 #: Reason given to a job or an optimization stopped from the dashboard.
 STOP_REASON = "stopped from the dashboard"
+#: Most error groups an optimization page lists.
+FAILURE_GROUPS = 20
 
 
 class NotAnOptimizerError(ValueError):
@@ -228,7 +231,7 @@ def _overview(cache: SnapshotCache, snap: Snapshot, now: float) -> dict[str, Any
         "counts": s.counts, "total": len(s.jobs), "budget": s.budget,
         "best": None if best is None else {"id": best.id, "index": best.index,
                                            "values": best.values},
-        "failures": aggregate.failures(r for _, r in pairs if r.status == TaskStatus.FAILED),
+        "failures": [g.to_dict() for g in group_failures((r for _, r in pairs), FAILURE_GROUPS)],
         "objective_over_time": aggregate.objective_points(pairs, s.best_over_time),
         "parallel": aggregate.parallel(pairs, s.parameter_names, config, objective),
         "importance": aggregate.importance(pairs, s.parameter_names),
@@ -299,8 +302,9 @@ def learning_curves(cache: SnapshotCache, opt_id: str, limit: int = 300) -> dict
 
 
 # ------------------------------------------------------------------- one job
-def job_detail(store: Store, job_id: str) -> dict[str, Any]:
-    """Everything about one job: record fields, parameters, every scalar series, output tail,
+def job_detail(store: Store, job_id: str, *, history: bool = True) -> dict[str, Any]:
+    """Everything about one job: record fields, parameters, the last/min/max of each scalar
+    series (``metrics``) and, with ``history``, every point of them (``scalars``), output tail,
     traceback, artifacts, its row in the optimizer's table (meta) and the chain of jobs it
     continued from with their checkpoints. TaskNotFoundError for an unknown id."""
     rec = store.record(job_id)
@@ -313,7 +317,7 @@ def job_detail(store: Store, job_id: str) -> dict[str, Any]:
         "started": rec.started, "completed": rec.completed, "archived": rec.archived,
         "parameters": rec.parameters,
         "index": None if row is None else row.index, "meta": {} if row is None else row.meta,
-        "metrics": store.metrics(job_id), "scalars": store.history(job_id),
+        "metrics": store.metrics(job_id), "scalars": store.history(job_id) if history else {},
         "artifacts": store.artifacts(job_id),
         "checkpoints": store.checkpoints(job_id),
         "chain": _chain(store, rec),

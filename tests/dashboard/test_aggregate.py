@@ -62,15 +62,6 @@ def test_eta_squared_of_known_groups() -> None:
     assert aggregate._eta_squared(groups, np.array([2.0, 2.0, 2.0, 2.0])) == 0.0
 
 
-def test_failures_grouped_by_first_line_most_frequent_first() -> None:
-    rows = [pair(i, {}, None, "failed", reason=r)[1] for i, r in enumerate(
-        ["ModuleNotFoundError: no x\nmore", "ModuleNotFoundError: no x", "ValueError: bad", ""])]
-    out = aggregate.failures(rows)
-    assert out[0] == {"error": "ModuleNotFoundError: no x", "count": 2, "example": "job0",
-                      "example_index": 0}
-    assert {f["error"] for f in out[1:]} == {"ValueError: bad", "no reason recorded"}
-
-
 def test_sort_jobs_puts_missing_values_last_in_both_directions() -> None:
     pairs = ranked([pair(0, {"x": 2}, 0.5), pair(1, {"x": 1}, 0.1), pair(2, {}, None, "failed"),
                     pair(3, {"x": "a"}, 0.3)])

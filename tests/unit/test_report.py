@@ -87,7 +87,8 @@ def test_summary_ranks_best_first_and_keeps_failed_rows(store: Store, inline_wor
     saved = OptimizerRepository(store)
     progress = saved.progress(opt.id)
     assert (progress.done, progress.best, progress.live) == (6, s.best.values, False)
-    assert "done 6 | running 0 | queued 0 | best 0.0025" in progress.line()
+    assert "done 6 (failed 2) | running 0 | queued 0 | best 0.0025" in progress.line()
+    assert progress.line().endswith("| last failure: job #5 RuntimeError: boom")
     assert [rec.id for rec, _ in saved.list_optimizers()] == [opt.id]
 
 
