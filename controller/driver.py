@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+from workers.app import TrialLabel
 from workers.messages import MESSAGE_KIND
 from workers.record import TaskRecord
 from workers.status import TaskStatus
@@ -367,7 +368,8 @@ class Driver:
         """Send the trial messages of ``jobs`` (persisted as queued) and mark them sent."""
         if not jobs:
             return
-        self.dispatcher.send([j.id for j in jobs], self.config.queue, self.config.opt_id)
+        self.dispatcher.send([j.id for j in jobs], self.config.queue, self.config.opt_id,
+                             {j.id: self._label(j) for j in jobs})
         with self.lock:
             for job in jobs:
                 job.sent = True
@@ -452,7 +454,17 @@ class Driver:
 
     def _resend(self, task_id: str, queue: str, parent: str | None = None) -> None:
         """Send again a trial whose dead attempt the sweep put back in the queue."""
-        self.dispatcher.send([task_id], queue, parent)
+        with self.lock:
+            job = self.scheduler.jobs.get(task_id)
+        self.dispatcher.send([task_id], queue, parent,
+                             {task_id: self._label(job)} if job is not None else None)
+
+    def _label(self, job: Job) -> TrialLabel:
+        """How the job's Celery task shows in Flower: ``trial #3 of optimizer <id>``, with its
+        job id, optimizer id and parameters beside its arguments."""
+        opt = self.config.opt_id
+        return TrialLabel(f"hpq trial #{job.index} of optimizer {opt}",
+                          {"job": job.id, "optimizer": opt, "parameters": job.parameters})
 
     # ------------------------------------------------------------------ resume
     def _take_lease(self) -> None:
