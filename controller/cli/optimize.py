@@ -13,7 +13,7 @@ import click
 from workers.errors import StatusConflictError
 from workers.local import keeps_data
 
-from .. import report
+from .. import summary as summaries
 from ..persistence import OptimizerRepository
 from .base import INTERRUPTED, Command, MultiValue, UsageError, message
 from .inputs import (
@@ -254,7 +254,7 @@ def run_and_report(opt: HyperParameterOptimizer, store: Store, run: RunOptions) 
               f"with: hpq resume {opt.id}" if kept
               else f"hpq: left without waiting; {DATA_GONE}", file=stream)
         return INTERRUPTED
-    summary = report.load_summary(store, opt.id)
+    summary = summaries.load_summary(store, opt.id)
     count = run.top_k if run.top_k is not None else top_count(summary)
     print_top(summary, count)
     print(f"Top {count} experiments are: \n{[j.id for j in summary.top(count)]}")
@@ -273,7 +273,7 @@ def run_and_report(opt: HyperParameterOptimizer, store: Store, run: RunOptions) 
     return 0 if reason is not None else 1
 
 
-def top_count(summary: report.OptimizerSummary) -> int:
+def top_count(summary: summaries.OptimizerSummary) -> int:
     """clearml-param-search's number of results to print: 10, at most the optimizer's
     ``save_top_k_tasks_only`` unless that is -1 (or unset)."""
     keep = summary.config.get("save_top_k_tasks_only")

@@ -22,7 +22,7 @@ from rich.text import Text
 
 from workers.record import TaskRecord
 
-from .. import report
+from .. import summary as summaries
 from ..failures import FailedJob, group_failures
 from ..persistence import Progress
 from ..text import fmt, format_duration, format_values
@@ -77,7 +77,7 @@ def key_values(lines: Sequence[tuple[str, str]]) -> RenderableType:
 
 
 # ================================================================== optimizers
-def print_top(summary: report.OptimizerSummary, k: int, out: TextIO | None = None) -> None:
+def print_top(summary: summaries.OptimizerSummary, k: int, out: TextIO | None = None) -> None:
     """The top-k table (best first)."""
     top = summary.top(k)
     objectives = ", ".join(f"{o['title']}/{o['series']} {o['sign']}"
@@ -125,7 +125,7 @@ def print_optimizers(optimizers: Sequence[tuple[TaskRecord, Progress]],
     show(table(header, rows, indent=2, right=["done", "running", "queued"]), stream)
 
 
-def print_optimizer_status(s: report.OptimizerSummary, out: TextIO | None = None) -> None:
+def print_optimizer_status(s: summaries.OptimizerSummary, out: TextIO | None = None) -> None:
     """One optimizer: status, budgets, job counts and the best job."""
     best = s.best
     controller = "live" if s.live else ("none (resume it with hpq resume)"

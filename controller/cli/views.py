@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from .. import report
+from .. import summary as summaries
 from ..failures import group_failures
 from ..persistence import OptimizerRepository
 from .base import Command, UsageError, message
@@ -99,12 +99,16 @@ def job(job_id: str, lines: int, as_json: bool) -> int:
 @click.option("-o", "--output", metavar="FILE",
               help="file to write ('-' for stdout; default hpq-report-OPTIMIZER_ID.html)")
 def report_page(optimizer_id: str, output: str | None) -> int:
-    """Write an optimizer's report: one self-contained HTML page (no scripts, no links)."""
+    """Write an optimizer's report: one self-contained HTML page with the dashboard's charts,
+    which opens offline (no links to anything outside it)."""
     from workers import get_store
 
-    store = get_store()
-    summary = _summary(store, optimizer_id)
-    page = report.render_html(summary, report.extra_sections(store, summary))
+    from .. import report
+
+    try:
+        summary, page = report.render(get_store(), optimizer_id)
+    except ValueError as exc:
+        raise UsageError(message(exc)) from None
     if output == "-":
         sys.stdout.write(page)
         return 0
@@ -118,8 +122,8 @@ def report_page(optimizer_id: str, output: str | None) -> int:
 
 
 
-def _summary(store: Store, opt_id: str) -> report.OptimizerSummary:
+def _summary(store: Store, opt_id: str) -> summaries.OptimizerSummary:
     try:
-        return report.load_summary(store, opt_id)
+        return summaries.load_summary(store, opt_id)
     except ValueError as exc:
         raise UsageError(message(exc)) from None

@@ -21,7 +21,7 @@ import numpy as np
 
 from ..jobs import Job
 from ..objective import Objective
-from ..report import JobSummary
+from ..summary import JobSummary, dimensions
 
 Pair = tuple[JobSummary, Job]
 
@@ -69,11 +69,12 @@ def parallel(pairs: Sequence[Pair], names: list[str], config: dict[str, Any],
              objective: Objective) -> dict[str, Any]:
     """Axes (one per parameter, then the objective) and one line per ranked job (best first,
     capped at :data:`PARALLEL_CAP`). A categorical axis gives each line its category's
-    position; ``log`` marks log-range parameters."""
+    position (categories in the parameter's order, then any other value); ``log`` marks the
+    parameters whose dimension is on a log scale (:func:`controller.summary.dimensions`)."""
     ranked = [(j, v) for j, _ in pairs if (v := _first(j)) is not None]
     ranked.sort(key=lambda jv: jv[0].rank or 0)
-    logs = {d.get("name") for d in config.get("hyper_parameters", [])
-            if d.get("type") == "LogUniformParameterRange"}
+    dims_of = dimensions(config)
+    logs = {name for name, dim in dims_of.items() if dim.log_scale}
     dims: list[dict[str, Any]] = []
     columns: list[list[float | None]] = []
     for name in names:
@@ -86,7 +87,9 @@ def parallel(pairs: Sequence[Pair], names: list[str], config: dict[str, Any],
                          "log": name in logs and min(present) > 0})
             columns.append([None if v is None else float(v) for v in values])
         else:
-            cats = sorted({_label(v) for v in present})
+            dim = dims_of.get(name)
+            known = [_label(c) for c in (dim.categories or [])] if dim is not None else []
+            cats = list(dict.fromkeys(known + sorted({_label(v) for v in present})))
             pos = {c: i for i, c in enumerate(cats)}
             dims.append({"name": name, "kind": "cat", "categories": cats})
             columns.append([None if v is None else float(pos[_label(v)]) for v in values])

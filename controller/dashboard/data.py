@@ -3,7 +3,7 @@ the saved state.
 
 The pages never touch Redis: they call the functions below, which read an optimizer's saved
 state through :class:`controller.persistence.OptimizerRepository` (load with a memo of parsed
-job rows, one row, progress, listing), summarise it with :func:`controller.report.load_summary`,
+job rows, one row, progress, listing), summarise it with :func:`controller.summary.load_summary`,
 and read task records, metrics, histories, artifacts, checkpoints and events through
 :class:`workers.store.Store` methods.
 
@@ -14,6 +14,8 @@ to the browser is paged, capped or aggregated here, never the whole job table.
 
 from __future__ import annotations
 
+import json
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -32,7 +34,7 @@ from ..failures import group_failures
 from ..jobs import Job
 from ..objective import Objective
 from ..persistence import OptimizerRepository, RowMemo
-from ..report import JobSummary, OptimizerSummary, load_summary
+from ..summary import JobSummary, OptimizerSummary, load_summary
 from . import aggregate
 
 #: Reason given to a job or an optimization stopped from the dashboard.
@@ -47,6 +49,25 @@ class NotAnOptimizerError(ValueError):
 
 class ActionRefusedError(RuntimeError):
     """An action that cannot be carried out in the current state (HTTP 409)."""
+
+
+def to_json(payload: Any) -> str:
+    """``payload`` as compact JSON with non-finite floats as null (a browser's JSON has no NaN
+    or Infinity): what the pages and the static report read."""
+    try:
+        return json.dumps(payload, separators=(",", ":"), allow_nan=False)
+    except ValueError:
+        return json.dumps(_finite(payload), separators=(",", ":"), allow_nan=False)
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
 
 
 # -------------------------------------------------------------------- events
@@ -298,7 +319,8 @@ def learning_curves(cache: SnapshotCache, opt_id: str, limit: int = 300) -> dict
     curves = [(j, c) for j, c in curves if c["x"]]
     started = sum(1 for _, r in snap.pairs if r.started_at is not None)
     return {"title": obj["title"], "series": obj["series"], "sign": obj["sign"],
-            "shown": len(curves), "total": started, **aggregate.align(curves)}
+            "shown": len(curves), "total": started, "sampled": started > limit,
+            **aggregate.align(curves)}
 
 
 # ------------------------------------------------------------------- one job

@@ -10,7 +10,8 @@ import pytest
 from controller.dashboard import aggregate
 from controller.jobs import Job, SeriesStats
 from controller.objective import Objective
-from controller.report import JobSummary
+from controller.parameters import LogUniformParameterRange
+from controller.summary import JobSummary
 from workers.status import TaskStatus
 
 
@@ -80,7 +81,7 @@ def test_sort_jobs_puts_missing_values_last_in_both_directions() -> None:
 def test_parallel_axes_and_a_capped_sample_keeping_the_best() -> None:
     pairs = ranked([pair(i, {"lr": 10 ** -(i % 4), "opt": "ab"[i % 2]}, float(i))
                     for i in range(aggregate.PARALLEL_CAP + 500)])
-    config = {"hyper_parameters": [{"type": "LogUniformParameterRange", "name": "lr"}]}
+    config = {"hyper_parameters": [LogUniformParameterRange("lr", -3, 0).to_dict()]}
     out = aggregate.parallel(pairs, ["lr", "opt"], config, Objective("v", "loss", "min"))
     assert [d["name"] for d in out["dims"]] == ["lr", "opt", "objective"]
     assert out["dims"][0]["log"] and out["dims"][1]["categories"] == ["a", "b"]
