@@ -70,7 +70,8 @@ def parallel(pairs: Sequence[Pair], names: list[str], config: dict[str, Any],
     """Axes (one per parameter, then the objective) and one line per ranked job (best first,
     capped at :data:`PARALLEL_CAP`). A categorical axis gives each line its category's
     position (categories in the parameter's order, then any other value); ``log`` marks the
-    parameters whose dimension is on a log scale (:func:`controller.summary.dimensions`)."""
+    parameters whose dimension is on a log scale (:func:`controller.summary.dimensions`),
+    ``integer`` those whose values are all integers (ticks on integers only)."""
     ranked = [(j, v) for j, _ in pairs if (v := _first(j)) is not None]
     ranked.sort(key=lambda jv: jv[0].rank or 0)
     dims_of = dimensions(config)
@@ -84,7 +85,8 @@ def parallel(pairs: Sequence[Pair], names: list[str], config: dict[str, Any],
             continue
         if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in present):
             dims.append({"name": name, "kind": "num", "min": min(present), "max": max(present),
-                         "log": name in logs and min(present) > 0})
+                         "log": name in logs and min(present) > 0,
+                         "integer": all(isinstance(v, int) for v in present)})
             columns.append([None if v is None else float(v) for v in values])
         else:
             dim = dims_of.get(name)

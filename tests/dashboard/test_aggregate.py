@@ -85,6 +85,10 @@ def test_parallel_axes_and_a_capped_sample_keeping_the_best() -> None:
     out = aggregate.parallel(pairs, ["lr", "opt"], config, Objective("v", "loss", "min"))
     assert [d["name"] for d in out["dims"]] == ["lr", "opt", "objective"]
     assert out["dims"][0]["log"] and out["dims"][1]["categories"] == ["a", "b"]
+    assert not out["dims"][0]["integer"]
+    layers = ranked([pair(i, {"layers": i % 3 + 1}, float(i)) for i in range(6)])
+    dim = aggregate.parallel(layers, ["layers"], {}, Objective("v", "loss", "min"))["dims"][0]
+    assert dim["integer"] and (dim["min"], dim["max"]) == (1, 3)
     assert out["shown"] == aggregate.PARALLEL_CAP and out["total"] == aggregate.PARALLEL_CAP + 500
     assert out["indices"][:3] == [0, 1, 2]  # the best first
     assert out["lines"][1] == [0.1, 1.0, 1.0]  # job 1: lr 0.1, opt "b" (position 1), value 1

@@ -355,7 +355,8 @@
       } else if (dim.log) {
         ticks = logTicks(dim.min, dim.max).map((v) => [v, fmt(v, 3)]);
       } else {
-        ticks = niceTicks(dim.min, dim.max, 7).map((v) => [v, fmt(v, 3)]);
+        ticks = niceTicks(dim.min, dim.max, 7).filter((v) => !dim.integer || Number.isInteger(v))
+          .map((v) => [v, fmt(v, 3)]);
         if (ticks.length < 2) ticks = [[dim.min, fmt(dim.min, 3)]];
       }
       for (const [v, text] of ticks) {
