@@ -1,5 +1,6 @@
 """The quickstart and the examples print a line per failed job (trials run in-process on the
-fakeredis store)."""
+fakeredis store; output is captured at the file descriptor: a trial running in this process
+redirects ``sys.stdout`` while a callback may print)."""
 
 from __future__ import annotations
 
@@ -17,12 +18,12 @@ from .test_report import inline_workers  # noqa: F401 - a fixture
 @pytest.mark.timeout(30)
 def test_quickstart_prints_each_failed_job(store: Store, inline_workers,  # noqa: F811
                                            tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                           capsys: pytest.CaptureFixture[str]) -> None:
+                                           capfd: pytest.CaptureFixture[str]) -> None:
     broken = tmp_path / "train.py"
     broken.write_text("def main(task):\n    import hpq_quickstart_missing_dependency\n")
     monkeypatch.setattr(quickstart, "TRAIN", broken)
     quickstart.main()
-    out = capsys.readouterr().out
+    out = capfd.readouterr().out
     error = "ModuleNotFoundError: No module named 'hpq_quickstart_missing_dependency'"
     failed = [line for line in out.splitlines() if " FAILED: " in line]
     assert len(failed) == 12
@@ -33,13 +34,13 @@ def test_quickstart_prints_each_failed_job(store: Store, inline_workers,  # noqa
 
 @pytest.mark.timeout(30)
 def test_examples_print_failed_and_completed_jobs(store: Store, inline_workers,  # noqa: F811
-                                                  capsys: pytest.CaptureFixture[str]) -> None:
+                                                  capfd: pytest.CaptureFixture[str]) -> None:
     opt = HyperParameterOptimizer(
         common.base_task(**{"General/epochs": 2}).id, [], "validation", "loss",
         optimizer_class=Mapping, values=[{"General/lr": 0.0}, {"General/lr": 0.1}],
         max_number_of_concurrent_tasks=1, pool_period_min=0.001, store=store)
     common.run(opt)
-    lines = capsys.readouterr().out.splitlines()
+    lines = capfd.readouterr().out.splitlines()
     failed = [line for line in lines if "FAILED" in line]
     assert len(failed) == 1 and failed[0].startswith("job ") and " lr=0 FAILED" in failed[0]
     assert failed[0].endswith(f"FAILED: ValueError: math domain error  (details: hpq job "
