@@ -20,6 +20,7 @@ import pytest
 
 from controller.persistence import OptimizerRepository
 from tests.helpers import wait_until
+from tests.integration.hpo_trials import release_and_kill
 from tests.integration.test_optimizer_real import (  # noqa: F401 - an autouse fixture
     CONTROLLER,
     _drop_queue_keys,
@@ -51,21 +52,23 @@ def _running(workdir: Path) -> set[str]:
     return {p.name.split("-")[1] for p in workdir.glob("ran-*")}
 
 
-def _gated_base(workdir: Path) -> Task:
-    return Task.create("interrupt", "gated", entry_point="tests.integration.hpo_trials:gated",
-                       parameters={"General/x": 0.5, "General/gate_dir": str(workdir)})
+def _gated_base(tmp_path: Path) -> tuple[Path, Task]:
+    """The gate directory of the trials, and their base task."""
+    workdir = tmp_path / "gates"
+    workdir.mkdir()
+    return workdir, Task.create("interrupt", "gated",
+                                entry_point="tests.integration.hpo_trials:gated",
+                                parameters={"General/x": 0.5, "General/gate_dir": str(workdir)})
 
 
 @pytest.mark.timeout(150)
 def test_ctrl_c_in_wait_leaves_an_optimizer_that_hpq_resume_continues(
         real_store: Store, queue: str, local_workers: Any, tmp_path: Path) -> None:
-    workdir = tmp_path / "gates"
-    workdir.mkdir()
+    workdir, base = _gated_base(tmp_path)
     log = tmp_path / "controller.log"
-    base = _gated_base(workdir)
-    controller = _start([str(CONTROLLER), "create", base.id, queue, str(workdir)], log)
-    procs = [controller]
-    try:
+    with release_and_kill(workdir) as procs:
+        controller = _start([str(CONTROLLER), "create", base.id, queue, str(workdir)], log)
+        procs.append(controller)
         opt_id = wait_until(lambda: (workdir / "optimizer_id").exists()
                             and (workdir / "optimizer_id").read_text(), 60, "the optimizer")
         wait_until(lambda: _running(workdir) == {"0.5", "0.4"}, 60, "two running jobs")
@@ -86,12 +89,6 @@ def test_ctrl_c_in_wait_leaves_an_optimizer_that_hpq_resume_continues(
         procs.append(resumed)
         (workdir / "release-all").write_text("")
         assert resumed.wait(timeout=90) == 0, (tmp_path / "resume.log").read_text()
-    finally:
-        (workdir / "release-all").write_text("")
-        for proc in procs:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
     out = (tmp_path / "resume.log").read_text()
     assert f"optimizer {opt_id}: total_max_jobs reached" in out
     children = Task.get_tasks(parent=opt_id)
@@ -103,18 +100,16 @@ def test_ctrl_c_in_wait_leaves_an_optimizer_that_hpq_resume_continues(
 @pytest.mark.timeout(150)
 def test_ctrl_c_in_hpq_optimize_stops_and_hpq_resume_continues(
         real_store: Store, queue: str, local_workers: Any, tmp_path: Path) -> None:
-    workdir = tmp_path / "gates"
-    workdir.mkdir()
+    workdir, base = _gated_base(tmp_path)
     log = tmp_path / "optimize.log"
-    base = _gated_base(workdir)
     search = ('{"type": "DiscreteParameterRange", "name": "x", '
               '"values": [0.5, 0.4, 0.3, 0.2]}')
-    optimize = _hpq("optimize", "--task-id", base.id, "--params-search", search,
-                    "--objective-metric-title", "val", "--objective-metric-series", "loss",
-                    "--optimizer-class", "GridSearch", "--max-number-of-concurrent-tasks", "2",
-                    "--queue", queue, "--pool-period-min", "0.01", log=log)
-    procs = [optimize]
-    try:
+    with release_and_kill(workdir) as procs:
+        optimize = _hpq("optimize", "--task-id", base.id, "--params-search", search,
+                        "--objective-metric-title", "val", "--objective-metric-series", "loss",
+                        "--optimizer-class", "GridSearch", "--max-number-of-concurrent-tasks",
+                        "2", "--queue", queue, "--pool-period-min", "0.01", log=log)
+        procs.append(optimize)
         wait_until(lambda: _running(workdir) == {"0.5", "0.4"}, 60, "two running jobs")
         opt_id = log.read_text().split("hpq: optimizer ")[1].split()[0]
         optimize.send_signal(signal.SIGINT)
@@ -129,12 +124,6 @@ def test_ctrl_c_in_hpq_optimize_stops_and_hpq_resume_continues(
         wait_until(lambda: _running(workdir) >= {"0.3", "0.2"}, 60, "the other two jobs")
         (workdir / "release-all").write_text("")
         assert resumed.wait(timeout=60) == 0, (tmp_path / "resume.log").read_text()
-    finally:
-        (workdir / "release-all").write_text("")
-        for proc in procs:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
     assert f"optimizer {opt_id}: search space exhausted" in (tmp_path / "resume.log").read_text()
     statuses = {f"{t.get_parameter('x'):g}": t.status for t in Task.get_tasks(parent=opt_id)}
     assert statuses == {"0.5": TaskStatus.STOPPED, "0.4": TaskStatus.STOPPED,
