@@ -427,15 +427,13 @@ class HyperParameterOptimizer:
         assert driver is not None
         reason = driver.end_reason or (f"controller error: {driver.error}" if driver.error
                                        else "ended")
-        if driver.detached:  # the optimization goes on: no final report, no final status
-            with self._lock:
-                state = replace(driver.state(), saved_at=time.time())
-            self._saved.save_state(self._opt_id, state)
-            if self._local_workers is not None:
-                self._local_workers.stop()
-            return
-        if isinstance(driver.error, LeaseHeldError):
-            # another controller drives this optimizer: its state and report are not ours
+        if driver.detached or isinstance(driver.error, LeaseHeldError):
+            # detached: the optimization goes on (its state is saved; no final report, no
+            # final status); a lease held: another controller drives it (its state is not ours)
+            if driver.detached:
+                with self._lock:
+                    state = replace(driver.state(), saved_at=time.time())
+                self._saved.save_state(self._opt_id, state)
             if self._local_workers is not None:
                 self._local_workers.stop()
             return

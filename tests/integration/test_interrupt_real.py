@@ -107,8 +107,9 @@ def test_ctrl_c_in_hpq_optimize_stops_and_hpq_resume_continues(
     with release_and_kill(workdir) as procs:
         optimize = _hpq("optimize", "--task-id", base.id, "--params-search", search,
                         "--objective-metric-title", "val", "--objective-metric-series", "loss",
-                        "--optimizer-class", "GridSearch", "--max-number-of-concurrent-tasks",
-                        "2", "--queue", queue, "--pool-period-min", "0.01", log=log)
+                        "--objective-metric-sign", "min", "--optimizer-class", "GridSearch",
+                        "--max-number-of-concurrent-tasks", "2", "--queue", queue,
+                        "--pool-period-min", "0.01", log=log)
         procs.append(optimize)
         wait_until(lambda: _running(workdir) == {"0.5", "0.4"}, 60, "two running jobs")
         opt_id = log.read_text().split("hpq: optimizer ")[1].split()[0]

@@ -24,7 +24,7 @@ def optimize(store: Store, mode: str, *extra: str) -> int:
     return main(["optimize", "--task-id", base.id, "--params-search", X,
                  "--params-override", json.dumps({"mode": mode}),
                  "--objective-metric-title", "val", "--objective-metric-series", "loss",
-                 "--optimizer-class", "GridSearch", "--max-number-of-concurrent-tasks", "1",
+                 "--objective-metric-sign", "min", "--optimizer-class", "GridSearch", "--max-number-of-concurrent-tasks", "1",
                  "--pool-period-min", "0.001", *extra])
 
 
