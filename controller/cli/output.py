@@ -118,11 +118,12 @@ def print_optimizers(optimizers: Sequence[tuple[TaskRecord, Progress]],
     print(f"optimizers ({len(optimizers)}):", file=stream)
     if not optimizers:
         return
-    header = ["id", "status", "done", "running", "queued", "best", "elapsed", "live", "name"]
-    rows = [[rec.id, rec.status.value, p.done, p.running, p.queued,
+    header = ["id", "status", "done", "failed", "running", "queued", "best", "elapsed", "live",
+              "name"]
+    rows = [[rec.id, rec.status.value, p.done, p.failed, p.running, p.queued,
              format_values(p.best), format_duration(p.elapsed_seconds),
              "yes" if p.live else "no", rec.name] for rec, p in optimizers]
-    show(table(header, rows, indent=2, right=["done", "running", "queued"]), stream)
+    show(table(header, rows, indent=2, right=["done", "failed", "running", "queued"]), stream)
 
 
 def print_optimizer_status(s: summaries.OptimizerSummary, out: TextIO | None = None) -> None:

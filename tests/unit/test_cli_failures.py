@@ -63,6 +63,9 @@ def test_every_view_says_that_all_jobs_failed(store: Store, inline_workers,  # n
     assert top["failures"] == [{"error": ERROR, "count": 4, "example": example,
                                 "example_index": 0}]
 
+    assert main(["status"]) == 0
+    row = next(line for line in capsys.readouterr().out.splitlines() if opt_id in line)
+    assert row.split()[1:6] == ["completed", "4", "4", "0", "0"]  # done, failed, running, queued
     assert main(["status", opt_id]) == 0
     out = capsys.readouterr().out
     assert f"completed ({reason})" in out and re.search(r"\njobs +4: failed 4\n", out)
