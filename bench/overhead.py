@@ -164,8 +164,9 @@ class RecordingDispatcher:
         self._send = send or self.celery.send
         self.times: dict[str, float] = {}
 
-    def send(self, task_ids: list[str], queue: str, parent: str | None = None) -> None:
-        self._send(task_ids, queue, parent)
+    def send(self, task_ids: list[str], queue: str, parent: str | None = None,
+             labels: Any = None) -> None:
+        self._send(task_ids, queue, parent, labels)
         now = time.time()
         for task_id in task_ids:
             self.times[task_id] = now
@@ -384,7 +385,7 @@ def child_scale(args: argparse.Namespace) -> None:
             time.sleep(0.02)
         base = make_base_task(store)
         rec = RecordingDispatcher(
-            store, send=lambda ids, q, parent=None: store.redis.lpush(fake_q, *ids))
+            store, send=lambda ids, q, parent=None, labels=None: store.redis.lpush(fake_q, *ids))
         opt = make_optimizer(store, base.id, n, concurrency, "unused", rec)
         rss_before_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         stats0 = _commandstats(store.redis)

@@ -13,11 +13,11 @@ with :func:`set_dispatcher` (as :func:`workers.set_store` does for the store).
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from queue import SimpleQueue
 from typing import Protocol
 
-from workers.app import send_trials
+from workers.app import TrialLabel, send_trials
 from workers.runner import TrialRunner
 from workers.store import Store
 
@@ -25,8 +25,10 @@ from workers.store import Store
 class Dispatcher(Protocol):
     """The loop's side effects on trials (each may be called from the loop's threads)."""
 
-    def send(self, task_ids: Sequence[str], queue: str, parent: str | None = None) -> None:
-        """Have the trials of ``task_ids`` (queued children of ``parent``) run from ``queue``."""
+    def send(self, task_ids: Sequence[str], queue: str, parent: str | None = None,
+             labels: Mapping[str, TrialLabel] | None = None) -> None:
+        """Have the trials of ``task_ids`` (queued children of ``parent``) run from ``queue``;
+        ``labels`` (by task id) name them where the transport can show it (Flower)."""
 
     def stop(self, task_id: str, parent: str | None, reason: str) -> None:
         """Ask a trial to stop (at once while queued, cooperatively while it runs)."""
@@ -51,8 +53,9 @@ class StoreDispatcher:
 class CeleryDispatcher(StoreDispatcher):
     """Trial messages to Celery workers (one round trip per batch where kombu can batch)."""
 
-    def send(self, task_ids: Sequence[str], queue: str, parent: str | None = None) -> None:
-        send_trials(task_ids, queue, parent)
+    def send(self, task_ids: Sequence[str], queue: str, parent: str | None = None,
+             labels: Mapping[str, TrialLabel] | None = None) -> None:
+        send_trials(task_ids, queue, parent, labels)
 
 
 class InProcessDispatcher(StoreDispatcher):
@@ -75,7 +78,8 @@ class InProcessDispatcher(StoreDispatcher):
         self._unfinished = 0
         self._idle = threading.Condition()
 
-    def send(self, task_ids: Sequence[str], queue: str, parent: str | None = None) -> None:
+    def send(self, task_ids: Sequence[str], queue: str, parent: str | None = None,
+             labels: Mapping[str, TrialLabel] | None = None) -> None:
         for task_id in task_ids:
             self.run_trial(task_id)
 

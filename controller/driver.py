@@ -10,9 +10,11 @@ One pass of the loop:
    changed job-table rows, the strategy's and scheduler's state and the cursor -- so a controller
    killed at any point resumes consistently;
 4. carry out the side effects through its :class:`~controller.dispatch.Dispatcher`: send new
-   jobs, stop jobs, archive/restore; run the callback.
+   jobs, stop jobs, archive/restore; run the callbacks; log the scheduler's warnings.
 
 Exactly one controller drives an optimizer at a time (a lease in Redis, renewed by the loop).
+:meth:`Driver.request_detach` ends a session without ending the optimization (its jobs go on):
+the pass is saved and the lease released, so that a resume takes over at once.
 """
 
 from __future__ import annotations
@@ -25,10 +27,12 @@ import threading
 import time
 import traceback
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
+from workers.app import TrialLabel
 from workers.messages import MESSAGE_KIND
 from workers.record import TaskRecord
 from workers.status import TaskStatus
@@ -54,6 +58,8 @@ LEASE_TTL = 10.0
 #: Lease owner prefix of a controller run as an attempt of its optimizer task.
 ATTEMPT_OWNER = "attempt:"
 Callback = Callable[[str, Any, Any, dict, str | None], None]
+#: ``job_failed_callback(job_id, reason, job_parameters)``
+FailureCallback = Callable[[str, str, dict], None]
 
 
 class LeaseHeldError(RuntimeError):
@@ -79,6 +85,7 @@ class Driver:
 
     def __init__(self, store: Store, scheduler: Scheduler, config: DriverConfig, *,
                  dispatcher: Dispatcher, callback: Callback | None = None,
+                 failure_callback: FailureCallback | None = None,
                  deadline: Callable[[], float | None] = lambda: None,
                  clock: Callable[[], float] = time.time, lock: threading.RLock | None = None,
                  cursor: str = "0-0", attempt: str = "") -> None:
@@ -88,6 +95,7 @@ class Driver:
         self.scheduler = scheduler
         self.config = config
         self.callback = callback
+        self.failure_callback = failure_callback
         self.deadline = deadline
         self.clock = clock
         self.lock = lock or threading.RLock()
@@ -99,6 +107,9 @@ class Driver:
         self.stop_reason: str | None = None
         self.end_reason: str | None = None
         self.error: BaseException | None = None
+        #: the session ended by :meth:`request_detach` (the optimization goes on)
+        self.detached = False
+        self._detach = False
         self._dirty: set[str] = set()
         self._best: list[BestPoint] = []
         self._best_id: str | None = None
@@ -120,6 +131,13 @@ class Driver:
         """Ask the loop to end: every job is stopped, then the loop finishes (wakes it now)."""
         self.stop_reason = reason
         self.store.post_control(self.config.opt_id, "stop")
+
+    def request_detach(self) -> None:
+        """Ask the loop to end this session and leave the optimization as it is (queued and
+        running jobs go on): it saves its pass, releases the lease and returns (wakes it now).
+        Callbacks still due run in the session that resumes it."""
+        self._detach = True
+        self.store.post_control(self.config.opt_id, "wake")
 
     def run(self) -> None:
         """Thread target: drive the optimization until it is over."""
@@ -154,6 +172,8 @@ class Driver:
             for event in events:
                 self.cursor = event.id
                 out.extend(self._apply_event(event, now))
+            if self._detach:
+                return self._detach_now(out)
             if self.stop_reason and not self.scheduler.ending:
                 self.scheduler.end(self.stop_reason, out)
             housekeeping = now >= self._next_housekeeping
@@ -163,10 +183,11 @@ class Driver:
             self._track_best(out, now)
             if self.callback is None:
                 # nothing to call: the notified flags go out with this pass's rows
-                for note in out.notify:
-                    self.scheduler.jobs[note.job_id].notified = True
-                    out.dirty.add(note.job_id)
+                self._mark_notified(note.job_id for note in out.notify)
                 out.notify.clear()
+            if self.failure_callback is None:
+                self._mark_notified(out.failed)
+                out.failed.clear()
             done = self.scheduler.done
             if done is None and self.scheduler.ending:
                 done = self._drain_timeout(now)
@@ -176,8 +197,8 @@ class Driver:
             # read again from the saved cursor. Saved before any side effect, at housekeeping
             # (so the job table lags by a housekeeping period at most) and at the end.
             writes = None
-            if (new_jobs or out.stops or out.archives or out.notify or out.replies
-                    or done is not None or housekeeping):
+            if (new_jobs or out.stops or out.archives or out.notify or out.failed
+                    or out.replies or done is not None or housekeeping):
                 writes = self._collect_writes(dirty, out.replies)
             else:
                 self._dirty |= dirty
@@ -188,6 +209,24 @@ class Driver:
         if housekeeping:
             self._housekeeping(now)
         return done is not None
+
+    def _mark_notified(self, job_ids: Iterable[str]) -> None:
+        """Set the notified flag of jobs that need no callback (call under the lock); the
+        flags are saved with the pass's rows."""
+        for job_id in job_ids:
+            self.scheduler.jobs[job_id].notified = True
+            self._dirty.add(job_id)
+
+    def _detach_now(self, out: Outcome) -> bool:
+        """End the session (called under the lock): save the pass, carry out its stops and
+        archive flags; its callbacks are left to the next session (their flags stay unset)."""
+        out.notify.clear()
+        out.failed.clear()
+        writes = self._collect_writes(out.dirty, out.replies)
+        self.detached = True
+        self._persist([], *writes)
+        self._carry_out(out)
+        return True
 
     def _apply_event(self, event: Event, now: float) -> Outcome:
         if event.kind == "status":
@@ -329,7 +368,8 @@ class Driver:
         """Send the trial messages of ``jobs`` (persisted as queued) and mark them sent."""
         if not jobs:
             return
-        self.dispatcher.send([j.id for j in jobs], self.config.queue, self.config.opt_id)
+        self.dispatcher.send([j.id for j in jobs], self.config.queue, self.config.opt_id,
+                             {j.id: self._label(j) for j in jobs})
         with self.lock:
             for job in jobs:
                 job.sent = True
@@ -337,6 +377,8 @@ class Driver:
 
     def _carry_out(self, out: Outcome) -> None:
         opt = self.config.opt_id
+        for warning in out.warnings:
+            log.warning("optimizer %s: %s", opt, warning)
         for stop in out.stops:
             self.dispatcher.stop(stop.job_id, opt, stop.reason)
         for change in out.archives:
@@ -344,27 +386,50 @@ class Driver:
         if out.notify:
             self._notify(*(note.job_id for note in out.notify),
                          best={note.job_id: note.best for note in out.notify})
+        if out.failed:
+            self._notify_failed(*out.failed)
 
     def _notify(self, *job_ids: str, best: dict[str, str | None] | None = None) -> None:
-        """Run the callback of each job (once), then save their ``notified`` flags. ``best``:
-        the best job when each ended (default: the best job now)."""
+        """Run the completion callback of each job (once), then save their ``notified`` flags.
+        ``best``: the best job when each ended (default: the best job now)."""
+        def call(job: Job) -> Callable[[], None] | None:
+            values = job.objective_values(self.scheduler.objective)
+            if self.callback is None or values is None:
+                return None
+            callback, single = self.callback, len(values) == 1
+            iterations = job.objective_iterations()
+            top = (best or {}).get(job.id) or self.scheduler.leaderboard.best()
+            return partial(callback, job.id, values[0] if single else values,
+                           iterations[0] if single else iterations, dict(job.parameters), top)
+
+        self._once(job_ids, call, "job_complete_callback")
+
+    def _notify_failed(self, *job_ids: str) -> None:
+        """Run the failure callback of each failed job (once), then save their flags."""
+        def call(job: Job) -> Callable[[], None] | None:
+            if self.failure_callback is None:
+                return None
+            return partial(self.failure_callback, job.id, job.reason, dict(job.parameters))
+
+        self._once(job_ids, call, "job_failed_callback")
+
+    def _once(self, job_ids: Iterable[str], prepare: Callable[[Job], Callable[[], None] | None],
+              name: str) -> None:
+        """For each job not notified yet: ``prepare(job)`` under the lock, then its call
+        outside it (a callback that raises is logged); then the ``notified`` flags are set and
+        saved in one write."""
         rows = []
         for job_id in job_ids:
             with self.lock:
                 job = self.scheduler.jobs[job_id]
                 if job.notified:
                     continue
-                values = job.objective_values(self.scheduler.objective)
-                iterations = job.objective_iterations()
-                top = (best or {}).get(job_id) or self.scheduler.leaderboard.best()
-                params = dict(job.parameters)
-            if self.callback is not None and values is not None:
-                single = len(values) == 1
+                call = prepare(job)
+            if call is not None:
                 try:
-                    self.callback(job_id, values[0] if single else values,
-                                  iterations[0] if single else iterations, params, top)
+                    call()
                 except Exception:  # a user callback never stops the optimizer
-                    log.exception("job_complete_callback raised for job %s", job_id)
+                    log.exception("%s raised for job %s", name, job_id)
             with self.lock:
                 job.notified = True
             rows.append(job)
@@ -389,7 +454,17 @@ class Driver:
 
     def _resend(self, task_id: str, queue: str, parent: str | None = None) -> None:
         """Send again a trial whose dead attempt the sweep put back in the queue."""
-        self.dispatcher.send([task_id], queue, parent)
+        with self.lock:
+            job = self.scheduler.jobs.get(task_id)
+        self.dispatcher.send([task_id], queue, parent,
+                             {task_id: self._label(job)} if job is not None else None)
+
+    def _label(self, job: Job) -> TrialLabel:
+        """How the job's Celery task shows in Flower: ``trial #3 of optimizer <id>``, with its
+        job id, optimizer id and parameters beside its arguments."""
+        opt = self.config.opt_id
+        return TrialLabel(f"hpq trial #{job.index} of optimizer {opt}",
+                          {"job": job.id, "optimizer": opt, "parameters": job.parameters})
 
     # ------------------------------------------------------------------ resume
     def _take_lease(self) -> None:
@@ -431,6 +506,8 @@ class Driver:
                           if not j.notified and j.status in (TaskStatus.COMPLETED,
                                                              TaskStatus.STOPPED)
                           and j.objective_values(sched.objective) is not None]
+            failed = [j.id for j in sorted(finished, key=lambda j: j.index)
+                      if not j.notified and j.status == TaskStatus.FAILED]
         for job_id, reason in stops:
             self.dispatcher.stop(job_id, opt, reason)
         if sched.save_top_k is not None and finished:
@@ -440,6 +517,7 @@ class Driver:
                     self.dispatcher.archive(job.id, job.archived)
         for job_id in unnotified:
             self._notify(job_id)
+        self._notify_failed(*failed)
         with self.lock:
             pending = [j for j in self.scheduler.active.values() if not j.sent]
         if not pending:

@@ -31,7 +31,7 @@ from workers.task import short_name
 
 from .objective import Objective
 from .persistence import OptimizerRepository
-from .report import optimizer_record
+from .summary import optimizer_record
 
 FORMATS = ("csv", "json")
 

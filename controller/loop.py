@@ -16,6 +16,10 @@ Semantics (where ClearML differs, see the README):
   ranks, and the callback is notified once. Failed jobs and jobs without the objective never rank.
 * ``save_top_k`` archives finished jobs ranked below k (never running ones) and restores a job
   that climbs back into the top k.
+* Failures: ``max_failed_jobs`` ends the optimization once that many jobs failed; when the first
+  :data:`FIRST_FAILURES` jobs to end all failed with one error, the outcome carries a warning; an
+  optimization that ends by itself (job limit, exhausted space, a stalled strategy) with every
+  job failed ends with ``all N jobs failed: <most common error>``.
 """
 
 from __future__ import annotations
@@ -29,11 +33,15 @@ from workers.outcomes import ScalarStats
 from workers.status import TaskStatus
 
 from .budget import Budget, ComputeMeter
+from .failures import JobFailure, error_line
 from .jobs import Job, SeriesStats
 from .objective import MultiObjective
 from .ranking import Leaderboard
 from .stopping import Action, EndOptimization, StopJob, StoppingPolicy
 from .strategies.base import WAIT, Decision, SearchStrategy, Suggestion
+
+#: How many jobs must end, all failed with the same error, before the scheduler warns.
+FIRST_FAILURES = 3
 
 
 @dataclass(frozen=True)
@@ -71,6 +79,10 @@ class Outcome:
     notify: list[Notify] = field(default_factory=list)
     replies: list[Reply] = field(default_factory=list)
     dirty: set[str] = field(default_factory=set)
+    #: failed jobs whose failure callback is due (once each)
+    failed: list[str] = field(default_factory=list)
+    #: what the driver logs as warnings
+    warnings: list[str] = field(default_factory=list)
 
     def extend(self, other: Outcome) -> None:
         self.stops += other.stops
@@ -78,6 +90,8 @@ class Outcome:
         self.notify += other.notify
         self.replies += other.replies
         self.dirty |= other.dirty
+        self.failed += other.failed
+        self.warnings += other.warnings
 
 
 class Scheduler:
@@ -85,9 +99,12 @@ class Scheduler:
 
     def __init__(self, strategy: SearchStrategy, objective: MultiObjective, *,
                  concurrency: int, budget: Budget, time_limit_per_job: float | None = None,
-                 policies: Sequence[StoppingPolicy] = (), save_top_k: int | None = None) -> None:
+                 policies: Sequence[StoppingPolicy] = (), save_top_k: int | None = None,
+                 max_failed_jobs: int | None = None) -> None:
         if concurrency < 1:
             raise ValueError(f"max_number_of_concurrent_tasks must be >= 1, got {concurrency}")
+        if max_failed_jobs is not None and max_failed_jobs < 1:
+            raise ValueError(f"max_failed_jobs must be >= 1 or None, got {max_failed_jobs}")
         self.strategy = strategy
         self.objective = objective
         self.concurrency = concurrency
@@ -95,6 +112,7 @@ class Scheduler:
         self.time_limit_per_job = time_limit_per_job
         self.policies = list(policies)
         self.save_top_k = save_top_k if save_top_k and save_top_k > 0 else None
+        self.max_failed_jobs = max_failed_jobs
         self.jobs: dict[str, Job] = {}
         self.active: dict[str, Job] = {}
         self.leaderboard = Leaderboard(objective)
@@ -104,7 +122,12 @@ class Scheduler:
         self.exhausted = False
         self.stalled = False
         self.ending: str | None = None
+        #: failed jobs by error (:func:`~controller.failures.error_line`), and the latest one
+        self.errors: Counter[str] = Counter()
+        self.last_failure: JobFailure | None = None
         self._stop_requested: set[str] = set()
+        # the error of each of the first FIRST_FAILURES jobs to end (None: it did not fail)
+        self._first_endings: list[str | None] = []
 
     # ------------------------------------------------------------------ launching
     @property
@@ -232,6 +255,9 @@ class Scheduler:
         self.active.pop(job.id, None)
         self.compute.add_finished(job, now)
         self.counts[job.status.value] += 1
+        if job.status == TaskStatus.FAILED:
+            self._failed(job, out)
+        self._note_first_ending(job, out)
         self.strategy.on_trial_complete(job.as_trial(self.objective))
         values = job.objective_values(self.objective)
         if values is not None and job.status in (TaskStatus.COMPLETED, TaskStatus.STOPPED):
@@ -241,6 +267,37 @@ class Scheduler:
         counts = {**self.counts, "total": self.created}
         for policy in self.policies:
             self._apply(policy.on_job_end(job.id, job.status.value, counts), out)
+
+    def _failed(self, job: Job, out: Outcome) -> None:
+        error = error_line(job.reason)
+        self.errors[error] += 1
+        self.last_failure = JobFailure(job.id, job.index, error)
+        out.failed.append(job.id)
+        failed = self.counts[TaskStatus.FAILED.value]
+        if self.max_failed_jobs is not None and failed >= self.max_failed_jobs:
+            top, count = self.top_error()
+            self.end(f"max_failed_jobs ({self.max_failed_jobs}) reached: {failed} jobs failed; "
+                     f"most common error ({count}): {top}", out)
+
+    def _note_first_ending(self, job: Job, out: Outcome) -> None:
+        """Warn once when the first :data:`FIRST_FAILURES` jobs to end all failed alike."""
+        if len(self._first_endings) >= FIRST_FAILURES:
+            return
+        failed = job.status == TaskStatus.FAILED
+        self._first_endings.append(error_line(job.reason) if failed else None)
+        if len(self._first_endings) == FIRST_FAILURES and \
+                len(set(self._first_endings)) == 1 and self._first_endings[0] is not None:
+            out.warnings.append(
+                f"the first {FIRST_FAILURES} jobs all failed with the same error: "
+                f"{self._first_endings[0]} (see hpq job {job.id}); the optimization goes on "
+                "(max_failed_jobs ends it early)")
+
+    def top_error(self) -> tuple[str, int]:
+        """The most common error of the failed jobs and its count (ties: by error text);
+        ``("", 0)`` when no job failed."""
+        if not self.errors:
+            return "", 0
+        return min(self.errors.items(), key=lambda kv: (-kv[1], kv[0]))
 
     # --------------------------------------------------------------- housekeeping
     def housekeeping(self, now: float, deadline: float | None = None) -> Outcome:
@@ -275,13 +332,24 @@ class Scheduler:
         if self.ending:
             return self.ending
         if self.exhausted:
-            return "search space exhausted"
-        if self.stalled:
-            return f"{type(self.strategy).__name__} waits for results but no job is running"
-        left = self.budget.jobs_left(self.created)
-        if left == 0:
-            return "total_max_jobs reached"
-        return None
+            reason = "search space exhausted"
+        elif self.stalled:
+            reason = f"{type(self.strategy).__name__} waits for results but no job is running"
+        elif self.budget.jobs_left(self.created) == 0:
+            reason = "total_max_jobs reached"
+        else:
+            return None
+        return self._all_failed() or reason
+
+    def _all_failed(self) -> str | None:
+        """``all N jobs failed: <most common error>`` when every job failed, else None."""
+        n = self.created
+        if not n or self.counts[TaskStatus.FAILED.value] != n:
+            return None
+        error, count = self.top_error()
+        others = len(self.errors) - 1
+        detail = f" ({count} of them; {others} other error{'s' * (others > 1)})" if others else ""
+        return f"all {n} jobs failed: {error}{detail}"
 
     def compute_seconds(self, now: float) -> float:
         return self.compute.total(self.active.values(), now)
@@ -342,3 +410,11 @@ class Scheduler:
         self.iterations_used = iterations_used
         self.ending = ending
         self.exhausted = exhausted
+        ended = sorted((j for j in self.jobs.values() if j.status.is_final),
+                       key=lambda j: (j.ended_at or 0.0, j.index))
+        for job in ended:
+            if job.status == TaskStatus.FAILED:
+                self.errors[error_line(job.reason)] += 1
+                self.last_failure = JobFailure(job.id, job.index, error_line(job.reason))
+        self._first_endings = [error_line(j.reason) if j.status == TaskStatus.FAILED else None
+                               for j in ended[:FIRST_FAILURES]]

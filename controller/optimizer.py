@@ -7,9 +7,11 @@ the README's "Differences from ClearML" lists what hpqueue does instead.
 
 from __future__ import annotations
 
+import atexit
 import importlib
 import json
 import logging
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -25,7 +27,7 @@ from workers.task import DEFAULT_SECTION, Task, new_task_id
 
 from .budget import Budget
 from .dispatch import Dispatcher, get_dispatcher
-from .driver import Callback, Driver, DriverConfig, LeaseHeldError
+from .driver import Callback, Driver, DriverConfig, FailureCallback, LeaseHeldError
 from .loop import Scheduler
 from .objective import MultiObjective, Objective
 from .parameters import Parameter, SearchSpace
@@ -66,6 +68,7 @@ class OptimizerConfig:
     min_iteration_per_job: int | None = None
     max_iteration_per_job: int | None = None
     seed: int | None = None
+    max_failed_jobs: int | None = None
 
 
 def _positive(name: str, value: Any, *, integer: bool = False, allow_none: bool = True) -> Any:
@@ -106,7 +109,8 @@ class HyperParameterOptimizer:
     """Clone a base task, launch parameterised jobs on Celery, follow results, keep the best.
 
     Args mirror ClearML's ``HyperParameterOptimizer``; additionally ``early_stopping`` (a list of
-    :mod:`controller.stopping` policies or their dicts), ``store`` (a :class:`workers.Store`;
+    :mod:`controller.stopping` policies or their dicts), ``max_failed_jobs`` (end the optimization
+    once that many jobs failed; None: never), ``store`` (a :class:`workers.Store`;
     default: ``HPQ_REDIS_URL`` or the local mode) and ``dispatcher`` (how trials are sent,
     stopped and archived: a :class:`controller.dispatch.Dispatcher`; default: the process's,
     Celery unless :func:`controller.dispatch.set_dispatcher` installed another).
@@ -132,8 +136,8 @@ class HyperParameterOptimizer:
                  auto_connect_task: bool | Task = True, always_create_task: bool = False,
                  spawn_project: str | None = None, save_top_k_tasks_only: int | None = None,
                  *, early_stopping: Iterable[StoppingPolicy | Mapping[str, Any]] | None = None,
-                 store: Store | None = None, dispatcher: Dispatcher | None = None,
-                 **optimizer_kwargs: Any) -> None:
+                 max_failed_jobs: int | None = None, store: Store | None = None,
+                 dispatcher: Dispatcher | None = None, **optimizer_kwargs: Any) -> None:
         self._store = store or get_store()
         self._dispatcher = dispatcher
         objective = MultiObjective.build(objective_metric_title, objective_metric_series,
@@ -162,7 +166,8 @@ class HyperParameterOptimizer:
             compute_time_limit=compute_time_limit, save_top_k_tasks_only=save_top_k_tasks_only,
             spawn_project=spawn_project,
             early_stopping=[p.to_dict() for p in build_policies(early_stopping)],
-            seed=seed, **{k: v for k, v in loop_kwargs.items() if v is not None})
+            seed=seed, max_failed_jobs=max_failed_jobs,
+            **{k: v for k, v in loop_kwargs.items() if v is not None})
         opt_task = auto_connect_task if isinstance(auto_connect_task, Task) else None
         if opt_task is None:
             opt_task = Task.current_task()
@@ -215,7 +220,7 @@ class HyperParameterOptimizer:
                           config.compute_time_limit),
             time_limit_per_job=config.time_limit_per_job,
             policies=build_policies(config.early_stopping),
-            save_top_k=config.save_top_k_tasks_only)
+            save_top_k=config.save_top_k_tasks_only, max_failed_jobs=config.max_failed_jobs)
         self._lock = threading.RLock()
         self._results = ResultsView(store, self._scheduler, self._lock, space.names)
         strategy.bind(self._context())
@@ -230,6 +235,7 @@ class HyperParameterOptimizer:
         self._thread: threading.Thread | None = None
         self._done = threading.Event()
         self._started_at: float | None = None
+        self._told_resume = False
         self._elapsed_before = 0.0
         self._cursor = "0-0"
         if resume:
@@ -318,13 +324,19 @@ class HyperParameterOptimizer:
                 self._time_limit = state.timing.time_limit
 
     # ----------------------------------------------------------------- running
-    def start(self, job_complete_callback: Callback | None = None) -> bool:
+    def start(self, job_complete_callback: Callback | None = None, *,
+              job_failed_callback: FailureCallback | None = None) -> bool:
         """Start the optimization on a daemon thread and return at once (True).
 
         ``job_complete_callback(job_id, objective_value, objective_iteration, job_parameters,
         top_performance_job_id)`` fires once per job that ends with its objective (a float and
-        an int for one objective, lists for several). A callback that raises is logged.
+        an int for one objective, lists for several); ``job_failed_callback(job_id, reason,
+        job_parameters)`` once per job that failed (``reason``: the error, e.g.
+        ``"ModuleNotFoundError: No module named 'x'"``). A callback that raises is logged.
         In local mode (no ``HPQ_REDIS_URL``) local worker processes are started as well.
+
+        If this process exits while the optimization runs (Ctrl-C, the script's end), the
+        session is saved and left: ``hpq resume ID`` continues it.
         """
         if self._thread is not None:
             return True
@@ -350,22 +362,25 @@ class HyperParameterOptimizer:
             naming=self._naming or getattr(self._strategy, "job_naming_function", None))
         driver = Driver(self._store, self._scheduler, config,
                         dispatcher=self._dispatcher or get_dispatcher(self._store),
-                        callback=job_complete_callback, deadline=self._deadline, lock=self._lock,
-                        cursor=self._cursor, attempt=self._attempt)
+                        callback=job_complete_callback, failure_callback=job_failed_callback,
+                        deadline=self._deadline, lock=self._lock, cursor=self._cursor,
+                        attempt=self._attempt)
         driver.set_timing(Timing(now, self._elapsed_before, self._time_limit))
         self._driver = driver
         self._thread = threading.Thread(target=self._run, name=f"hpq-optimizer-{self._opt_id}",
                                         daemon=True)
         self._thread.start()
+        atexit.register(self._detach_at_exit)
         return True
 
     def start_locally(self, job_complete_callback: Callback | None = None, *,
-                      num_workers: int | None = None) -> bool:
+                      num_workers: int | None = None,
+                      job_failed_callback: FailureCallback | None = None) -> bool:
         """Like :meth:`start`, with local Celery worker processes (``num_workers``, default the
         concurrency) consuming the execution queue of this machine."""
         self._local = True
         self._num_local_workers = num_workers
-        return self.start(job_complete_callback)
+        return self.start(job_complete_callback, job_failed_callback=job_failed_callback)
 
     def _start_local_workers(self) -> None:
         from workers.local import LocalWorkers
@@ -383,6 +398,28 @@ class HyperParameterOptimizer:
             self._finalize()
         finally:
             self._done.set()
+            atexit.unregister(self._detach_at_exit)
+
+    def detach(self, timeout: float | None = None) -> bool:
+        """End this process's session and leave the optimization in progress: queued and
+        running jobs go on, the state is saved and the lease released, so that
+        :meth:`resume` (``hpq resume ID``) continues it at once, from any process. Waits up to
+        ``timeout`` minutes; True once the session has ended (also when it had already)."""
+        if self._driver is None or self._done.is_set():
+            return True
+        self._driver.request_detach()
+        return self._done.wait(None if timeout is None else timeout * 60)
+
+    def _detach_at_exit(self) -> None:
+        """At interpreter exit with the loop still running: :meth:`detach`, and say how to
+        continue."""
+        try:
+            detached = not self._done.is_set() and self.detach(timeout=1 / 6)
+        except Exception:  # noqa: BLE001 - the store is gone: the lease expires by itself
+            return
+        if detached:
+            self._tell_resume(f"this process exits: optimizer {self._opt_id} stays in progress "
+                              "(its state is saved)")
 
     def _finalize(self) -> None:
         """Write the final report on the optimizer's record."""
@@ -390,8 +427,13 @@ class HyperParameterOptimizer:
         assert driver is not None
         reason = driver.end_reason or (f"controller error: {driver.error}" if driver.error
                                        else "ended")
-        if isinstance(driver.error, LeaseHeldError):
-            # another controller drives this optimizer: its state and report are not ours
+        if driver.detached or isinstance(driver.error, LeaseHeldError):
+            # detached: the optimization goes on (its state is saved; no final report, no
+            # final status); a lease held: another controller drives it (its state is not ours)
+            if driver.detached:
+                with self._lock:
+                    state = replace(driver.state(), saved_at=time.time())
+                self._saved.save_state(self._opt_id, state)
             if self._local_workers is not None:
                 self._local_workers.stop()
             return
@@ -419,7 +461,8 @@ class HyperParameterOptimizer:
         """Stop every queued and running job and end the optimization.
 
         Waits for the loop to write its final report (up to ``timeout`` minutes when given)
-        unless ``wait_for_reporter`` is False.
+        unless ``wait_for_reporter`` is False. A stopped optimization can be resumed (it goes on
+        with new jobs).
         """
         if self._driver is None or self._thread is None:
             return
@@ -432,12 +475,30 @@ class HyperParameterOptimizer:
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the optimization ends (or ``timeout`` minutes); True if it ended.
 
-        Safe to interrupt with Ctrl-C (``try: opt.wait() except KeyboardInterrupt: opt.stop()``).
+        Ctrl-C raises KeyboardInterrupt as usual, after printing how to continue: the loop goes
+        on while the process lives (``except KeyboardInterrupt: opt.stop()`` stops it); when the
+        process exits, its state is saved and ``hpq resume ID`` continues it.
         """
         if self._thread is None:
             return True
         # an Event, not Thread.join: a join interrupted by Ctrl-C marks a live thread as ended
-        return self._done.wait(None if timeout is None else timeout * 60)
+        try:
+            return self._done.wait(None if timeout is None else timeout * 60)
+        except KeyboardInterrupt:
+            if not self._done.is_set():
+                self._tell_resume(f"interrupted: optimizer {self._opt_id} is saved")
+            raise
+
+    def _tell_resume(self, what: str) -> None:
+        """Print ``what`` and how to resume the optimizer, once, on stderr (nothing when the
+        store is local mode's in-memory server, whose data is gone when the process exits)."""
+        from workers.local import keeps_data
+
+        if self._told_resume or not keeps_data(self._store.url):
+            return
+        self._told_resume = True
+        print(f"hpq: {what}; continue it with: hpq resume {self._opt_id}", file=sys.stderr,
+              flush=True)
 
     def is_active(self) -> bool:
         """True while the optimization runs (False before :meth:`start` and after the end)."""
@@ -631,6 +692,7 @@ def _validate_limits(config: OptimizerConfig) -> None:
     _positive("total_max_jobs", config.total_max_jobs, integer=True)
     _positive("max_iteration_per_job", config.max_iteration_per_job, integer=True)
     _positive("min_iteration_per_job", config.min_iteration_per_job, integer=True)
+    _positive("max_failed_jobs", config.max_failed_jobs, integer=True)
     if config.save_top_k_tasks_only is not None and (
             isinstance(config.save_top_k_tasks_only, bool)
             or not isinstance(config.save_top_k_tasks_only, int)):

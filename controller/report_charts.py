@@ -1,6 +1,6 @@
 """More inline SVG charts for the HTML report (next to :mod:`controller.report_svg`): lines over
-steps (PBT's metric and hyper-parameter schedules), a timeline of bars per lane (trials per
-worker process) and a scatter coloured by a value (the objective over two parameters).
+steps (PBT's metric and hyper-parameter schedules) and a scatter coloured by a value (the
+objective over two parameters).
 
 Same rules as :mod:`controller.report_svg`: no JavaScript, every text escaped, a ``<title>``
 tooltip on each mark.
@@ -117,49 +117,6 @@ def line_chart(series: Sequence[Series], *, title: str, x_label: str, y_label: s
         x, y = 70 + (i % 6) * 130, height - 8 - 16 * (legend_rows - 1 - i // 6)
         out.append(f"<rect x='{x}' y='{y - 9}' width='10' height='10' fill='{s.colour}'/>"
                    f"<text x='{x + 14}' y='{y}'>{esc(s.label)}</text>")
-    out.append("</svg>")
-    return "".join(out)
-
-
-# ---------------------------------------------------------------------- timeline
-@dataclass
-class Bar:
-    """One trial on the timeline: from ``start`` to ``end`` (seconds) in ``lane``."""
-
-    lane: str
-    start: float
-    end: float
-    fill: str
-    tooltip: str
-
-
-def timeline_chart(bars: Sequence[Bar], *, title: str,
-                   x_label: str = "seconds since the first start", width: int = 860) -> str:
-    """One row per lane (in order of their first bar), one bar per trial: gaps are idle time."""
-    if not bars:
-        return _empty(width, 120, title, "no trial has started yet")
-    lanes: list[str] = []
-    for bar in sorted(bars, key=lambda b: b.start):
-        if bar.lane not in lanes:
-            lanes.append(bar.lane)
-    row = 22
-    left = min(260, 30 + 7 * max(len(lane) for lane in lanes))
-    height = 28 + row * len(lanes) + 44
-    frame = _Frame(LinearScale([b.start for b in bars] + [b.end for b in bars]),
-                   LinearScale([0, 1]), left, 28, width - left - 20, row * len(lanes))
-    out = [_svg_open(width, height, title),
-           f"<text x='{left}' y='16' font-weight='bold'>{esc(title)}</text>",
-           *frame.axes(x_label, "", y_ticks=False)]
-    for i, lane in enumerate(lanes):
-        y = 28 + row * i
-        out.append(f"<text x='{left - 6}' y='{y + row / 2 + 4:.1f}' text-anchor='end'>"
-                   f"{esc(lane)}</text>")
-    for bar in bars:
-        y = 28 + row * lanes.index(bar.lane) + 3
-        x0, x1 = frame.x(bar.start), frame.x(bar.end)
-        out.append(f"<rect x='{x0:.1f}' y='{y}' width='{max(x1 - x0, 1.0):.1f}' "
-                   f"height='{row - 6}' fill='{bar.fill}' stroke='white' stroke-width='0.5'>"
-                   f"<title>{esc(bar.tooltip)}</title></rect>")
     out.append("</svg>")
     return "".join(out)
 

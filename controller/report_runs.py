@@ -1,7 +1,6 @@
-"""The report's sections about the jobs as runs (from :func:`controller.export.results_table`):
-the worker timeline (one bar per job on the row of the worker process that ran it: idle time
-shows as gaps) and the objective over two parameters (the first two numeric ones, in the search
-space's order; a point per job, coloured by its objective)."""
+"""The report's section about the jobs as runs (from :func:`controller.export.results_table`): the
+objective over two parameters (the first two numeric ones, in the search space's order; a point
+per job, coloured by its objective). (The worker timeline is the dashboard's chart.)"""
 
 from __future__ import annotations
 
@@ -10,30 +9,16 @@ from typing import Any
 from workers.store import Store
 
 from .export import ResultRow, ResultsTable, results_table
-from .report_charts import Bar, Dot, scatter_chart, timeline_chart
+from .report_charts import Dot, scatter_chart
 from .report_svg import quality_colour, scale_for
 from .space import Dimension
 from .text import fmt, format_duration
 
-_STATUS_FILLS = {"completed": "#3b6fb6", "stopped": "#999999", "failed": "#d9534f",
-                 "in_progress": "#f0ad4e"}
 
-
-def sections(store: Store, opt_id: str, dimensions: dict[str, Dimension]) -> list[str]:
-    """The HTML of the worker timeline and of the objective over two parameters."""
-    table = results_table(store, opt_id)
-    return ["<h2>Worker timeline</h2>", f"<div class='chart'>{_timeline(table)}</div>",
-            *_surface(table, dimensions)]
-
-
-def _timeline(table: ResultsTable) -> str:
-    rows = [r for r in table.rows if r.start is not None]
-    origin = min((r.start for r in rows if r.start is not None), default=0.0)
-    bars = [Bar(r.worker or "?", (r.start or 0.0) - origin,
-                (r.start or 0.0) - origin + (r.run_time(table.read_at) or 0.0),
-                _STATUS_FILLS.get(r.status, "#666666"), _tooltip(table, r)) for r in rows]
-    return timeline_chart(bars, title="jobs per worker process (blue completed, red failed, "
-                                      "grey stopped, orange running)")
+def surface_section(store: Store, opt_id: str, dimensions: dict[str, Dimension]) -> str:
+    """The HTML of the objective over two parameters ('' with fewer than two numeric
+    parameters or no job with the objective)."""
+    return "\n".join(_surface(results_table(store, opt_id), dimensions))
 
 
 def _surface(table: ResultsTable, dimensions: dict[str, Dimension]) -> list[str]:

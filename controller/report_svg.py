@@ -1,4 +1,6 @@
-"""Inline SVG charts for the HTML report: no JavaScript, no external files.
+"""Inline SVG pieces for the report's charts drawn in Python (:mod:`controller.report_charts`):
+escaping, colours, scales with their ticks, the SVG element and a plot frame. (The report's main
+charts are the dashboard's, drawn in the browser.)
 
 Every text that ends up in the SVG goes through :func:`esc`. Hovering a point or a line shows its
 ``<title>`` (the browser's native tooltip).
@@ -10,7 +12,6 @@ import html
 import json
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from .text import fmt
@@ -94,8 +95,14 @@ class LogScale(Scale):
         return self.inner.unit(math.log10(value))
 
     def ticks(self) -> list[tuple[float, str]]:
-        lo, hi = math.floor(self.inner.lo), math.ceil(self.inner.hi)
-        out = [(self.inner.unit(e), fmt(10.0 ** e)) for e in range(lo, hi + 1)]
+        """Decades; also 2 and 5 times them within two decades; round values of the range
+        when that still gives fewer than three ticks."""
+        lo, hi = self.inner.lo, self.inner.hi
+        steps = (1, 2, 5) if hi - lo < 2 else (1,)
+        values = [m * 10.0 ** e for e in range(math.floor(lo), math.ceil(hi) + 1) for m in steps]
+        if len([v for v in values if lo <= math.log10(v) <= hi]) < 3:
+            values = [v for v in nice_ticks(10.0 ** lo, 10.0 ** hi) if v > 0]
+        out = [(self.unit(v), fmt(v)) for v in values]
         return [(u, label) for u, label in out if u is not None and 0 <= u <= 1]
 
 
@@ -139,155 +146,12 @@ def scale_for(values: Sequence[Any], *, log: bool = False,
     return CategoryScale(order)
 
 
-# --------------------------------------------------------------------- charts
-@dataclass
-class Point:
-    """One job in the objective chart."""
-
-    x: float
-    y: float
-    tooltip: str
-    fill: str = "#3b6fb6"
-
-
+# ---------------------------------------------------------------- SVG pieces
 def _svg_open(width: int, height: int, label: str) -> str:
     return (f"<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 {width} {height}' "
             f"width='{width}' height='{height}' role='img' aria-label='{esc(label)}' {FONT}>")
 
 
-def objective_chart(points: Sequence[Point], best_line: Sequence[tuple[float, float]], *,
-                    title: str, x_label: str = "job #", width: int = 860,
-                    height: int = 320) -> str:
-    """Scatter of the objective per job plus a best-so-far step line."""
-    left, right, top, bottom = 70, 20, 28, 40
-    pw, ph = width - left - right, height - top - bottom
-    out = [_svg_open(width, height, title),
-           f"<text x='{left}' y='16' font-weight='bold'>{esc(title)}</text>"]
-    if not points:
-        out.append(f"<text x='{width / 2}' y='{height / 2}' text-anchor='middle'>"
-                   "no job has reported the objective yet</text></svg>")
-        return "".join(out)
-    xs = LinearScale([p.x for p in points])
-    ys = LinearScale([p.y for p in points])
-
-    def px(x: float) -> float:
-        return left + (xs.unit(x) or 0.0) * pw
-
-    def py(y: float) -> float:
-        return top + (1 - (ys.unit(y) or 0.0)) * ph
-
-    out += _frame(left, top, pw, ph)
-    for u, label in ys.ticks():
-        y = top + (1 - u) * ph
-        out.append(f"<line x1='{left}' x2='{left + pw}' y1='{y:.1f}' y2='{y:.1f}' "
-                   "stroke='#eee'/>")
-        out.append(f"<text x='{left - 6}' y='{y + 4:.1f}' text-anchor='end'>{esc(label)}</text>")
-    for u, label in xs.ticks():
-        out.append(f"<text x='{left + u * pw:.1f}' y='{top + ph + 16}' "
-                   f"text-anchor='middle'>{esc(label)}</text>")
-    out.append(f"<text x='{left + pw / 2}' y='{height - 6}' text-anchor='middle'>"
-               f"{esc(x_label)}</text>")
-    if best_line:
-        path = _step_path([(px(x), py(y)) for x, y in best_line], left + pw)
-        out.append(f"<path d='{path}' fill='none' stroke='#d9534f' stroke-width='2'>"
-                   "<title>best so far</title></path>")
-    for p in points:
-        out.append(f"<circle cx='{px(p.x):.1f}' cy='{py(p.y):.1f}' r='4' fill='{p.fill}' "
-                   f"fill-opacity='0.8'><title>{esc(p.tooltip)}</title></circle>")
-    out.append("</svg>")
-    return "".join(out)
-
-
 def _frame(left: float, top: float, pw: float, ph: float) -> list[str]:
     return [(f"<rect x='{left}' y='{top}' width='{pw}' height='{ph}' fill='none' "
             "stroke='#999'/>")]
-
-
-def _step_path(points: Sequence[tuple[float, float]], x_end: float) -> str:
-    """A step line through ``points`` (held flat until the next one), extended to ``x_end``."""
-    d = [f"M{points[0][0]:.1f},{points[0][1]:.1f}"]
-    d += [f"H{x:.1f}V{y:.1f}" for x, y in points[1:]]
-    d.append(f"H{x_end:.1f}")
-    return "".join(d)
-
-
-@dataclass
-class Axis:
-    """One vertical axis of the parallel-coordinates plot."""
-
-    label: str
-    scale: Scale
-
-
-@dataclass
-class Line:
-    """One job in the parallel-coordinates plot: a value per axis (None where it has none)."""
-
-    values: Sequence[Any]
-    stroke: str
-    tooltip: str
-    width: float = 1.5
-
-
-def parallel_coordinates(axes: Sequence[Axis], lines: Sequence[Line], *, title: str,
-                         legend: tuple[str, str] | None = None, height: int = 380) -> str:
-    """One axis per column, one polyline per job; ``legend`` labels the colour bar ends
-    (worst, best)."""
-    gap = 150
-    left, right, top, bottom = 60, 90, 48, 30
-    width = left + right + gap * max(len(axes) - 1, 1)
-    ph = height - top - bottom
-    out = [_svg_open(width, height, title),
-           f"<text x='{left - 40}' y='16' font-weight='bold'>{esc(title)}</text>"]
-    if not axes or not lines:
-        out.append(f"<text x='{width / 2}' y='{height / 2}' text-anchor='middle'>"
-                   "no job has reported the objective yet</text></svg>")
-        return "".join(out)
-    xs = [left + i * gap for i in range(len(axes))]
-    for line in lines:
-        out.append(_polyline(line, axes, xs, top, ph))
-    for x, axis in zip(xs, axes):
-        out.append(f"<line x1='{x}' x2='{x}' y1='{top}' y2='{top + ph}' stroke='#333'/>")
-        out.append(f"<text x='{x}' y='{top - 14}' text-anchor='middle' "
-                   f"font-weight='bold'>{esc(axis.label)}</text>")
-        for u, label in axis.scale.ticks():
-            y = top + (1 - u) * ph
-            out.append(f"<line x1='{x - 3}' x2='{x + 3}' y1='{y:.1f}' y2='{y:.1f}' "
-                       "stroke='#333'/>")
-            out.append(f"<text x='{x + 5}' y='{y + 4:.1f}' stroke='#fff' stroke-width='3' "
-                       f"paint-order='stroke'>{esc(_short(label))}<title>{esc(label)}</title>"
-                       "</text>")
-    if legend:
-        out.append(_colour_bar(width - 40, top, ph, legend))
-    out.append("</svg>")
-    return "".join(out)
-
-
-def _polyline(line: Line, axes: Sequence[Axis], xs: Sequence[float], top: float,
-              ph: float) -> str:
-    """Segments between consecutive axes where both values are placed."""
-    pts = [None if (u := axis.scale.unit(v)) is None else (x, top + (1 - u) * ph)
-           for axis, x, v in zip(axes, xs, line.values)]
-    d = []
-    prev = None
-    for p in pts:
-        if p is not None:
-            d.append(f"{'L' if prev is not None else 'M'}{p[0]:.1f},{p[1]:.1f}")
-        prev = p
-    return (f"<path d='{''.join(d)}' fill='none' stroke='{line.stroke}' "
-            f"stroke-width='{line.width}' stroke-opacity='0.75'>"
-            f"<title>{esc(line.tooltip)}</title></path>")
-
-
-def _colour_bar(x: float, top: float, ph: float, legend: tuple[str, str]) -> str:
-    stops = "".join(f"<stop offset='{i / 4}' stop-color='{quality_colour(1 - i / 4)}'/>"
-                    for i in range(5))
-    return (f"<defs><linearGradient id='hpq-cbar' x1='0' x2='0' y1='0' y2='1'>{stops}"
-            f"</linearGradient></defs>"
-            f"<rect x='{x}' y='{top}' width='12' height='{ph}' fill='url(#hpq-cbar)'/>"
-            f"<text x='{x + 6}' y='{top - 4}' text-anchor='middle'>{esc(legend[1])}</text>"
-            f"<text x='{x + 6}' y='{top + ph + 14}' text-anchor='middle'>{esc(legend[0])}</text>")
-
-
-def _short(label: str, limit: int = 18) -> str:
-    return label if len(label) <= limit else label[:limit - 1] + "\u2026"

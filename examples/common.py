@@ -52,11 +52,16 @@ def base_task(resumable: bool = False, **parameters: Any) -> Task:
                        entry_point=f"{HERE / (name + '.py')}:main", parameters=defaults)
 
 
+def _shown(params: dict) -> str:
+    """``lr=0.1 dropout=0.3`` (names without their section)."""
+    return " ".join(f"{k.split('/', 1)[-1]}={v:.4g}" if isinstance(v, float) else
+                    f"{k.split('/', 1)[-1]}={v}" for k, v in sorted(params.items()))
+
+
 def print_job(job_id: str, loss: float, iteration: int, params: dict, best: str) -> None:
     """A ``job_complete_callback``: one line per job that ended with its loss."""
     record = Task.get_task(job_id).record
-    shown = " ".join(f"{k.split('/', 1)[-1]}={v:.4g}" if isinstance(v, float) else
-                     f"{k.split('/', 1)[-1]}={v}" for k, v in sorted(params.items()))
+    shown = _shown(params)
     notes = []
     if record.get("continue_from"):
         notes.append(f"continued {record['continue_from'][:8]}")
@@ -68,10 +73,18 @@ def print_job(job_id: str, loss: float, iteration: int, params: dict, best: str)
           f"{'  ' + '; '.join(notes) if notes else ''}", flush=True)
 
 
+def print_failure(job_id: str, reason: str, params: dict) -> None:
+    """A ``job_failed_callback``: one line per failed job, with its error."""
+    error = reason.splitlines()[0] if reason else "no reason recorded"
+    print(f"job {job_id[:8]} {_shown(params)} FAILED: {error}  (details: hpq job {job_id})",
+          flush=True)
+
+
 def run(opt: HyperParameterOptimizer, *, all_hyper_parameters: bool = False) -> None:
-    """Start (5-minute limit), print each job as it ends, then why it ended and the top 3."""
+    """Start (5-minute limit), print each job as it ends (or fails), then why it ended and the
+    top 3."""
     opt.set_time_limit(in_minutes=5.0)
-    opt.start(job_complete_callback=print_job)
+    opt.start(job_complete_callback=print_job, job_failed_callback=print_failure)
     opt.wait()
     print_end(opt, all_hyper_parameters=all_hyper_parameters)
 

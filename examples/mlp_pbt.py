@@ -12,7 +12,7 @@ Runs as it is (local mode without ``HPQ_REDIS_URL``, see examples/quickstart.py)
 
 from __future__ import annotations
 
-from common import MLP_SPACE, QUEUE, mlp_task, print_end, print_pbt_schedules
+from common import MLP_SPACE, QUEUE, mlp_task, print_end, print_failure, print_pbt_schedules
 
 from controller import HyperParameterOptimizer, PopulationBasedTraining
 
@@ -26,7 +26,7 @@ def main() -> None:
         resource="General/epochs", perturbation_interval=3, max_resource=24, population_size=8,
         max_number_of_concurrent_tasks=2, execution_queue=QUEUE, pool_period_min=0.2, seed=3)
     opt.set_time_limit(in_minutes=5.0)
-    opt.start()
+    opt.start(job_failed_callback=print_failure)
     opt.wait()
     print_end(opt)
     print_pbt_schedules(opt)

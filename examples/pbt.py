@@ -8,7 +8,7 @@ Runs as it is (local mode without ``HPQ_REDIS_URL``, see examples/quickstart.py)
 
 from __future__ import annotations
 
-from common import QUEUE, SPACE, base_task, print_end, print_pbt_schedules
+from common import QUEUE, SPACE, base_task, print_end, print_failure, print_pbt_schedules
 
 from controller import HyperParameterOptimizer, PopulationBasedTraining
 
@@ -22,7 +22,7 @@ def main() -> None:
         resource="General/epochs", perturbation_interval=2, max_resource=8, population_size=6,
         max_number_of_concurrent_tasks=2, execution_queue=QUEUE,
         pool_period_min=0.2, seed=3)
-    opt.start()
+    opt.start(job_failed_callback=print_failure)
     opt.wait()
     print_end(opt)
     print_pbt_schedules(opt)

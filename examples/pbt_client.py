@@ -89,7 +89,7 @@ def train(task: Task) -> float:
 
 # ------------------------------------------------------------------- the server (controller)
 def main() -> None:
-    from common import QUEUE  # (here: workers import this file for train() alone)
+    from common import QUEUE, print_failure  # (here: workers import this file for train() alone)
 
     base = Task.create(project="examples", name="pbt member", entry_point=f"{__file__}:train",
                        parameters={"General/learning_rate_init": 0.01, "General/alpha": 1e-4,
@@ -102,7 +102,7 @@ def main() -> None:
         max_number_of_concurrent_tasks=POPULATION, execution_queue=QUEUE,
         pool_period_min=0.2, seed=3)
     opt.set_time_limit(in_minutes=10.0)
-    opt.start()
+    opt.start(job_failed_callback=print_failure)
     opt.wait()
     print(f"\noptimizer {opt.id} ended ({opt.end_reason})")
     records = {t.id: t.artifacts["pbt"].get() for t in Task.get_tasks(parent=opt.id)

@@ -32,6 +32,14 @@ def on_done(job_id: str, objective_value: float, objective_iteration: int,
           f"(iteration {objective_iteration}){mark}", flush=True)
 
 
+def on_failed(job_id: str, reason: str, job_parameters: dict) -> None:
+    """Called once per job that failed (``reason``: the error, then maybe more lines)."""
+    lr, dropout = job_parameters["General/lr"], job_parameters["General/dropout"]
+    error = reason.splitlines()[0] if reason else "no reason recorded"
+    print(f"job {job_id[:8]} lr={lr:<8g} dropout={dropout:<5g} FAILED: {error}  "
+          f"(details: hpq job {job_id})", flush=True)
+
+
 def main() -> None:
     base = Task.create(project="examples", name="train", entry_point=f"{TRAIN}:main",
                        parameters={"General/lr": 0.1, "General/dropout": 0.25,
@@ -47,7 +55,7 @@ def main() -> None:
         total_max_jobs=12, time_limit_per_job=2.0, pool_period_min=0.2, save_top_k_tasks_only=5)
     opt.set_time_limit(in_minutes=10.0)
     started = time.time()
-    opt.start(job_complete_callback=on_done)
+    opt.start(job_complete_callback=on_done, job_failed_callback=on_failed)
     while not opt.reached_time_limit() and opt.is_active():
         time.sleep(1)
     opt.wait()

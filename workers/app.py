@@ -18,17 +18,21 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from celery import Celery, signals
 from celery.app.amqp import AMQP, Queues
+from celery.utils.saferepr import saferepr
 from kombu import Queue
 
 from . import gpus
 from .config import CONSUMER_TIMEOUT_MS, Settings, is_amqp
 
 TRIAL_TASK = "hpq.run_trial"
+#: Longest text of a trial's arguments shown by monitors (Celery's default for ``kwargsrepr``).
+REPR_MAX = 1024
 
 
 class _Queues(Queues):
@@ -92,6 +96,8 @@ def configure(settings: Settings, url: str) -> Celery:
         result_serializer="json",
         task_ignore_result=True,
         task_acks_late=True,
+        # a failed trial's task raises TrialFailed: acknowledged, never redelivered
+        task_acks_on_failure_or_timeout=True,
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
         task_soft_time_limit=settings.max_trial_seconds,
@@ -129,16 +135,31 @@ def ensure_configured() -> Celery:
     return app
 
 
+@dataclass(frozen=True)
+class TrialLabel:
+    """How a trial's Celery task shows in monitors such as Flower: ``name`` in place of the
+    task's name (Celery's ``shadow``: also in the worker's log lines), ``details`` beside its
+    arguments (its ``kwargsrepr``). The task itself is unchanged."""
+
+    name: str
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+
 def send_trial(task_id: str, queue: str, parent: str | None = None, *,
-               producer: Any = None) -> None:
+               label: TrialLabel | None = None, producer: Any = None) -> None:
     """Send one trial of ``task_id`` to the workers of ``queue``.
 
-    ``parent`` (the record's parent) saves the worker a read; ``producer`` publishes through a
-    given kombu producer (e.g. inside ``producer.batch()``).
+    ``parent`` (the record's parent) saves the worker a read; ``label`` names the trial in
+    monitors; ``producer`` publishes through a given kombu producer (e.g. inside
+    ``producer.batch()``).
     """
-    ensure_configured().send_task(TRIAL_TASK, args=[task_id],
-                                  kwargs={"parent": parent} if parent else None, queue=queue,
-                                  producer=producer)
+    kwargs = {"parent": parent} if parent else {}
+    shown: dict[str, str] = {}
+    if label is not None:
+        shown = {"shadow": label.name,
+                 "kwargsrepr": saferepr({**kwargs, **label.details}, REPR_MAX)}
+    ensure_configured().send_task(TRIAL_TASK, args=[task_id], kwargs=kwargs or None,
+                                  queue=queue, producer=producer, **shown)
 
 
 _settings = Settings.from_env()
@@ -146,11 +167,13 @@ if _settings.redis_url:
     configure(_settings, _settings.redis_url)
 
 
-def send_trials(task_ids: Sequence[str], queue: str, parent: str | None = None) -> None:
-    """Send the trials of ``task_ids`` (children of ``parent``) in one round trip where kombu
-    can batch publications (kombu >= 5.7), else one after the other."""
+def send_trials(task_ids: Sequence[str], queue: str, parent: str | None = None,
+                labels: Mapping[str, TrialLabel] | None = None) -> None:
+    """Send the trials of ``task_ids`` (children of ``parent``; ``labels`` by task id) in one
+    round trip where kombu can batch publications (kombu >= 5.7), else one after the other."""
+    labels = labels or {}
     with ensure_configured().producer_or_acquire() as producer:
         batch = getattr(producer, "batch", None)
         with batch() if batch is not None else contextlib.nullcontext():
             for task_id in task_ids:
-                send_trial(task_id, queue, parent, producer=producer)
+                send_trial(task_id, queue, parent, label=labels.get(task_id), producer=producer)

@@ -77,6 +77,13 @@ class TrialStopped(HpqError):
     """
 
 
+class TrialFailed(HpqError):
+    """Raised by the Celery task of a trial that failed, once the trial's record is finished
+    (``failed``, with its error): Celery then records the task as FAILURE, which is what
+    monitors such as Flower show. The message is acknowledged like any other: never retried,
+    never requeued."""
+
+
 class AttemptLostError(HpqError):
     """This attempt of a trial no longer owns the record (it was declared dead or superseded).
 

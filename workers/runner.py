@@ -11,6 +11,9 @@ Guarantees (each backed by a compare-and-set in :mod:`workers.store`):
   refused, and it is interrupted.
 * The trial ends ``completed``, ``failed`` (exception, message and traceback kept) or ``stopped``,
   with the tail of its stdout/stderr on the record.
+* The Celery task of a failed trial ends in failure (:class:`~workers.errors.TrialFailed`, raised
+  after the record is finished), so that Celery's events and monitors (Flower) show it FAILURE;
+  its message is acknowledged (late acks acknowledge failures too) and never retried.
 """
 
 from __future__ import annotations
@@ -42,7 +45,7 @@ from .app import TRIAL_TASK, app
 from .clearml_task import script_command
 from .config import OUTPUT_TAIL_BYTES, REQUEUE_PAUSE
 from .entrypoints import load_entry_point, render_command
-from .errors import AttemptLostError, HpqError, InvalidTaskError, TrialStopped
+from .errors import AttemptLostError, HpqError, InvalidTaskError, TrialFailed, TrialStopped
 from .outcomes import Claim, ClaimOutcome
 from .record import TaskRecord
 from .status import TaskStatus
@@ -52,21 +55,26 @@ from .task import Task, bind_current
 log = logging.getLogger("hpqueue.worker")
 
 
-@app.task(name=TRIAL_TASK)
+@app.task(name=TRIAL_TASK, throws=(TrialFailed,))
 def run_trial(task_id: str, parent: str | None = None) -> str:
     """Celery entry: run the trial of ``task_id`` (whose parent the sender may name, saving a
-    read); returns how it ended (for logs only).
+    read); returns how it ended (for logs only), or raises :class:`TrialFailed` when the trial
+    failed (an expected error: Celery logs it without a traceback).
 
     When Redis cannot be reached the message is rejected and requeued (after a pause), never
     acknowledged: the trial is not lost. A claim made before the error is recovered as a dead
     attempt (its heartbeat stops).
     """
     try:
-        return TrialRunner(get_store(), task_id, parent).run()
+        runner = TrialRunner(get_store(), task_id, parent)
+        outcome = runner.run()
     except (redis.ConnectionError, redis.TimeoutError) as exc:
         log.warning("trial %s: Redis unavailable (%s); message requeued", task_id, exc)
         time.sleep(REQUEUE_PAUSE)
         raise Reject(exc, requeue=True) from exc
+    if outcome == TaskStatus.FAILED.value:
+        raise TrialFailed(f"trial {task_id} failed: {runner.reason}")
+    return outcome
 
 
 class OutputTail(io.TextIOBase):
@@ -217,6 +225,8 @@ class TrialRunner:
         # a callable trial can be interrupted only while it runs (never the code after it)
         self._interrupt_lock = threading.Lock()
         self._interruptible = True
+        #: why the trial ended as it did ('' when it completed or was not run)
+        self.reason = ""
 
     # ----------------------------------------------------------------- claiming
     def run(self) -> str:
@@ -311,6 +321,7 @@ class TrialRunner:
             log.warning("trial %s: attempt lost its claim; nothing written", self.task_id)
             return "lost"
         fields["output"] = output.tail()
+        self.reason = reason
         if not self.store.finish(self.task_id, self.parent, self.token, status, reason=reason,
                                  fields=fields):
             log.warning("trial %s: finish refused (attempt superseded)", self.task_id)

@@ -11,6 +11,7 @@
     hpq resume OPTIMIZER_ID                         # continue a stopped or killed optimization
     hpq top OPTIMIZER_ID -k 10                      # best jobs, from Redis
     hpq status [OPTIMIZER_ID]                       # workers and optimizers, or one optimizer
+    hpq job JOB_ID                                  # one job: parameters, scalars, traceback
     hpq report OPTIMIZER_ID -o report.html          # one self-contained HTML page
     hpq export OPTIMIZER_ID --format csv            # the results table, one row per job
     hpq plots OPTIMIZER_ID -o plots/                # PNG plots (matplotlib)
@@ -26,7 +27,7 @@ stderr), 130 interrupted.
 
 The commands are click commands, one module per group: :mod:`.worker`, :mod:`.optimize`
 (``optimize``, ``resume``), :mod:`.run` (``run``, Polyaxon's operations), :mod:`.views`
-(``top``, ``status``, ``report``), :mod:`.export` (``export``, ``plots``); :mod:`.inputs`
+(``top``, ``status``, ``job``, ``report``), :mod:`.export` (``export``, ``plots``); :mod:`.inputs`
 turns flags into hpqueue objects and :mod:`.output` draws progress and tables with rich.
 """
 
@@ -61,7 +62,7 @@ def cli() -> None:
 
 
 for _command in (worker.worker, optimize.optimize, optimize.resume, run.run, views.top,
-                 views.status, views.report_page, export.export, export.plots,
+                 views.status, views.job, views.report_page, export.export, export.plots,
                  dashboard_command):
     cli.add_command(_command)
 

@@ -13,7 +13,7 @@ import click
 from workers.errors import StatusConflictError
 from workers.local import keeps_data
 
-from .. import report
+from .. import summary as summaries
 from ..persistence import OptimizerRepository
 from .base import INTERRUPTED, Command, MultiValue, UsageError, message
 from .inputs import (
@@ -105,6 +105,8 @@ def run_options(command: Callable[..., Any]) -> Callable[..., Any]:
 @click.option("--pool-period-min", type=float, default=0.2, show_default=True, metavar="MIN",
               help="housekeeping period (capped at 1 s)")
 @click.option("--total-max-jobs", type=int)
+@click.option("--max-failed-jobs", type=int, metavar="N",
+              help="end the optimization once N jobs failed (default: never)")
 @click.option("--min-iteration-per-job", type=int)
 @click.option("--max-iteration-per-job", type=int)
 @click.option("--save-top-k-tasks-only", type=int, default=10, show_default=True,
@@ -149,6 +151,7 @@ def optimize(**options: Any) -> int:
                                        "pool_period_min", "max_number_of_concurrent_tasks")
             if getattr(o, k) is not None}
     common = {"execution_queue": o.queue, "spawn_project": o.project,
+              "max_failed_jobs": o.max_failed_jobs,
               "optimization_time_limit": o.optimization_time_limit,
               "compute_time_limit": o.compute_time_limit,
               "save_top_k_tasks_only": o.save_top_k_tasks_only, "store": store, **loop}
@@ -186,6 +189,7 @@ class OptimizeOptions:
     time_limit_per_job: float | None
     pool_period_min: float
     total_max_jobs: int | None
+    max_failed_jobs: int | None
     min_iteration_per_job: int | None
     max_iteration_per_job: int | None
     save_top_k_tasks_only: int
@@ -245,10 +249,12 @@ def run_and_report(opt: HyperParameterOptimizer, store: Store, run: RunOptions) 
     outcome = follow(opt, store, stream)
     kept = keeps_data(store.url)
     if outcome == "aborted":
-        print(f"hpq: left without waiting; resume with: hpq resume {opt.id}" if kept
+        opt.detach(timeout=1 / 6)
+        print(f"hpq: left without waiting: optimizer {opt.id} stays in progress; continue it "
+              f"with: hpq resume {opt.id}" if kept
               else f"hpq: left without waiting; {DATA_GONE}", file=stream)
         return INTERRUPTED
-    summary = report.load_summary(store, opt.id)
+    summary = summaries.load_summary(store, opt.id)
     count = run.top_k if run.top_k is not None else top_count(summary)
     print_top(summary, count)
     print(f"Top {count} experiments are: \n{[j.id for j in summary.top(count)]}")
@@ -260,11 +266,14 @@ def run_and_report(opt: HyperParameterOptimizer, store: Store, run: RunOptions) 
     else:
         print(f"  {DATA_GONE}")
     if outcome == "stopped":
+        if kept:
+            print(f"hpq: optimizer {opt.id} stopped; continue it with: hpq resume {opt.id}",
+                  file=stream)
         return INTERRUPTED
     return 0 if reason is not None else 1
 
 
-def top_count(summary: report.OptimizerSummary) -> int:
+def top_count(summary: summaries.OptimizerSummary) -> int:
     """clearml-param-search's number of results to print: 10, at most the optimizer's
     ``save_top_k_tasks_only`` unless that is -1 (or unset)."""
     keep = summary.config.get("save_top_k_tasks_only")

@@ -9,7 +9,9 @@ change, so that a log shows what happened without a line per tick.
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any, Protocol, TextIO
 
 from rich.console import Console, RenderableType
@@ -20,7 +22,8 @@ from rich.text import Text
 
 from workers.record import TaskRecord
 
-from .. import report
+from .. import summary as summaries
+from ..failures import FailedJob, group_failures
 from ..persistence import Progress
 from ..text import fmt, format_duration, format_values
 
@@ -74,7 +77,7 @@ def key_values(lines: Sequence[tuple[str, str]]) -> RenderableType:
 
 
 # ================================================================== optimizers
-def print_top(summary: report.OptimizerSummary, k: int, out: TextIO | None = None) -> None:
+def print_top(summary: summaries.OptimizerSummary, k: int, out: TextIO | None = None) -> None:
     """The top-k table (best first)."""
     top = summary.top(k)
     objectives = ", ".join(f"{o['title']}/{o['series']} {o['sign']}"
@@ -93,6 +96,20 @@ def print_top(summary: report.OptimizerSummary, k: int, out: TextIO | None = Non
     show(table(header, rows, right=["rank", "job #", *summary.objective_labels]), stream)
 
 
+def print_failures(jobs: Sequence[FailedJob], out: TextIO | None = None) -> None:
+    """The failed jobs grouped by error (most frequent first): count, error and one example
+    job, and how to see it. Nothing when no job failed."""
+    groups = group_failures(jobs)
+    if not groups:
+        return
+    stream = out if out is not None else sys.stdout
+    total = sum(g.count for g in groups)
+    print(f"\nfailed jobs ({total}) by error:", file=stream)
+    rows = [[g.count, g.error, f"{g.example_id} (job #{g.example_index})"] for g in groups]
+    show(table(["jobs", "error", "example"], rows, indent=2, right=["jobs"]), stream)
+    print(f"  see one: hpq job {groups[0].example_id}", file=stream)
+
+
 def print_optimizers(optimizers: Sequence[tuple[TaskRecord, Progress]],
                      out: TextIO | None = None) -> None:
     """``optimizers (N):`` and a table of each one's progress (as from
@@ -101,14 +118,15 @@ def print_optimizers(optimizers: Sequence[tuple[TaskRecord, Progress]],
     print(f"optimizers ({len(optimizers)}):", file=stream)
     if not optimizers:
         return
-    header = ["id", "status", "done", "running", "queued", "best", "elapsed", "live", "name"]
-    rows = [[rec.id, rec.status.value, p.done, p.running, p.queued,
+    header = ["id", "status", "done", "failed", "running", "queued", "best", "elapsed", "live",
+              "name"]
+    rows = [[rec.id, rec.status.value, p.done, p.failed, p.running, p.queued,
              format_values(p.best), format_duration(p.elapsed_seconds),
              "yes" if p.live else "no", rec.name] for rec, p in optimizers]
-    show(table(header, rows, indent=2, right=["done", "running", "queued"]), stream)
+    show(table(header, rows, indent=2, right=["done", "failed", "running", "queued"]), stream)
 
 
-def print_optimizer_status(s: report.OptimizerSummary, out: TextIO | None = None) -> None:
+def print_optimizer_status(s: summaries.OptimizerSummary, out: TextIO | None = None) -> None:
     """One optimizer: status, budgets, job counts and the best job."""
     best = s.best
     controller = "live" if s.live else ("none (resume it with hpq resume)"
@@ -139,6 +157,53 @@ def _budget_text(name: str, entry: dict[str, Any]) -> str:
     pct = "" if entry["fraction"] is None else f" ({entry['fraction'] * 100:.0f}%)"
     unit = " min" if name in ("compute_time", "time") else ""
     return f"{name.replace('_', ' ')} {used}/{limit}{unit}{pct}"
+
+
+# ========================================================================= jobs
+def print_job(job: dict[str, Any], tail_lines: int, out: TextIO | None = None) -> None:
+    """One job, as :func:`controller.dashboard.data.job_detail` reads it: its record, status and
+    reason, parameters, the last value of each scalar series, the last ``tail_lines`` lines of
+    its output and its traceback."""
+    stream = out if out is not None else sys.stdout
+    ended = job["completed"] or None
+    run = None if job["started"] is None else (ended or time.time()) - job["started"]
+    index = "" if job["index"] is None else f" (job #{job['index']})"
+    lines = [
+        ("job", f"{job['id']}  {job['name']}"),
+        ("optimizer", f"{job['parent']}{index}" if job["parent"] else "-"),
+        ("status", job["status"] + (f": {job['reason']}" if job["reason"] else "")),
+        ("worker", f"{job['worker'] or '-'} (attempts {job['attempts']})"),
+        ("queue", job["queue"] or "-"),
+        ("created", _when(job["created"])), ("started", _when(job["started"])),
+        ("ended", _when(ended)), ("run time", "-" if run is None else format_duration(run)),
+    ]
+    show(key_values(lines), stream)
+    params = sorted(job["parameters"].items())
+    print(f"\nparameters ({len(params)}):", file=stream)
+    if params:
+        show(table(["name", "value"], [[k, fmt(v, 6)] for k, v in params], indent=2), stream)
+    scalars = [[f"{title}/{series}", fmt(st.get("last"), 6), st.get("iteration", "-"),
+                fmt(st.get("min"), 6), fmt(st.get("max"), 6)]
+               for title, by_series in sorted(job["metrics"].items())
+               for series, st in sorted(by_series.items())]
+    print(f"\nlast scalars ({len(scalars)}):", file=stream)
+    if scalars:
+        show(table(["scalar", "last", "iteration", "min", "max"], scalars, indent=2,
+                   right=["last", "iteration", "min", "max"]), stream)
+    output = job["output"].rstrip("\n").splitlines()
+    shown = output[-tail_lines:] if tail_lines > 0 else []
+    print(f"\noutput (last {len(shown)} of {len(output)} lines kept):", file=stream)
+    for line in shown:
+        print(f"  {line}", file=stream)
+    if job["traceback"]:
+        print("\ntraceback:", file=stream)
+        stream.write(job["traceback"].rstrip("\n") + "\n")
+    elif job["error"]:
+        print(f"\nerror: {job['error']}", file=stream)
+
+
+def _when(t: float | None) -> str:
+    return "-" if not t else datetime.fromtimestamp(t).strftime("%Y-%m-%d %H:%M:%S")
 
 
 # ==================================================================== progress

@@ -14,15 +14,14 @@ interactions (fANOVA's higher-order terms).
 from __future__ import annotations
 
 import math
-from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from ..jobs import Job
 from ..objective import Objective
-from ..report import JobSummary
+from ..summary import JobSummary, dimensions
 
 Pair = tuple[JobSummary, Job]
 
@@ -53,17 +52,6 @@ def _sample(items: Sequence[Any], cap: int, keep_first: int = 100) -> list[Any]:
 
 
 # ------------------------------------------------------------------ overview
-def failures(rows: Iterable[Job], top: int = 20) -> list[dict[str, Any]]:
-    """Failed jobs grouped by the first line of their reason: count and one example each,
-    most frequent first."""
-    groups: dict[str, list[Job]] = defaultdict(list)
-    for row in rows:
-        groups[(row.reason or "no reason recorded").splitlines()[0][:300]].append(row)
-    ordered = sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0]))[:top]
-    return [{"error": err, "count": len(rows_), "example": rows_[0].id,
-             "example_index": rows_[0].index} for err, rows_ in ordered]
-
-
 def objective_points(pairs: Sequence[Pair], best_over_time: list[dict[str, Any]]
                      ) -> dict[str, list]:
     """Each ended job's first objective at the time it ended (``t``, epoch seconds), oldest
@@ -81,11 +69,13 @@ def parallel(pairs: Sequence[Pair], names: list[str], config: dict[str, Any],
              objective: Objective) -> dict[str, Any]:
     """Axes (one per parameter, then the objective) and one line per ranked job (best first,
     capped at :data:`PARALLEL_CAP`). A categorical axis gives each line its category's
-    position; ``log`` marks log-range parameters."""
+    position (categories in the parameter's order, then any other value); ``log`` marks the
+    parameters whose dimension is on a log scale (:func:`controller.summary.dimensions`),
+    ``integer`` those whose values are all integers (ticks on integers only)."""
     ranked = [(j, v) for j, _ in pairs if (v := _first(j)) is not None]
     ranked.sort(key=lambda jv: jv[0].rank or 0)
-    logs = {d.get("name") for d in config.get("hyper_parameters", [])
-            if d.get("type") == "LogUniformParameterRange"}
+    dims_of = dimensions(config)
+    logs = {name for name, dim in dims_of.items() if dim.log_scale}
     dims: list[dict[str, Any]] = []
     columns: list[list[float | None]] = []
     for name in names:
@@ -95,10 +85,13 @@ def parallel(pairs: Sequence[Pair], names: list[str], config: dict[str, Any],
             continue
         if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in present):
             dims.append({"name": name, "kind": "num", "min": min(present), "max": max(present),
-                         "log": name in logs and min(present) > 0})
+                         "log": name in logs and min(present) > 0,
+                         "integer": all(isinstance(v, int) for v in present)})
             columns.append([None if v is None else float(v) for v in values])
         else:
-            cats = sorted({_label(v) for v in present})
+            dim = dims_of.get(name)
+            known = [_label(c) for c in (dim.categories or [])] if dim is not None else []
+            cats = list(dict.fromkeys(known + sorted({_label(v) for v in present})))
             pos = {c: i for i, c in enumerate(cats)}
             dims.append({"name": name, "kind": "cat", "categories": cats})
             columns.append([None if v is None else float(pos[_label(v)]) for v in values])

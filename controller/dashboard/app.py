@@ -29,7 +29,6 @@ import contextlib
 import hmac
 import html
 import json
-import math
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -261,22 +260,7 @@ async def _threaded(func: Any, *args: Any, **kwargs: Any) -> Any:
 
 
 def _json(payload: Any, status: int = 200) -> Response:
-    """JSON with non-finite floats as null (the browser's JSON has no NaN or Infinity)."""
-    try:
-        body = json.dumps(payload, separators=(",", ":"), allow_nan=False)
-    except ValueError:
-        body = json.dumps(_finite(payload), separators=(",", ":"), allow_nan=False)
-    return Response(body, status_code=status, media_type="application/json")
-
-
-def _finite(value: Any) -> Any:
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
-    return value
+    return Response(data.to_json(payload), status_code=status, media_type="application/json")
 
 
 def _error(status: int, message: str) -> Response:

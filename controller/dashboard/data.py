@@ -3,7 +3,7 @@ the saved state.
 
 The pages never touch Redis: they call the functions below, which read an optimizer's saved
 state through :class:`controller.persistence.OptimizerRepository` (load with a memo of parsed
-job rows, one row, progress, listing), summarise it with :func:`controller.report.load_summary`,
+job rows, one row, progress, listing), summarise it with :func:`controller.summary.load_summary`,
 and read task records, metrics, histories, artifacts, checkpoints and events through
 :class:`workers.store.Store` methods.
 
@@ -14,6 +14,8 @@ to the browser is paged, capped or aggregated here, never the whole job table.
 
 from __future__ import annotations
 
+import json
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -28,14 +30,17 @@ from workers.record import TaskRecord
 from workers.status import TaskStatus
 from workers.store import Event, Store
 
+from ..failures import group_failures
 from ..jobs import Job
 from ..objective import Objective
 from ..persistence import OptimizerRepository, RowMemo
-from ..report import JobSummary, OptimizerSummary, load_summary
+from ..summary import JobSummary, OptimizerSummary, load_summary
 from . import aggregate
 
 #: Reason given to a job or an optimization stopped from the dashboard.
 STOP_REASON = "stopped from the dashboard"
+#: Most error groups an optimization page lists.
+FAILURE_GROUPS = 20
 
 
 class NotAnOptimizerError(ValueError):
@@ -44,6 +49,25 @@ class NotAnOptimizerError(ValueError):
 
 class ActionRefusedError(RuntimeError):
     """An action that cannot be carried out in the current state (HTTP 409)."""
+
+
+def to_json(payload: Any) -> str:
+    """``payload`` as compact JSON with non-finite floats as null (a browser's JSON has no NaN
+    or Infinity): what the pages and the static report read."""
+    try:
+        return json.dumps(payload, separators=(",", ":"), allow_nan=False)
+    except ValueError:
+        return json.dumps(_finite(payload), separators=(",", ":"), allow_nan=False)
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
 
 
 # -------------------------------------------------------------------- events
@@ -228,7 +252,7 @@ def _overview(cache: SnapshotCache, snap: Snapshot, now: float) -> dict[str, Any
         "counts": s.counts, "total": len(s.jobs), "budget": s.budget,
         "best": None if best is None else {"id": best.id, "index": best.index,
                                            "values": best.values},
-        "failures": aggregate.failures(r for _, r in pairs if r.status == TaskStatus.FAILED),
+        "failures": [g.to_dict() for g in group_failures((r for _, r in pairs), FAILURE_GROUPS)],
         "objective_over_time": aggregate.objective_points(pairs, s.best_over_time),
         "parallel": aggregate.parallel(pairs, s.parameter_names, config, objective),
         "importance": aggregate.importance(pairs, s.parameter_names),
@@ -295,12 +319,14 @@ def learning_curves(cache: SnapshotCache, opt_id: str, limit: int = 300) -> dict
     curves = [(j, c) for j, c in curves if c["x"]]
     started = sum(1 for _, r in snap.pairs if r.started_at is not None)
     return {"title": obj["title"], "series": obj["series"], "sign": obj["sign"],
-            "shown": len(curves), "total": started, **aggregate.align(curves)}
+            "shown": len(curves), "total": started, "sampled": started > limit,
+            **aggregate.align(curves)}
 
 
 # ------------------------------------------------------------------- one job
-def job_detail(store: Store, job_id: str) -> dict[str, Any]:
-    """Everything about one job: record fields, parameters, every scalar series, output tail,
+def job_detail(store: Store, job_id: str, *, history: bool = True) -> dict[str, Any]:
+    """Everything about one job: record fields, parameters, the last/min/max of each scalar
+    series (``metrics``) and, with ``history``, every point of them (``scalars``), output tail,
     traceback, artifacts, its row in the optimizer's table (meta) and the chain of jobs it
     continued from with their checkpoints. TaskNotFoundError for an unknown id."""
     rec = store.record(job_id)
@@ -313,7 +339,7 @@ def job_detail(store: Store, job_id: str) -> dict[str, Any]:
         "started": rec.started, "completed": rec.completed, "archived": rec.archived,
         "parameters": rec.parameters,
         "index": None if row is None else row.index, "meta": {} if row is None else row.meta,
-        "metrics": store.metrics(job_id), "scalars": store.history(job_id),
+        "metrics": store.metrics(job_id), "scalars": store.history(job_id) if history else {},
         "artifacts": store.artifacts(job_id),
         "checkpoints": store.checkpoints(job_id),
         "chain": _chain(store, rec),

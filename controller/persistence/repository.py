@@ -151,7 +151,8 @@ class OptimizerRepository:
                         queued=resources.pending if resources else 0,
                         best=best.value if best else None,
                         best_job=best.job_index if best else None,
-                        elapsed_seconds=state.elapsed_seconds(live, now), counts=counts)
+                        elapsed_seconds=state.elapsed_seconds(live, now), counts=counts,
+                        last_failure=state.scheduler.last_failure)
 
     def list_optimizers(self, now: float | None = None) -> list[tuple[TaskRecord, Progress]]:
         """``(task record, progress)`` of every optimizer that has started, newest first."""

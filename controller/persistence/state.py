@@ -13,10 +13,13 @@ from typing import Any
 
 from workers import codec
 
+from ..failures import JobFailure
 from ..jobs import Job
 from ..loop import Scheduler
 from ..text import format_duration, format_values
 
+#: Longest error text in a progress line (a longer line would wrap on a terminal).
+LINE_ERROR_CHARS = 100
 #: ``("minutes", m)`` counted from the start, or ``("at", seconds since the epoch)``.
 TimeLimit = tuple[str, float]
 
@@ -29,19 +32,27 @@ class SchedulerState:
     iterations_used: int = 0
     ending: str | None = None  # why the optimization is ending (None while it goes on)
     exhausted: bool = False  # the strategy has no more suggestions
+    last_failure: JobFailure | None = None  # the job that failed last (for progress lines)
 
     @classmethod
     def of(cls, scheduler: Scheduler) -> SchedulerState:
         return cls(dict(scheduler.counts), scheduler.iterations_used, scheduler.ending,
-                   scheduler.exhausted)
+                   scheduler.exhausted, scheduler.last_failure)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The saved form; ``last_failure`` only once a job failed (the format of earlier
+        versions otherwise)."""
+        data = asdict(self)
+        if self.last_failure is None:
+            del data["last_failure"]
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> SchedulerState:
+        last = data.get("last_failure")
         return cls(dict(data.get("counts", {})), data.get("iterations_used", 0),
-                   data.get("ending"), data.get("exhausted", False))
+                   data.get("ending"), data.get("exhausted", False),
+                   JobFailure.from_dict(last) if last else None)
 
 
 @dataclass(frozen=True)
@@ -160,8 +171,9 @@ class SavedOptimizer:
 class Progress:
     """A cheap snapshot of a (running) optimization, for live progress lines and listings.
 
-    ``done`` counts ended jobs (exact); ``running``/``queued`` come from the optimizer's last
-    resources report (refreshed every report period); ``best`` is the best objective so far.
+    ``done`` counts ended jobs (exact; ``counts`` by final status); ``running``/``queued`` come
+    from the optimizer's last resources report (refreshed every report period); ``best`` is the
+    best objective so far; ``last_failure`` the job that failed last.
     """
 
     status: str
@@ -173,12 +185,25 @@ class Progress:
     best_job: int | None
     elapsed_seconds: float
     counts: dict[str, int] = field(default_factory=dict)
+    last_failure: JobFailure | None = None
+
+    @property
+    def failed(self) -> int:
+        return self.counts.get("failed", 0)
 
     def line(self) -> str:
-        """``done 3 | running 2 | queued 1 | best 0.047 (job #2) | 1m 02s``."""
+        """``done 3 | running 2 | queued 1 | best 0.047 (job #2) | 1m 02s``; with failed jobs,
+        ``done 3 (failed 1) | ... | 1m 02s | last failure: job #1 ValueError: bad lr``."""
         best = "-" if self.best is None else f"{format_values(self.best)} (job #{self.best_job})"
-        return (f"done {self.done} | running {self.running} | queued {self.queued} | "
+        failed = f" (failed {self.failed})" if self.failed else ""
+        line = (f"done {self.done}{failed} | running {self.running} | queued {self.queued} | "
                 f"best {best} | {format_duration(self.elapsed_seconds)}")
+        if self.failed and self.last_failure is not None:
+            error = self.last_failure.error
+            if len(error) > LINE_ERROR_CHARS:
+                error = error[:LINE_ERROR_CHARS - 1] + "…"
+            line += f" | last failure: job #{self.last_failure.index} {error}"
+        return line
 
 
 def restore_scheduler(scheduler: Scheduler, jobs: Iterable[Job], state: SchedulerState,

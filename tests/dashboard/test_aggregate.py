@@ -10,7 +10,8 @@ import pytest
 from controller.dashboard import aggregate
 from controller.jobs import Job, SeriesStats
 from controller.objective import Objective
-from controller.report import JobSummary
+from controller.parameters import LogUniformParameterRange
+from controller.summary import JobSummary
 from workers.status import TaskStatus
 
 
@@ -62,15 +63,6 @@ def test_eta_squared_of_known_groups() -> None:
     assert aggregate._eta_squared(groups, np.array([2.0, 2.0, 2.0, 2.0])) == 0.0
 
 
-def test_failures_grouped_by_first_line_most_frequent_first() -> None:
-    rows = [pair(i, {}, None, "failed", reason=r)[1] for i, r in enumerate(
-        ["ModuleNotFoundError: no x\nmore", "ModuleNotFoundError: no x", "ValueError: bad", ""])]
-    out = aggregate.failures(rows)
-    assert out[0] == {"error": "ModuleNotFoundError: no x", "count": 2, "example": "job0",
-                      "example_index": 0}
-    assert {f["error"] for f in out[1:]} == {"ValueError: bad", "no reason recorded"}
-
-
 def test_sort_jobs_puts_missing_values_last_in_both_directions() -> None:
     pairs = ranked([pair(0, {"x": 2}, 0.5), pair(1, {"x": 1}, 0.1), pair(2, {}, None, "failed"),
                     pair(3, {"x": "a"}, 0.3)])
@@ -89,10 +81,14 @@ def test_sort_jobs_puts_missing_values_last_in_both_directions() -> None:
 def test_parallel_axes_and_a_capped_sample_keeping_the_best() -> None:
     pairs = ranked([pair(i, {"lr": 10 ** -(i % 4), "opt": "ab"[i % 2]}, float(i))
                     for i in range(aggregate.PARALLEL_CAP + 500)])
-    config = {"hyper_parameters": [{"type": "LogUniformParameterRange", "name": "lr"}]}
+    config = {"hyper_parameters": [LogUniformParameterRange("lr", -3, 0).to_dict()]}
     out = aggregate.parallel(pairs, ["lr", "opt"], config, Objective("v", "loss", "min"))
     assert [d["name"] for d in out["dims"]] == ["lr", "opt", "objective"]
     assert out["dims"][0]["log"] and out["dims"][1]["categories"] == ["a", "b"]
+    assert not out["dims"][0]["integer"]
+    layers = ranked([pair(i, {"layers": i % 3 + 1}, float(i)) for i in range(6)])
+    dim = aggregate.parallel(layers, ["layers"], {}, Objective("v", "loss", "min"))["dims"][0]
+    assert dim["integer"] and (dim["min"], dim["max"]) == (1, 3)
     assert out["shown"] == aggregate.PARALLEL_CAP and out["total"] == aggregate.PARALLEL_CAP + 500
     assert out["indices"][:3] == [0, 1, 2]  # the best first
     assert out["lines"][1] == [0.1, 1.0, 1.0]  # job 1: lr 0.1, opt "b" (position 1), value 1

@@ -9,73 +9,19 @@ asserted.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bench.dashboard import CHROMIUM_ARGS, fill
+from bench.dashboard import fill
 from controller import HyperParameterOptimizer, Mapping
 from controller.dashboard import DashboardServer
 from workers import Store, Task, TaskStatus
 
-ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = ROOT / "test-artifacts" / "dashboard"
-WAIT_MS = 30_000
-
-if not CHROMIUM.exists():
-    pytest.skip("no /usr/bin/chromium: apt-get install -y chromium chromium-driver",
-                allow_module_level=True)
-sync_api = pytest.importorskip("playwright.sync_api",
-                               reason="playwright is not installed (pip install playwright)")
+from .browser import ROOT, Browser, points, shot
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
-
-
-class Browser:
-    """Headless Chromium; collects every console error and page error, per page name."""
-
-    def __init__(self) -> None:
-        self._pw = sync_api.sync_playwright().start()
-        self.browser = self._pw.chromium.launch(executable_path=str(CHROMIUM),
-                                                args=CHROMIUM_ARGS)
-        self.errors: dict[str, list[str]] = {}
-
-    def page(self, name: str = "main") -> Any:
-        """A page in a fresh context (its own storage: no token unless given one)."""
-        page = self.browser.new_context(viewport={"width": 1500, "height": 1000}).new_page()
-        page.set_default_timeout(WAIT_MS)
-        errors = self.errors.setdefault(name, [])
-        page.on("console", lambda m: errors.append(f"console {m.type}: {m.text}")
-                if m.type == "error" else None)
-        page.on("pageerror", lambda e: errors.append(f"page error: {e}"))
-        page.on("dialog", lambda d: d.accept())
-        return page
-
-    def close(self) -> None:
-        self.browser.close()
-        self._pw.stop()
-
-
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    b = Browser()
-    try:
-        yield b
-    finally:
-        b.close()
-
-
-def shot(page: Any, name: str) -> None:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-
-
-def points(page: Any, selector: str, attribute: str = "data-points") -> int:
-    page.wait_for_selector(f"{selector}[{attribute}]")
-    return int(page.get_attribute(selector, attribute))
 
 
 def job_with(store: Store, opt_id: str, x: float) -> str:

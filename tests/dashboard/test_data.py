@@ -73,7 +73,9 @@ def test_jobs_page_names_a_bad_argument(store: Store, asha: str, kwargs: dict, m
 
 def test_learning_curves_of_every_started_job(store: Store, asha: str) -> None:
     curves = data.learning_curves(data.SnapshotCache(store), asha)
-    assert (curves["shown"], curves["total"]) == (60, 60)
+    assert (curves["shown"], curves["total"], curves["sampled"]) == (60, 60, False)
+    sampled = data.learning_curves(data.SnapshotCache(store), asha, limit=10)
+    assert (sampled["shown"], sampled["total"], sampled["sampled"]) == (10, 60, True)
     assert curves["x"] == [0, 1, 2, 3, 4] and len(curves["ys"]) == 60
     assert (curves["title"], curves["series"]) == ("validation", "loss")
 

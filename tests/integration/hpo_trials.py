@@ -7,8 +7,11 @@ Addressed as ``tests.integration.hpo_trials:<name>``. The test steers a trial th
 
 from __future__ import annotations
 
+import contextlib
 import os
+import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from workers import Task
@@ -32,6 +35,21 @@ def gated(task: Task) -> float:
     wait_for_release(task, gate, x)
     log.report_scalar("val", "loss", value=x, iteration=1)
     return x
+
+
+@contextlib.contextmanager
+def release_and_kill(gate: Path) -> Iterator[list[subprocess.Popen[bytes]]]:
+    """The processes a test starts (append them to the list): when it leaves, every gated trial
+    is released and every process still running is killed."""
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        yield procs
+    finally:
+        (gate / "release-all").write_text("")
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
 
 
 def wait_for_release(task: Task, gate: Path, x: float) -> None:

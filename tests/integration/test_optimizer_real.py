@@ -30,6 +30,7 @@ from controller import (
 )
 from controller.persistence import OptimizerRepository
 from tests.helpers import BOTH_BROKERS, wait_until
+from tests.integration.hpo_trials import release_and_kill
 from workers import Store, Task, TaskStatus
 from workers.store import Event
 
@@ -175,8 +176,8 @@ def test_resume_after_sigkill_of_the_controller(real_store: Store, queue: str,
         (workdir / f"release-{x}").write_text("")
 
     first = _controller("create", base.id, queue, str(workdir), log=log)
-    procs = [first]
-    try:
+    with release_and_kill(workdir) as procs:
+        procs.append(first)
         opt_id = wait_until(lambda: (workdir / "optimizer_id").exists()
                             and (workdir / "optimizer_id").read_text(), 60,
                             "the optimizer's id", ).strip()
@@ -224,12 +225,6 @@ def test_resume_after_sigkill_of_the_controller(real_store: Store, queue: str,
         wait_until(lambda: len(Task.get_tasks(parent=opt_id)) == 5, 60, "the fifth job")
         (workdir / "release-all").write_text("")
         assert second.wait(timeout=60) == 0, log.read_text()
-    finally:
-        (workdir / "release-all").write_text("")
-        for proc in procs:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
 
     assert (workdir / f"ended-{second.pid}").read_text() == "total_max_jobs reached"
     children = Task.get_tasks(parent=opt_id)

@@ -69,8 +69,8 @@ def test_help_lists_the_commands_in_their_order(capsys) -> None:
     assert main(["--help"]) == 0
     out = capsys.readouterr().out
     names = [line.split()[0] for line in out.split("Commands:")[1].strip().splitlines()]
-    assert names == ["worker", "optimize", "resume", "run", "top", "status", "report", "export",
-                     "plots", "dashboard"]
+    assert names == ["worker", "optimize", "resume", "run", "top", "status", "job", "report",
+                     "export", "plots", "dashboard"]
     assert main(["status", "-h"]) == 0 and "[OPTIMIZER_ID]" in capsys.readouterr().out
     assert main([]) == 2 and "Usage: hpq" in capsys.readouterr().err
 

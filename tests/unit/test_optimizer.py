@@ -16,7 +16,7 @@ import json
 import statistics
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import pytest
@@ -35,6 +35,7 @@ from tests.helpers import Crash, crash, wait_until
 from tests.unit import trial_fns
 from workers import Store, Task, TaskStatus
 from workers import app as workers_app
+from workers.app import TrialLabel
 from workers.errors import StatusConflictError, TaskNotFoundError
 from workers.task import bind_current
 
@@ -70,7 +71,8 @@ class InProcessWorkers(InProcessDispatcher):
         self.held: list[str] = []
         self._lock = threading.Lock()
 
-    def send(self, task_ids: Sequence[str], queue: str, parent: str | None = None) -> None:
+    def send(self, task_ids: Sequence[str], queue: str, parent: str | None = None,
+             labels: Mapping[str, TrialLabel] | None = None) -> None:
         for task_id in task_ids:
             with self._lock:
                 self.sent.append((time.time(), task_id))

@@ -25,6 +25,7 @@ from controller.report import write_report
 from tests.helpers import crash, wait_until
 from tests.phs_definitions import quick_start
 from tests.unit import phs_targets
+from tests.unit.test_report import page_data
 from workers import Store, Task, TaskStatus
 
 GRIEWANK = "tests.unit.phs_targets:test_griewank"
@@ -77,8 +78,9 @@ def test_the_quick_start(store: Store, dispatcher: InProcessDispatcher, tmp_path
     write_report(store, opt.id, tmp_path / "report.html")
     html = (tmp_path / "report.html").read_text()
     assert "<h2>Worker timeline</h2>" in html and "<h2>Objective over x and y</h2>" in html
-    timeline = html[html.index("<h2>Worker timeline</h2>"):]
-    assert timeline[:timeline.index("</svg>")].count("<rect x=") == 30 + 1  # bars + frame
+    assert len(page_data(html)["overview"]["timeline"]["jobs"]) == 30  # the dashboard's chart
+    surface = html[html.index("<h2>Objective over x and y</h2>"):]
+    assert surface[:surface.index("</svg>")].count("<circle") == 30
 
 
 def typed(expressions: list[str]) -> ParameterDefinition:

@@ -29,7 +29,6 @@ from controller.parameters import (
     UniformParameterRange,
     register_parameter_class,
 )
-from controller.report import _dimensions
 from controller.space import Combinations, Interval, Points, Scalar, SpaceEncoder
 from controller.strategies.base import Suggestion
 from controller.strategies.bayes_gp import BayesianGP
@@ -37,6 +36,7 @@ from controller.strategies.bohb import OptimizerBOHB
 from controller.strategies.grid_random import RandomSearch
 from controller.strategies.optuna_search import OptimizerOptuna
 from controller.strategies.pbt import PopulationBasedTraining
+from controller.summary import dimensions
 from controller.testing import DirectLoop, Outcomes
 
 LOSS = Objective("val", "loss", "min")
@@ -306,10 +306,10 @@ def test_report_axes_come_from_the_saved_space() -> None:
         *SearchSpace([CONTINUOUS["log"], FINITE["choice"], COMBINATIONS,
                       *POLYAXON.values()]).to_dicts(),
         {"type": "SomeoneElsesParameter", "name": "General/x"}]}
-    dimensions = _dimensions(config)
-    assert sorted(dimensions) == ["General/lr", "General/opt"]
-    assert dimensions["General/lr"].log_scale
-    assert dimensions["General/opt"].categories == ["adam", "sgd", "rms"]
+    dims = dimensions(config)
+    assert sorted(dims) == ["General/lr", "General/opt"]
+    assert dims["General/lr"].log_scale
+    assert dims["General/opt"].categories == ["adam", "sgd", "rms"]
 
 
 # ---------------------------------------------------------------------- Polyaxon's classes
@@ -417,4 +417,4 @@ def test_a_parameter_class_of_your_own_is_modelled_through_its_dimension() -> No
     assert encoder.decode(encoder.encode({"General/b": 1.25})) == {"General/b": 1.25}
     saved = SearchSpace([Bounded("General/b")]).to_dicts()
     assert saved == [{"type": "Bounded", "name": "General/b"}]
-    assert _dimensions({"hyper_parameters": saved})["General/b"].bounds == (0.0, 5.0)
+    assert dimensions({"hyper_parameters": saved})["General/b"].bounds == (0.0, 5.0)

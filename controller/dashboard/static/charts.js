@@ -1,7 +1,9 @@
 /* hpqueue dashboard charts: uPlot line and point charts, small SVG charts (parallel coordinates,
  * importance, worker timeline, rungs, lineage). No external requests; every text goes through
  * textContent. Exposes window.HPQCharts. Each chart sets data-points (or data-lines) on its
- * container: the number of data items it drew. */
+ * container: the number of data items it drew. A click on a job opens
+ * HPQCharts.options.jobHref(id) (the dashboard's job page; the static report sets it to the
+ * job's row). */
 (function () {
   "use strict";
   const SVGNS = "http://www.w3.org/2000/svg";
@@ -21,6 +23,8 @@
     const c = VIRIDIS[i].map((a, k) => Math.round(a + (VIRIDIS[i + 1][k] - a) * f));
     return `rgb(${c[0]},${c[1]},${c[2]})`;
   }
+  const options = { jobHref: (id) => `/job/${encodeURIComponent(id)}` };
+
   /** Colour of a job by goodness g (1 best: dark purple, 0 worst: yellow). */
   const quality = (g) => viridis(1 - g);
 
@@ -72,7 +76,7 @@
     node.dataset.points = "0";
   }
   function link(node, id) {
-    node.addEventListener("click", () => { window.location.href = `/job/${encodeURIComponent(id)}`; });
+    node.addEventListener("click", () => { window.location.href = options.jobHref(id); });
     node.classList.add("clickable");
   }
 
@@ -88,17 +92,25 @@
     }
     return out;
   }
-  /** Decades (and 2, 5 steps when few) covering a positive [lo, hi]. */
+  /** Ticks of a log axis over a positive [lo, hi]: the decades, or 1-2-5 steps, or every
+   * digit, whichever first gives three ticks (the range's ends when none does). */
   function logTicks(lo, hi) {
-    const out = [];
-    for (let e = Math.floor(Math.log10(lo)); e <= Math.ceil(Math.log10(hi)); e++) {
-      for (const m of Math.log10(hi / lo) < 2 ? [1, 2, 5] : [1]) {
-        const v = m * Math.pow(10, e);
-        if (v >= lo * (1 - 1e-9) && v <= hi * (1 + 1e-9)) out.push(v);
+    let out = [];
+    for (const steps of [[1], [1, 2, 5], [1, 2, 3, 4, 5, 6, 7, 8, 9]]) {
+      out = [];
+      for (let e = Math.floor(Math.log10(lo)); e <= Math.ceil(Math.log10(hi)); e++) {
+        for (const m of steps) {
+          const v = m * Math.pow(10, e);
+          if (v >= lo * (1 - 1e-9) && v <= hi * (1 + 1e-9)) out.push(v);
+        }
       }
+      if (out.length >= 3) return out;
     }
     return out.length >= 2 ? out : [lo, hi];
   }
+  /** Tick steps of an axis of iterations (integers: no tick between two iterations). */
+  const INT_INCRS = [1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1e3, 2e3, 2.5e3, 5e3, 1e4,
+    2e4, 5e4, 1e5, 2e5, 5e5, 1e6, 1e7, 1e8, 1e9];
   const useLog = (values) => {
     const v = values.filter((x) => x !== null && x !== undefined);
     return v.length > 1 && Math.min(...v) > 0 && Math.max(...v) / Math.min(...v) >= 100;
@@ -140,7 +152,7 @@
             u.over.addEventListener("click", () => {
               if (focus) {
                 const id = target(u, focus[0], focus[1]);
-                if (id) window.location.href = `/job/${encodeURIComponent(id)}`;
+                if (id) window.location.href = options.jobHref(id);
               }
             });
           }
@@ -174,9 +186,10 @@
     const worst = Math.max(1, ...ranks);
     const colourOf = (j) => j.rank !== null ? quality(1 - j.rank / worst)
       : (STATUS_COLOURS[j.status] || "#999");
+    const marks = d.jobs.length <= 20; // a point per report only while they can be told apart
     const series = [{ label: "iteration" }].concat(d.jobs.map((j) => ({
       label: `#${j.index}`, stroke: colourOf(j), width: j.rank === 0 ? 2.5 : 1.25,
-      spanGaps: true,
+      spanGaps: true, points: { show: marks },
     })));
     const log = useLog([].concat(...d.ys));
     const data = [d.x].concat(d.ys);
@@ -184,7 +197,7 @@
     uplot(node, key, {
       series: series, legend: { show: false },
       scales: { x: { time: false }, y: { distr: log ? 3 : 1 } },
-      axes: [{ label: "iteration" }, { label: `${d.title}/${d.series}`, size: 72 }],
+      axes: [{ label: "iteration", incrs: INT_INCRS }, { label: `${d.title}/${d.series}`, size: 72 }],
       cursor: { points: { one: true }, drag: { x: true, y: false } },
       plugins: [hoverPlugin((u, s, i) => {
         const j = d.jobs[s - 1];
@@ -261,7 +274,7 @@
           label: n, stroke: PALETTE[i % PALETTE.length], width: 1.5, spanGaps: true,
         }))),
         scales: { x: { time: false } },
-        axes: [{ label: "iteration" }, { size: 72 }],
+        axes: [{ label: "iteration", incrs: INT_INCRS }, { size: 72 }],
       }, [xs].concat(ys));
     }
     node.dataset.points = String(points);
@@ -289,6 +302,14 @@
       return (v) => n <= 1 ? (top + bottom) / 2 : bottom - (v / (n - 1)) * (bottom - top);
     }
     return dim.objective && !dim.maximize ? scale(dim, top, bottom) : scale(dim, bottom, top);
+  }
+
+  /** A white box behind a label that lines cross (drawn before the label, under it). */
+  function labelBox(parent, text) {
+    const b = text.getBBox();
+    const box = svgEl("rect", { x: b.x - 2, y: b.y - 1, width: b.width + 4, height: b.height + 2,
+      rx: 2, class: "label-box" }, parent);
+    parent.insertBefore(box, text);
   }
 
   /** Parallel coordinates: d = {dims, lines, ids, indices, shown, total}. */
@@ -334,13 +355,14 @@
       } else if (dim.log) {
         ticks = logTicks(dim.min, dim.max).map((v) => [v, fmt(v, 3)]);
       } else {
-        ticks = niceTicks(dim.min, dim.max, 5).map((v) => [v, fmt(v, 3)]);
+        ticks = niceTicks(dim.min, dim.max, 7).filter((v) => !dim.integer || Number.isInteger(v))
+          .map((v) => [v, fmt(v, 3)]);
         if (ticks.length < 2) ticks = [[dim.min, fmt(dim.min, 3)]];
       }
       for (const [v, text] of ticks) {
         const y = scales[i](v);
         svgEl("line", { x1: x - 4, x2: x, y1: y, y2: y }, g);
-        svgText(g, x - 6, y + 4, text, { "text-anchor": "end", class: "pc-tick" });
+        labelBox(g, svgText(g, x - 6, y + 4, text, { "text-anchor": "end", class: "pc-tick" }));
       }
     });
     // colour bar beside the objective axis: same direction as the axis (better is up)
@@ -380,10 +402,12 @@
   function timeAxis(svg, x0, x1, t0, t1, y) {
     const scale = (t) => x0 + (t - t0) / (t1 - t0 || 1) * (x1 - x0);
     svgEl("line", { x1: x0, x2: x1, y1: y, y2: y, class: "axis" }, svg);
+    const short = t1 - t0 < 10; // seconds with their digits, else durations
     for (const t of niceTicks(0, t1 - t0, 6)) {
       const x = scale(t0 + t);
       svgEl("line", { x1: x, x2: x, y1: y, y2: y + 4, class: "axis" }, svg);
-      svgText(svg, x, y + 16, duration(t), { "text-anchor": "middle", class: "tick" });
+      svgText(svg, x, y + 16, short ? `${fmt(t, 3)}s` : duration(t),
+        { "text-anchor": "middle", class: "tick" });
     }
     return scale;
   }
@@ -394,7 +418,7 @@
     const W = widthOf(node), lane = 20, left = 190, H = d.lanes.length * lane + 36;
     const svg = svgRoot(node, W, H, "timeline");
     const t0 = Math.min(...d.jobs.map((j) => j.start)), t1 = Math.max(d.now, ...d.jobs.map((j) => j.end));
-    const x = timeAxis(svg, left, W - 10, t0, t1, d.lanes.length * lane + 6);
+    const x = timeAxis(svg, left, W - 30, t0, t1, d.lanes.length * lane + 6);
     d.lanes.forEach((name, i) => {
       const shown = name.length > 28 ? `…${name.slice(-27)}` : name;
       tip(svgText(svg, left - 8, i * lane + 14, shown, { "text-anchor": "end", class: "tick" }), name);
@@ -491,7 +515,7 @@
   }
 
   window.HPQCharts = {
-    fmt, duration, quality, STATUS_COLOURS, clear, learningCurves, objectiveOverTime,
+    options, fmt, duration, quality, STATUS_COLOURS, clear, learningCurves, objectiveOverTime,
     scalarCharts, parallel, importance, timeline, rungs, lineage,
   };
 })();

@@ -309,7 +309,7 @@
     const d = await api(`/api/opt/${encodeURIComponent(ID)}/curves`);
     document.getElementById("curves-note").textContent =
       `${d.title}/${d.series} (${d.sign}) of ${d.shown} of ${d.total} started jobs` +
-      (d.shown < d.total ? " (the best half and the most recent)" : "") +
+      (d.sampled ? " (the best half and the most recent)" : "") +
       "; colour: rank (dark is better), blue: running, red: failed; hover a curve for its job, click to open it; drag to zoom";
     C.learningCurves(document.getElementById("curves"), d);
   }
