@@ -51,7 +51,7 @@ def test_init_by_hand_records_the_script_and_runs(store: Store) -> None:
     assert (task.project, task.name, task.task_type, task.tags) == ("examples", "train",
                                                                   "training", ["a"])
     command = json.loads(rec["command"])
-    assert command[0] == sys.executable and command[-len(sys.argv) + 1:] == sys.argv[1:]
+    assert command[0] == sys.executable and command[len(command) - len(sys.argv) + 1:] == sys.argv[1:]
     assert rec["interpreter"] == sys.executable and rec["working_dir"]
     assert rec["script"] == str(Path(sys.modules["__main__"].__file__).resolve())
     assert Task.current_task() == task and Task.init() is task  # twice: the same task
