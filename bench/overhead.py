@@ -177,6 +177,9 @@ class RecordingDispatcher:
     def archive(self, task_id: str, archived: bool) -> None:
         self.celery.archive(task_id, archived)
 
+    def consumed(self, queue: str) -> bool:
+        return self.celery.consumed(queue)
+
 
 class RoundTrips:
     """Counts the Redis round trips this process makes (each command or pipeline sent is one;

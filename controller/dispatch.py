@@ -20,6 +20,7 @@ from typing import Protocol
 from workers.app import TrialLabel, send_trials
 from workers.runner import TrialRunner
 from workers.store import Store
+from workers.sweep import live_workers
 
 
 class Dispatcher(Protocol):
@@ -35,6 +36,10 @@ class Dispatcher(Protocol):
 
     def archive(self, task_id: str, archived: bool) -> None:
         """Set or clear the archived flag of a finished trial."""
+
+    def consumed(self, queue: str) -> bool:
+        """Whether anything live takes trials from ``queue`` now (the loop warns when queued
+        trials wait on a queue nothing consumes)."""
 
 
 class StoreDispatcher:
@@ -56,6 +61,10 @@ class CeleryDispatcher(StoreDispatcher):
     def send(self, task_ids: Sequence[str], queue: str, parent: str | None = None,
              labels: Mapping[str, TrialLabel] | None = None) -> None:
         send_trials(task_ids, queue, parent, labels)
+
+    def consumed(self, queue: str) -> bool:
+        """A worker that registered within the last few sweep periods lists ``queue``."""
+        return any(queue in queues for queues in live_workers(self.store).values())
 
 
 class InProcessDispatcher(StoreDispatcher):
@@ -82,6 +91,10 @@ class InProcessDispatcher(StoreDispatcher):
              labels: Mapping[str, TrialLabel] | None = None) -> None:
         for task_id in task_ids:
             self.run_trial(task_id)
+
+    def consumed(self, queue: str) -> bool:
+        """This process runs what it is sent."""
+        return True
 
     def run_trial(self, task_id: str) -> None:
         """Run the trial of ``task_id``: now on a new thread, or once a pool thread is free."""

@@ -55,6 +55,8 @@ from .persistence import (
 log = logging.getLogger("hpqueue.optimizer")
 
 LEASE_TTL = 10.0
+#: Seconds trials may wait queued with no live worker on their queue before the loop warns.
+NO_WORKER_WARNING = 5.0
 #: Lease owner prefix of a controller run as an attempt of its optimizer task.
 ATTEMPT_OWNER = "attempt:"
 Callback = Callable[[str, Any, Any, dict, str | None], None]
@@ -115,6 +117,8 @@ class Driver:
         self._best_id: str | None = None
         self._next_housekeeping = 0.0
         self._next_sweep = 0.0
+        self._next_consumer_check = 0.0
+        self._warned_no_worker = False
         self._next_report = 0.0
         self._ending_since: float | None = None
         self._timing: Timing | None = None
@@ -451,6 +455,25 @@ class Driver:
         if now >= self._next_sweep:
             self._next_sweep = now + max(1.0, settings.heartbeat_grace / 3)
             sweep_stale(self.store, now, send=self._resend)
+        if now >= self._next_consumer_check:
+            self._next_consumer_check = now + NO_WORKER_WARNING
+            self._check_consumers(now)
+
+    def _check_consumers(self, now: float) -> None:
+        """Warn once when trials have waited queued for ``NO_WORKER_WARNING`` seconds and no
+        live worker consumes the execution queue (and again after one came and went)."""
+        with self.lock:
+            waiting = any(j.status != TaskStatus.IN_PROGRESS and j.sent
+                          and now - j.created_at >= NO_WORKER_WARNING
+                          for j in self.scheduler.active.values())
+        if not waiting or self.dispatcher.consumed(self.config.queue):
+            self._warned_no_worker = False
+            return
+        if not self._warned_no_worker:
+            self._warned_no_worker = True
+            log.warning("optimizer %s: trials are waiting on queue %r and no live worker "
+                        "consumes it; start one with: hpq worker -Q %s", self.config.opt_id,
+                        self.config.queue, self.config.queue)
 
     def _resend(self, task_id: str, queue: str, parent: str | None = None) -> None:
         """Send again a trial whose dead attempt the sweep put back in the queue."""

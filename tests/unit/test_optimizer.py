@@ -1065,3 +1065,41 @@ def test_stop_from_the_callback(env: Env, caplog: pytest.LogCaptureFixture) -> N
     assert not [r for r in caplog.records if "job_complete_callback raised" in r.getMessage()]
     assert len(env.children(opt)) <= 3
     assert Task.get_task(opt.id).status is TaskStatus.STOPPED
+
+
+class NoWorkers(InProcessDispatcher):
+    """Celery's view of a cluster where nothing consumes the queues: trials sent stay queued,
+    and the consumers are the live workers the store knows of."""
+
+    def send(self, task_ids: Sequence[str], queue: str, parent: str | None = None,
+             labels: Mapping[str, TrialLabel] | None = None) -> None:
+        self.sent = [*getattr(self, "sent", []), *task_ids]
+
+    def consumed(self, queue: str) -> bool:
+        from controller.dispatch import CeleryDispatcher
+
+        return CeleryDispatcher(self.store).consumed(queue)
+
+
+@pytest.mark.parametrize("worker_queues", [None, "other,default"])
+def test_trials_waiting_on_a_queue_nobody_consumes_are_warned_about(
+        env: Env, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch,
+        worker_queues: str | None) -> None:
+    monkeypatch.setattr(driver_module, "NO_WORKER_WARNING", 0.2)
+    if worker_queues is not None:  # a live worker (as its supervisor registers it)
+        env.store.redis.set(env.store.keys.worker("w1@host"), worker_queues, ex=30)
+    base = env.base("quadratic", {"x": 0.5, "epochs": 1, "sleep": 0.0})
+    dispatcher = NoWorkers(env.store)
+    opt = env.optimizer(base, grid([0.1, 0.2]), optimizer_class=GridSearch,
+                        dispatcher=dispatcher)
+    opt.start()
+    wait_until(lambda: len(getattr(dispatcher, "sent", [])) == 2, 10, "the trials sent")
+    warned = lambda: any("hpq worker -Q default" in r.getMessage()  # noqa: E731
+                         for r in caplog.records)
+    if worker_queues is None:
+        wait_until(warned, 10, "the warning")
+        assert sum("no live worker" in r.getMessage() for r in caplog.records) == 1
+    else:
+        time.sleep(1.0)  # several checks pass: none warns while a worker lists the queue
+        assert not warned()
+    opt.stop(timeout=0.2)
