@@ -1094,7 +1094,7 @@ def test_trials_waiting_on_a_queue_nobody_consumes_are_warned_about(
                         dispatcher=dispatcher)
     opt.start()
     wait_until(lambda: len(getattr(dispatcher, "sent", [])) == 2, 10, "the trials sent")
-    warned = lambda: any("hpq worker -Q default" in r.getMessage()  # noqa: E731
+    warned = lambda: any("hpq worker -Q default" in r.getMessage()
                          for r in caplog.records)
     if worker_queues is None:
         wait_until(warned, 10, "the warning")
