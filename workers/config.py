@@ -18,6 +18,8 @@ variable                    meaning                                             
                             set above it so a running trial is never redelivered
 ``HPQ_STOP_GRACE``          seconds a stopped trial gets to notice before it is killed  ``30``
 ``HPQ_STREAM_MAXLEN``       approximate length cap of one event stream                  ``1000000``
+``HPQ_RETENTION_DAYS``      ended optimizations older than this are deleted when an     (unset: kept)
+                            optimization ends, and by ``hpq gc`` without ``--older-than``
 ==========================  ==========================================================  =========
 """
 
@@ -106,6 +108,8 @@ class Settings:
     max_trial_seconds: float = DEFAULT_MAX_TRIAL_SECONDS
     stop_grace: float = DEFAULT_STOP_GRACE
     stream_maxlen: int = DEFAULT_STREAM_MAXLEN
+    #: Days an ended optimization is kept (None: for ever).
+    retention_days: float | None = None
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -128,6 +132,7 @@ class Settings:
             max_trial_seconds=_float("HPQ_MAX_TRIAL_SECONDS", DEFAULT_MAX_TRIAL_SECONDS),
             stop_grace=_float("HPQ_STOP_GRACE", DEFAULT_STOP_GRACE),
             stream_maxlen=int(_float("HPQ_STREAM_MAXLEN", DEFAULT_STREAM_MAXLEN)),
+            retention_days=_float("HPQ_RETENTION_DAYS", 0.0) or None,
         )
 
     @property

@@ -448,6 +448,38 @@ class Store:
     def release_lease(self, key: str, owner: str) -> None:
         self._release(keys=[key], args=[owner])
 
+    # ----------------------------------------------------------------- retention
+    def delete_tasks(self, task_ids: Sequence[str], *, also: Sequence[str] = ()) -> int:
+        """Delete tasks for good, in one transaction: every per-task key
+        (:meth:`Keys.task_keys`), the stream of their children's events and their children
+        index, their entries in the task, project, parent and heartbeat indexes, and the keys
+        ``also`` names (the caller's own keys that must go in the same step). Unknown ids are
+        skipped, so deleting again is harmless. Returns how many keys were removed.
+
+        A task's children are not deleted with it: delete them first."""
+        ids = list(task_ids)
+        records = self.get_many(ids)
+        pipe = self.redis.pipeline(transaction=True)
+        keys = list(also)
+        for task_id, rec in zip(ids, records):
+            keys += [*self.keys.task_keys(task_id), self.keys.events(task_id),
+                     self.keys.children(task_id)]
+            pipe.zrem(self.keys.tasks, task_id)
+            pipe.zrem(self.keys.heartbeats, task_id)
+            if rec is not None:
+                pipe.zrem(self.keys.project(rec.get("project", "")), task_id)
+                if rec.get("parent"):
+                    pipe.zrem(self.keys.children(rec["parent"]), task_id)
+        if keys:
+            pipe.delete(*keys)
+        return int(pipe.execute()[-1]) if keys else 0
+
+    def trim_events(self, parent: str, through: str) -> int:
+        """Remove the events of ``parent``'s stream up to and including id ``through`` (a
+        reader's cursor: what comes after it stays); returns how many were removed."""
+        ms, _, seq = through.partition("-")
+        return int(self.redis.xtrim(self.keys.events(parent), minid=f"{ms}-{int(seq or 0) + 1}"))
+
 
 def parse_metrics(raw: Mapping[str, str]) -> dict[str, dict[str, dict[str, float | int]]]:
     """Decode a metrics hash into ``{title: {series: {"last","min","max","iteration"}}}``."""
