@@ -106,7 +106,7 @@ def expired(store: Store, older_than: float, now: float | None = None) -> list[E
     out = []
     for rec, progress in OptimizerRepository(store).list_optimizers(now):
         ended = rec.last_update or rec.completed or rec.created
-        if rec.status.is_final() and not progress.live and ended < now - older_than:
+        if rec.status.is_final and not progress.live and ended < now - older_than:
             out.append(Expired(rec.id, rec.name, rec.status.value, ended))
     return sorted(out, key=lambda e: e.ended)
 
