@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from workers.errors import HpqError, TaskNotFoundError
-from workers.status import TaskStatus
 from workers.store import Store
 
 from .persistence import OptimizerRepository

@@ -483,7 +483,8 @@ class Store:
         stream itself if that empties it; returns 1 if the stream went, else 0."""
         stream, start = self.keys.events(parent), "-"
         while True:
-            page = self.redis.xrange(stream, min=start, count=1000)
+            page = cast(list[tuple[str, dict[str, str]]],
+                        self.redis.xrange(stream, min=start, count=1000))
             mine = [eid for eid, fields in page if fields.get("task") in task_ids]
             if mine:
                 self.redis.xdel(stream, *mine)
