@@ -208,23 +208,17 @@ class RoundTrips:
 
 def reaction_latencies(store: Any, opt: Any, dispatch: dict[str, float],
                        concurrency: int) -> list[float]:
-    """Seconds from the k-th completion (stream order) to the dispatch of job ``concurrency+k``."""
-    final = {"completed", "failed", "stopped"}
-    order: list[str] = []
-    cursor = "0-0"
-    while True:
-        batch = store.read_events(opt.id, cursor, count=10_000)
-        if not batch:
-            break
-        cursor = batch[-1].id
-        order += [e.task_id for e in batch
-                  if e.kind == "status" and e.fields.get("status") in final]
-    completed: dict[str, float] = {}
-    for i in range(0, len(order), 1000):
-        chunk = order[i:i + 1000]
-        for tid, rec in zip(chunk, store.get_many(chunk)):
-            completed[tid] = float(rec["completed"])
+    """Seconds from the k-th completion (by the records' ``completed`` times: the ended
+    optimization's event stream is trimmed) to the dispatch of job ``concurrency+k``."""
     jobs = sorted(opt._scheduler.jobs.values(), key=lambda j: j.index)
+    ids = [j.id for j in jobs]
+    completed: dict[str, float] = {}
+    for i in range(0, len(ids), 1000):
+        chunk = ids[i:i + 1000]
+        for tid, rec in zip(chunk, store.get_many(chunk)):
+            if rec is not None and rec.get("completed"):
+                completed[tid] = float(rec["completed"])
+    order = sorted(completed, key=completed.__getitem__)
     out = []
     for k, tid in enumerate(order):
         idx = concurrency + k

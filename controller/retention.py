@@ -123,10 +123,12 @@ def collect(store: Store, older_than: float, now: float | None = None) -> list[D
 
 
 def on_end(store: Store, opt_id: str) -> None:
-    """What an optimization's end applies: trim its event stream to what a resume reads, and
-    with ``HPQ_RETENTION_DAYS`` delete the ended optimizations older than that."""
-    removed = OptimizerRepository(store).trim_events(opt_id)
-    log.debug("optimizer %s: %d events trimmed", opt_id, removed)
+    """What an optimization's end applies: trim its event stream to what a resume reads
+    (unless ``HPQ_TRIM_EVENTS=0``), and with ``HPQ_RETENTION_DAYS`` delete the ended
+    optimizations older than that."""
+    if store.settings.trim_events:
+        removed = OptimizerRepository(store).trim_events(opt_id)
+        log.debug("optimizer %s: %d events trimmed", opt_id, removed)
     days = store.settings.retention_days
     if days:
         for gone in collect(store, days * 86400):

@@ -4,6 +4,7 @@ journal, files), and another optimization's keys stay."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 
 import optuna
@@ -48,6 +49,7 @@ def optimize(base: Task, queue: str, seed: int) -> HyperParameterOptimizer:
 def test_delete_leaves_nothing_of_an_optuna_optimization(
         real_store: Store, local_workers: object, queue: str, capsys) -> None:
     store = real_store
+    store.settings = dataclasses.replace(store.settings, trim_events=True)  # the default
     files = store.settings.artifacts_root
     base = Task.create("retention", "base", entry_point=ENTRY, parameters={"General/lr": 0.1})
     baseline, baseline_files = namespace_keys(store), set(files.glob("*"))
@@ -59,6 +61,7 @@ def test_delete_leaves_nothing_of_an_optuna_optimization(
     storage = redis_journal_storage(store.url or "")
     assert {first.id, second.id} <= {s.study_name for s in storage.get_all_studies()}
     jobs = store.find(parent=second.id)
+    assert store.redis.xlen(store.keys.events(second.id)) < 4  # trimmed at its end
     assert len(jobs) == 4
     for job_id in jobs:
         task = Task.get_task(job_id)

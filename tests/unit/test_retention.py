@@ -207,3 +207,19 @@ def test_an_ended_stream_is_trimmed_to_its_cursor_and_a_resume_continues(
     assert {j.id: j.status for j in jobs if j.id in first} == first  # none run again
     assert all(j.status == "completed" for j in jobs if j.id not in first)
     assert repo.load(opt.id).state.cursor > cursor and store.redis.xlen(stream) == 0
+
+
+def test_retention_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from workers.config import Settings
+
+    assert Settings.from_env().retention_days is None and Settings.from_env().trim_events
+    monkeypatch.setenv("HPQ_RETENTION_DAYS", "7")
+    monkeypatch.setenv("HPQ_TRIM_EVENTS", "0")
+    assert Settings.from_env().retention_days == 7.0 and not Settings.from_env().trim_events
+    monkeypatch.setenv("HPQ_RETENTION_DAYS", "soon")
+    with pytest.raises(ValueError, match="HPQ_RETENTION_DAYS='soon' is not a number"):
+        Settings.from_env()
+    monkeypatch.setenv("HPQ_RETENTION_DAYS", "7")
+    monkeypatch.setenv("HPQ_TRIM_EVENTS", "no")
+    with pytest.raises(ValueError, match="HPQ_TRIM_EVENTS='no' is not one of 1, 0"):
+        Settings.from_env()
