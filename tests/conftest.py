@@ -102,6 +102,8 @@ def real_env(redis_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, br
         "HPQ_HEARTBEAT_INTERVAL": "0.2",
         "HPQ_HEARTBEAT_GRACE": "2",
         "HPQ_STOP_GRACE": "3",
+        # the tests audit every event of an ended optimization (tests/helpers.py)
+        "HPQ_TRIM_EVENTS": "0",
     }
     if broker == "rabbitmq":
         env["HPQ_BROKER_URL"] = request.getfixturevalue("amqp_url")

@@ -18,6 +18,10 @@ variable                    meaning                                             
                             set above it so a running trial is never redelivered
 ``HPQ_STOP_GRACE``          seconds a stopped trial gets to notice before it is killed  ``30``
 ``HPQ_STREAM_MAXLEN``       approximate length cap of one event stream                  ``1000000``
+``HPQ_RETENTION_DAYS``      ended optimizations older than this are deleted when an     (unset: kept)
+                            optimization ends, and by ``hpq gc`` without ``--older-than``
+``HPQ_TRIM_EVENTS``         ``0`` keeps an ended optimization's whole event stream      ``1``
+                            (an audit log); else it is trimmed to its saved cursor
 ==========================  ==========================================================  =========
 """
 
@@ -106,6 +110,10 @@ class Settings:
     max_trial_seconds: float = DEFAULT_MAX_TRIAL_SECONDS
     stop_grace: float = DEFAULT_STOP_GRACE
     stream_maxlen: int = DEFAULT_STREAM_MAXLEN
+    #: Days an ended optimization is kept (None: for ever).
+    retention_days: float | None = None
+    #: Trim an ended optimization's event stream to its saved cursor.
+    trim_events: bool = True
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -128,6 +136,8 @@ class Settings:
             max_trial_seconds=_float("HPQ_MAX_TRIAL_SECONDS", DEFAULT_MAX_TRIAL_SECONDS),
             stop_grace=_float("HPQ_STOP_GRACE", DEFAULT_STOP_GRACE),
             stream_maxlen=int(_float("HPQ_STREAM_MAXLEN", DEFAULT_STREAM_MAXLEN)),
+            retention_days=_float("HPQ_RETENTION_DAYS", 0.0) or None,
+            trim_events=_choice("HPQ_TRIM_EVENTS", ("1", "0")) == "1",
         )
 
     @property

@@ -448,6 +448,66 @@ class Store:
     def release_lease(self, key: str, owner: str) -> None:
         self._release(keys=[key], args=[owner])
 
+    # ----------------------------------------------------------------- retention
+    def delete_tasks(self, task_ids: Sequence[str], *, also: Sequence[str] = ()) -> int:
+        """Delete tasks for good, in one transaction: every per-task key
+        (:meth:`Keys.task_keys`), the stream of their children's events and their children
+        index, their entries in the task, project, parent and heartbeat indexes, and the keys
+        ``also`` names (the caller's own keys that must go in the same step). Unknown ids are
+        skipped, so deleting again is harmless. Returns how many keys were removed.
+
+        A task's children are not deleted with it: delete them first."""
+        ids = list(task_ids)
+        records = self.get_many(ids)
+        pipe = self.redis.pipeline(transaction=True)
+        keys = list(also)
+        for task_id, rec in zip(ids, records):
+            keys += [*self.keys.task_keys(task_id), self.keys.events(task_id),
+                     self.keys.children(task_id)]
+            pipe.zrem(self.keys.tasks, task_id)
+            pipe.zrem(self.keys.heartbeats, task_id)
+            if rec is not None:
+                pipe.zrem(self.keys.project(rec.get("project", "")), task_id)
+                if rec.get("parent"):
+                    pipe.zrem(self.keys.children(rec["parent"]), task_id)
+        if keys:
+            pipe.delete(*keys)
+        removed = int(pipe.execute()[-1]) if keys else 0
+        outside = {rec.get("parent", "") for rec in records if rec is not None} - set(ids)
+        for parent in outside:  # the deleted tasks' own events in a stream that stays
+            removed += self._drop_events_of(parent or None, set(ids))
+        return removed
+
+    def _drop_events_of(self, parent: str | None, task_ids: set[str]) -> int:
+        """Delete the events of ``task_ids`` from ``parent``'s stream (read in pages), and the
+        stream itself if that empties it; returns 1 if the stream went, else 0."""
+        stream, start = self.keys.events(parent), "-"
+        while True:
+            page = cast(list[tuple[str, dict[str, str]]],
+                        self.redis.xrange(stream, min=start, count=1000))
+            mine = [eid for eid, fields in page if fields.get("task") in task_ids]
+            if mine:
+                self.redis.xdel(stream, *mine)
+            if len(page) < 1000:
+                break
+            ms, _, seq = page[-1][0].partition("-")
+            start = f"{ms}-{int(seq) + 1}"
+        return int(self.redis.eval(_DROP_EMPTY_STREAM, 1, stream))
+
+    def trim_events(self, parent: str, through: str) -> int:
+        """Remove the events of ``parent``'s stream up to and including id ``through`` (a
+        reader's cursor: what comes after it stays); returns how many were removed."""
+        ms, _, seq = through.partition("-")
+        return int(self.redis.xtrim(self.keys.events(parent), minid=f"{ms}-{int(seq or 0) + 1}"))
+
+
+_DROP_EMPTY_STREAM = """
+if redis.call('exists', KEYS[1]) == 1 and redis.call('xlen', KEYS[1]) == 0 then
+  return redis.call('del', KEYS[1])
+end
+return 0
+"""
+
 
 def parse_metrics(raw: Mapping[str, str]) -> dict[str, dict[str, dict[str, float | int]]]:
     """Decode a metrics hash into ``{title: {series: {"last","min","max","iteration"}}}``."""

@@ -16,6 +16,8 @@
     hpq export OPTIMIZER_ID --format csv            # the results table, one row per job
     hpq plots OPTIMIZER_ID -o plots/                # PNG plots (matplotlib)
     hpq run -f polyaxonfile.yaml [-f preset.yaml] [--eager]   # a Polyaxon operation
+    hpq delete OPTIMIZER_ID [--force] [--yes]       # delete an optimizer and all it owns
+    hpq gc --older-than 7d [--dry-run]              # delete old ended optimizations
 
 ``hpq optimize`` mirrors ClearML's ``clearml-param-search`` (same flags and defaults), except that
 ``--optimizer-class`` defaults to ``RandomSearch`` (ClearML: ``OptimizerOptuna``) and also takes
@@ -27,7 +29,8 @@ stderr), 130 interrupted.
 
 The commands are click commands, one module per group: :mod:`.worker`, :mod:`.optimize`
 (``optimize``, ``resume``), :mod:`.run` (``run``, Polyaxon's operations), :mod:`.views`
-(``top``, ``status``, ``job``, ``report``), :mod:`.export` (``export``, ``plots``); :mod:`.inputs`
+(``top``, ``status``, ``job``, ``report``), :mod:`.export` (``export``, ``plots``),
+:mod:`.retention` (``delete``, ``gc``); :mod:`.inputs`
 turns flags into hpqueue objects and :mod:`.output` draws progress and tables with rich.
 """
 
@@ -40,7 +43,7 @@ from collections.abc import Sequence
 import click
 
 from ..dashboard.cli import dashboard as dashboard_command
-from . import export, optimize, run, views, worker
+from . import export, optimize, retention, run, views, worker
 from .base import INTERRUPTED
 
 
@@ -63,7 +66,7 @@ def cli() -> None:
 
 for _command in (worker.worker, optimize.optimize, optimize.resume, run.run, views.top,
                  views.status, views.job, views.report_page, export.export, export.plots,
-                 dashboard_command):
+                 retention.delete, retention.gc, dashboard_command):
     cli.add_command(_command)
 
 

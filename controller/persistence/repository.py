@@ -8,6 +8,7 @@ while the optimizer runs and after it ended. Nothing else in ``controller/`` tou
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -158,9 +159,11 @@ class OptimizerRepository:
         """``(task record, progress)`` of every optimizer that has started, newest first."""
         ids = [self.keys.id_of_state(key)
                for key in self._redis.scan_iter(match=self.keys.every_state, count=1000)]
-        out = [(rec, self.progress(opt_id, now))
-               for opt_id, rec in zip(ids, self.store.records(ids))
-               if rec is not None and rec.configuration]
+        out = []
+        for opt_id, rec in zip(ids, self.store.records(ids)):
+            if rec is not None and rec.configuration:
+                with contextlib.suppress(TaskNotFoundError):  # deleted meanwhile
+                    out.append((rec, self.progress(opt_id, now)))
         out.sort(key=lambda item: -item[0].created)
         return out
 
@@ -180,3 +183,61 @@ class OptimizerRepository:
         """The owner of ``opt_id``'s lease, or None when free."""
         holder = self._redis.get(self.keys.lease(opt_id))
         return str(holder) if holder is not None else None
+
+    # ---------------------------------------------------------------- retention
+    def job_ids(self, opt_id: str) -> list[str]:
+        """Every job id of ``opt_id``: its job table's and its children index's (a job whose
+        row was not saved yet is in the index only)."""
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.hkeys(self.keys.jobs(opt_id))
+        pipe.zrange(self.store.keys.children(opt_id), 0, -1)
+        rows, children = pipe.execute()
+        return list(dict.fromkeys([*rows, *children]))
+
+    def forget_jobs(self, opt_id: str) -> None:
+        """The first step of :meth:`delete`: drop the job table and the best points, so that
+        readers see an optimizer without jobs while its jobs' records are deleted."""
+        self._redis.delete(self.keys.jobs(opt_id), self.keys.best(opt_id))
+
+    def delete(self, opt_id: str) -> int:
+        """The last step of deleting an optimizer: its record, its saved state and lease, its
+        job table and best points, its event stream and children index, in one transaction
+        (its jobs are deleted before, through :meth:`Store.delete_tasks`). Returns how many keys
+        were removed (0 when it was already deleted)."""
+        k = self.keys
+        return self.store.delete_tasks(
+            [opt_id], also=[k.state(opt_id), k.lease(opt_id), k.jobs(opt_id), k.best(opt_id)])
+
+    def trim_events(self, opt_id: str) -> int:
+        """Remove the events of ``opt_id``'s stream that its saved cursor has passed (a resume
+        reads only after the cursor); returns how many were removed."""
+        cursor = self._redis.hget(self.keys.state(opt_id), "cursor")
+        return self.store.trim_events(opt_id, cursor) if cursor and cursor != "0-0" else 0
+
+    def optuna_log_number(self) -> int | None:
+        """The number of the newest entry of Optuna's journal in this database (the journal of
+        :func:`~controller.strategies.optuna_search.redis_journal_storage`, prefix ``""``), or
+        None when there is no journal."""
+        raw = self._redis.get(_OPTUNA_LOG_NUMBER)
+        return int(raw) if raw is not None else None
+
+    def drop_optuna_journal(self, log_number: int) -> bool:
+        """Delete Optuna's whole journal if its newest entry is still ``log_number`` (the
+        caller saw that no study is left in it up to there); False if it changed meanwhile."""
+        return bool(self._redis.eval(_DROP_JOURNAL, 0, log_number))
+
+
+#: Optuna's ``JournalRedisBackend`` keys with the empty prefix: ``:log_number``, ``:log:N``,
+#: ``:snapshot``.
+_OPTUNA_LOG_NUMBER = ":log_number"
+_DROP_JOURNAL = """
+local n = redis.call('get', ':log_number')
+if n == false or tonumber(n) ~= tonumber(ARGV[1]) then return 0 end
+for i = 0, tonumber(n), 1000 do
+  local batch = {}
+  for j = i, math.min(i + 999, tonumber(n)) do batch[#batch + 1] = ':log:' .. j end
+  redis.call('unlink', unpack(batch))
+end
+redis.call('unlink', ':log_number', ':snapshot')
+return 1
+"""

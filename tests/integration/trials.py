@@ -11,8 +11,10 @@ Run as a script, this file is the command trial: ``python trials.py --lr=<value>
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -191,3 +193,17 @@ def command_main(argv: list[str]) -> int:
 
 if __name__ == "__main__":
     sys.exit(command_main(sys.argv[1:]))
+
+
+def train_with_files(task: Task) -> None:
+    """Report a loss for two epochs, saving a checkpoint file and an artifact file each time."""
+    params = task.connect({"lr": 0.1})
+    work = Path(tempfile.mkdtemp(prefix="hpq-trial-"))
+    for epoch in range(2):
+        state = work / "state.txt"
+        state.write_text(f"{epoch} {params['lr']}")
+        task.save_checkpoint(state, iteration=epoch)
+        task.get_logger().report_scalar("validation", "loss", value=params["lr"] / (epoch + 1),
+                                        iteration=epoch)
+    task.upload_artifact("notes", state)
+    shutil.rmtree(work)

@@ -70,7 +70,7 @@ def test_help_lists_the_commands_in_their_order(capsys) -> None:
     out = capsys.readouterr().out
     names = [line.split()[0] for line in out.split("Commands:")[1].strip().splitlines()]
     assert names == ["worker", "optimize", "resume", "run", "top", "status", "job", "report",
-                     "export", "plots", "dashboard"]
+                     "export", "plots", "delete", "gc", "dashboard"]
     assert main(["status", "-h"]) == 0 and "[OPTIMIZER_ID]" in capsys.readouterr().out
     assert main([]) == 2 and "Usage: hpq" in capsys.readouterr().err
 
