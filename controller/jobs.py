@@ -72,7 +72,7 @@ class Job:
             return None
         out = []
         for obj, st in zip(objective.objectives, self.stats):
-            v = obj.value({k: v for k, v in st.as_dict().items() if v is not None})
+            v = obj.value(st.as_dict())  # a missing (None) statistic gives None
             if v is None:
                 return None
             out.append(v)

@@ -154,12 +154,40 @@ def send_trial(task_id: str, queue: str, parent: str | None = None, *,
     ``producer.batch()``).
     """
     kwargs = {"parent": parent} if parent else {}
-    shown: dict[str, str] = {}
+    shown: dict[str, str] = {"argsrepr": shown_repr([task_id])}
     if label is not None:
-        shown = {"shadow": label.name,
-                 "kwargsrepr": saferepr({**kwargs, **label.details}, REPR_MAX)}
+        shown.update(shadow=label.name, kwargsrepr=shown_repr({**kwargs, **label.details}))
     ensure_configured().send_task(TRIAL_TASK, args=[task_id], kwargs=kwargs or None,
                                   queue=queue, producer=producer, **shown)
+
+
+def shown_repr(value: Any) -> str:
+    """Celery's ``saferepr(value, REPR_MAX)`` (what monitors show of a task's arguments).
+
+    A trial's arguments are usually flat (ids, numbers, plain strings, a parameters dict): for
+    them the text is ``repr(value)``, the same and ten times cheaper; anything else, or a text
+    longer than :data:`REPR_MAX`, goes through ``saferepr``."""
+    if _plain(value, 1):
+        text = repr(value)
+        if len(text) <= REPR_MAX:
+            return text
+    return saferepr(value, REPR_MAX)
+
+
+def _plain(value: Any, level: int) -> bool:
+    """True if ``saferepr`` shows ``value`` (at nesting ``level``, 1 = top) exactly as ``repr``:
+    None, bools, numbers, strings with no quote, backslash or unprintable character, and dicts
+    (string keys) or lists of those down to Celery's default ``task_repr_maxlevels`` (3)."""
+    if value is None or type(value) in (bool, int, float):
+        return True
+    if type(value) is str:
+        return value.isprintable() and "'" not in value and "\\" not in value
+    if level > 3 or type(value) not in (dict, list):
+        return False
+    if type(value) is dict:
+        return all(_plain(k, level) and type(k) is str and _plain(v, level + 1)
+                   for k, v in value.items())
+    return all(_plain(v, level + 1) for v in value)
 
 
 _settings = Settings.from_env()

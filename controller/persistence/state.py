@@ -8,7 +8,7 @@ written, so optimizers saved by an earlier version stay readable.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from workers import codec
@@ -42,9 +42,11 @@ class SchedulerState:
     def to_dict(self) -> dict[str, Any]:
         """The saved form; ``last_failure`` only once a job failed (the format of earlier
         versions otherwise)."""
-        data = asdict(self)
-        if self.last_failure is None:
-            del data["last_failure"]
+        data: dict[str, Any] = {"counts": dict(self.counts),
+                                "iterations_used": self.iterations_used, "ending": self.ending,
+                                "exhausted": self.exhausted}
+        if self.last_failure is not None:
+            data["last_failure"] = self.last_failure.to_dict()
         return data
 
     @classmethod
@@ -86,6 +88,9 @@ class Resources:
     pending: int
     time: float
 
+    def to_dict(self) -> dict[str, Any]:
+        return {"running": self.running, "pending": self.pending, "time": self.time}
+
 
 @dataclass(frozen=True)
 class SavedState:
@@ -116,7 +121,7 @@ class SavedState:
         if self.budget is not None:
             fields["budget"] = codec.dumps(self.budget)
         if self.resources is not None:
-            fields["resources"] = codec.dumps(asdict(self.resources))
+            fields["resources"] = codec.dumps(self.resources.to_dict())
         return fields
 
     @classmethod
@@ -150,7 +155,8 @@ class BestPoint:
     value: list[float]
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {"time": self.time, "job_id": self.job_id, "job_index": self.job_index,
+                "value": list(self.value)}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BestPoint:
