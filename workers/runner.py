@@ -252,6 +252,10 @@ class TrialRunner:
 
     def _claim(self) -> Claim:
         claim = self.store.claim(self.task_id, self.parent, self.token, self.worker)
+        if claim.outcome is ClaimOutcome.BUSY and claim.attempt == self.token:
+            # this very claim, made by a call whose reply was lost and that was retried
+            record = self.store.record(self.task_id)
+            return Claim(ClaimOutcome.CLAIMED, attempts=record.attempts, record=record)
         while claim.outcome is ClaimOutcome.BUSY:
             if not self._other_attempt_is_dead(claim):
                 return claim  # a live attempt owns it: this delivery is a duplicate
@@ -265,6 +269,9 @@ class TrialRunner:
         deadline = time.time() + settings.heartbeat_grace + settings.heartbeat_interval
         while True:
             now = time.time()
+            if self.store.outage is not None:  # heartbeats resume after an outage: wait again
+                deadline = max(deadline, self.store.outage.recovered_at
+                               + settings.heartbeat_grace + settings.heartbeat_interval)
             force = host == socket.gethostname() and pid.isdigit() and not _pid_alive(int(pid))
             if force or now > deadline:
                 stale_before = now + 1 if force else now - settings.heartbeat_grace

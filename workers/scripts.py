@@ -166,9 +166,11 @@ return {'stored', stop}
 
 #: KEYS: record, stream, heartbeats.
 #: ARGV: id, token, final status, now, reason, maxlen, field/value pairs...
-#: Returns 1 if this attempt owned the record and finished it, else 0.
+#: Returns 1 if this attempt owned the record and finished it (or had already finished it with
+#: this status: a call retried after its reply was lost), else 0.
 FINISH = _PRELUDE + """
 local rec = redis.call('HMGET', KEYS[1], 'status', 'attempt')
+if rec[1] == ARGV[3] and rec[2] == ARGV[2] and is_final(rec[1]) then return 1 end
 if rec[1] ~= 'in_progress' or rec[2] ~= ARGV[2] then return 0 end
 local fields = {'status', ARGV[3], 'status_reason', ARGV[5], 'completed', ARGV[4],
                 'last_update', ARGV[4]}

@@ -1,0 +1,22 @@
+"""Trial entry points of the chaos tests, run by real Celery workers
+(``tests.chaos.trials:<name>``). Every wait is bounded (:data:`MAX_WAIT`)."""
+
+from __future__ import annotations
+
+import time
+
+from workers import Task
+
+#: Upper bound of any wait inside a trial.
+MAX_WAIT = 60.0
+
+
+def steps(task: Task) -> float:
+    """Reports ``val/loss`` (a function of ``x``) at iterations 0..2, 50 ms apart; returns it."""
+    p = task.connect({"x": 0.5, "pause": 0.05})
+    x, pause = float(p["x"]), float(p["pause"])
+    log = task.get_logger()
+    for it in range(3):
+        time.sleep(pause)
+        log.report_scalar("val", "loss", value=(x - 0.3) ** 2 + 0.01 * (2 - it), iteration=it)
+    return x
