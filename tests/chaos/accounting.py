@@ -10,20 +10,10 @@ from typing import Any
 
 from controller import HyperParameterOptimizer, RandomSearch, UniformParameterRange
 from controller.persistence import OptimizerRepository
+from tests.helpers import final_events
 from workers import Store, Task, TaskStatus
 
 PROJECT = "chaos"
-
-
-def final_events(store: Store, parent: str) -> Counter[str]:
-    """Number of final-status events per child of ``parent`` in its event stream."""
-    counts: Counter[str] = Counter()
-    cursor = "0-0"
-    while batch := store.read_events(parent, cursor):
-        cursor = batch[-1].id
-        counts.update(e.task_id for e in batch
-                      if e.kind == "status" and e.status is not None and e.status.is_final)
-    return counts
 
 
 @dataclass
