@@ -41,7 +41,7 @@ from . import (
     codec,
     sweep,  # noqa: F401  (connects the worker supervisor)
 )
-from .app import TRIAL_TASK, app
+from .app import TRIAL_TASK, app, send_trial
 from .clearml_task import script_command
 from .config import OUTPUT_TAIL_BYTES, REQUEUE_PAUSE
 from .entrypoints import load_entry_point, render_command
@@ -313,14 +313,16 @@ class TrialRunner:
         except SoftTimeLimitExceeded:
             status, reason = TaskStatus.FAILED, "time limit exceeded"
             fields = {"error": "SoftTimeLimitExceeded: trial ran past HPQ_MAX_TRIAL_SECONDS"}
+        except SystemExit as exc:
+            signum = _shutdown_signal(exc)
+            if signum is None or self._stop_reason():
+                status, reason, fields = self._outcome_of(exc)
+            else:  # this process is being shut down: another worker takes the trial over
+                heartbeat.done.set()
+                self._give_back(signum)
+                raise
         except BaseException as exc:  # noqa: BLE001 - user code may raise anything
-            status, reason = TaskStatus.FAILED, f"{type(exc).__name__}: {exc}"
-            fields = {"error": reason,
-                      "traceback": "".join(traceback.format_exception(exc))[-OUTPUT_TAIL_BYTES:]}
-            if isinstance(exc, (KeyboardInterrupt, SystemExit)) and self._stop_reason():
-                status, reason, fields = TaskStatus.STOPPED, self._stop_reason(), {}
-            elif isinstance(exc, SystemExit) and exc.code in (None, 0):
-                status, reason, fields = TaskStatus.COMPLETED, "", {}  # e.g. mark_completed()
+            status, reason, fields = self._outcome_of(exc)
         finally:
             heartbeat.done.set()
             bind_current(None)
@@ -334,6 +336,41 @@ class TrialRunner:
             log.warning("trial %s: finish refused (attempt superseded)", self.task_id)
             return "lost"
         return status.value
+
+    def _outcome_of(self, exc: BaseException) -> tuple[TaskStatus, str, dict[str, str]]:
+        """How a trial that raised ``exc`` ends: failed (the error and its traceback kept),
+        stopped (an exit while a stop was requested), completed (``sys.exit(0)``)."""
+        status, reason = TaskStatus.FAILED, f"{type(exc).__name__}: {exc}"
+        fields = {"error": reason,
+                  "traceback": "".join(traceback.format_exception(exc))[-OUTPUT_TAIL_BYTES:]}
+        if isinstance(exc, (KeyboardInterrupt, SystemExit)) and self._stop_reason():
+            return TaskStatus.STOPPED, self._stop_reason(), {}
+        if isinstance(exc, SystemExit) and exc.code in (None, 0):
+            return TaskStatus.COMPLETED, "", {}  # e.g. mark_completed()
+        return status, reason, fields
+
+    def _give_back(self, signum: int) -> None:
+        """This pool process is being shut down (a cold shutdown, or a SIGTERM sent to every
+        process of the worker): end this attempt at once as a lost one -- the trial goes back to
+        ``queued`` (or ``failed`` when it was the last attempt allowed) -- and send its message
+        again, so that another worker runs it now rather than after the heartbeat grace. A
+        command's process group is killed first. Best effort: if Redis cannot be reached, the
+        sweep requeues the attempt once its heartbeat is stale."""
+        name = signal.Signals(signum).name if signum in signal.valid_signals() else str(signum)
+        if self._proc is not None and self._proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self._proc.pid, signal.SIGKILL)
+        try:
+            new = self.store.declare_dead(
+                self.task_id, self.parent, self.token, stale_before=time.time() + 1,
+                reason=f"worker shut down ({name}) while the trial ran")
+            log.warning("trial %s: worker shutting down (%s) -> %s", self.task_id, name,
+                        new.value if new else "not ours any more")
+            if new is TaskStatus.QUEUED:
+                (queue,) = self.store.get_fields(self.task_id, "queue")
+                send_trial(self.task_id, queue or "default", self.parent)
+        except Exception:
+            log.exception("trial %s: could not requeue it at shutdown", self.task_id)
 
     def _run_callable(self, task: Task, rec: TaskRecord, output: OutputTail) -> dict[str, str]:
         try:
@@ -406,6 +443,20 @@ class TrialRunner:
                 return
             except (TrialStopped, AttemptLostError):
                 continue
+
+
+def _shutdown_signal(exc: SystemExit) -> int | None:
+    """The signal number if ``exc`` was raised by the pool process's own terminate-signal
+    handler (billiard's: ``sys.exit(-(256 - signum))``), None for a trial's own exit."""
+    try:
+        from billiard.common import terminate_handler_fired
+    except ImportError:  # an older billiard: its handler's exit code is the only sign
+        fired = isinstance(exc.code, int) and -255 < exc.code < -200
+    else:
+        fired = terminate_handler_fired()
+    if not fired or not isinstance(exc.code, int) or exc.code >= 0:
+        return None
+    return 256 + exc.code
 
 
 def _pid_alive(pid: int) -> bool:
