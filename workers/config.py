@@ -45,6 +45,9 @@ DEFAULT_OUTAGE_SECONDS = 300.0
 DEFAULT_SENTINEL_MASTER = "mymaster"
 #: Celery redelivers an unacknowledged message after this many seconds; it must exceed a trial.
 VISIBILITY_MARGIN = 3600.0
+#: Seconds between the interrupt of a trial that ignores its stop (HPQ_STOP_GRACE after the
+#: stop) and the kill of its process.
+KILL_DELAY = 2.0
 #: Seconds a delivery waits before its message is requeued because Redis is unreachable.
 REQUEUE_PAUSE = 1.0
 #: RabbitMQ's ``x-consumer-timeout`` of every execution queue (RabbitMQ >= 3.11.15 / 3.12 honour

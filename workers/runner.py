@@ -35,6 +35,7 @@ from collections import deque
 from typing import Any
 
 import redis
+from celery import signals
 from celery.exceptions import Reject, SoftTimeLimitExceeded
 
 from . import (
@@ -43,7 +44,7 @@ from . import (
 )
 from .app import TRIAL_TASK, app, send_trial
 from .clearml_task import script_command
-from .config import OUTPUT_TAIL_BYTES, REQUEUE_PAUSE
+from .config import KILL_DELAY, OUTPUT_TAIL_BYTES, REQUEUE_PAUSE
 from .entrypoints import load_entry_point, render_command
 from .errors import AttemptLostError, HpqError, InvalidTaskError, TrialFailed, TrialStopped
 from .outcomes import Claim, ClaimOutcome
@@ -120,6 +121,7 @@ class _Heartbeat:
         self.done = threading.Event()
         self.lost = False
         self.stop_seen: float | None = None
+        self.interrupted: float | None = None
         self.interval = runner.store.settings.heartbeat_interval
         self.due = 0.0
 
@@ -142,12 +144,19 @@ class _Heartbeat:
             r.interrupt(AttemptLostError)
             return False
         if stop:
+            # the trial sees the stop at its next report; one that does not end within the
+            # stop grace is interrupted (an exception in a callable's thread, SIGTERM to a
+            # command), and KILL_DELAY seconds later killed
             now = time.monotonic()
             if self.stop_seen is None:
                 self.stop_seen = now
-            elif now - self.stop_seen > r.store.settings.stop_grace:
-                r.interrupt(TrialStopped)
-                self.stop_seen = now  # try again after another grace period
+            elif self.interrupted is None:
+                if now - self.stop_seen > r.store.settings.stop_grace:
+                    r.interrupt(TrialStopped)
+                    self.interrupted = now
+            elif now - self.interrupted > KILL_DELAY:
+                self.interrupted = now
+                return r.kill(stop)
         return True
 
 
@@ -200,6 +209,16 @@ def _beater() -> _Beater:
         return _beater_thread
 
 
+#: True in a Celery pool process (which may be killed: Celery replaces it).
+_in_pool_process = False
+
+
+@signals.worker_process_init.connect
+def _pool_process_started(**_: Any) -> None:
+    global _in_pool_process
+    _in_pool_process = True
+
+
 def _after_fork_in_child() -> None:  # a forked pool process starts its own thread when needed
     global _beater_thread, _beater_lock
     _beater_thread = None
@@ -221,7 +240,8 @@ class TrialRunner:
         self.parent = parent
         self._thread_id = threading.get_ident()
         self._proc: subprocess.Popen[str] | None = None
-        self._terminated = False
+        self._killed = ""  # why a command was killed
+        self._output = OutputTail(sys.__stdout__)
         # a callable trial can be interrupted only while it runs (never the code after it)
         self._interrupt_lock = threading.Lock()
         self._interruptible = True
@@ -296,7 +316,7 @@ class TrialRunner:
     def _execute(self, rec: TaskRecord) -> str:
         task = Task(self.task_id, store=self.store, record=rec, token=self.token)
         heartbeat = _Heartbeat(self)
-        output = OutputTail(sys.__stdout__)
+        output = self._output
         status: TaskStatus | None = TaskStatus.COMPLETED
         reason, fields = "", {}
         heartbeat.start()
@@ -407,7 +427,8 @@ class TrialRunner:
         if code == 0:
             return TaskStatus.COMPLETED, ""
         if self._stop_reason():
-            return TaskStatus.STOPPED, self._stop_reason()
+            killed = f"; {self._killed}" if self._killed else ""
+            return TaskStatus.STOPPED, self._stop_reason() + killed
         raise RuntimeError(f"command {argv!r} exited with code {code}")
 
     # -------------------------------------------------------------- interrupting
@@ -416,19 +437,45 @@ class TrialRunner:
         return stop or ""
 
     def interrupt(self, exc_type: type[BaseException]) -> None:
-        """End the trial now: signal a command (SIGTERM, then SIGKILL on the next call), or
-        raise ``exc_type`` in a callable's thread."""
+        """End the trial now: SIGTERM to a command's process group, or raise ``exc_type`` in a
+        callable's thread."""
         if self._proc is not None:
             if self._proc.poll() is None:
-                sig = signal.SIGKILL if self._terminated else signal.SIGTERM
-                self._terminated = True
                 with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self._proc.pid, sig)
+                    os.killpg(self._proc.pid, signal.SIGTERM)
             return
         with self._interrupt_lock:
             if self._interruptible:
                 ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(self._thread_id),
                                                            ctypes.py_object(exc_type))
+
+    def kill(self, stop: str) -> bool:
+        """End a trial that ignored its stop and its interrupt (from the heartbeat thread).
+
+        A command's process group gets SIGKILL (the runner then ends it ``stopped``). A callable
+        in a Celery pool process is ended ``stopped`` here, then its process is killed (Celery
+        replaces it; the message, requeued as a lost worker's, finds the trial done). A callable
+        elsewhere (a thread of the controller's process) cannot be killed: it is ended
+        ``stopped`` as abandoned and left to return by itself (its writes are refused). Returns
+        False when the heartbeat has nothing more to do.
+        """
+        grace = self.store.settings.stop_grace
+        if self._proc is not None:
+            if self._proc.poll() is None:
+                self._killed = f"killed: it did not stop within HPQ_STOP_GRACE ({grace:g}s)"
+                log.warning("trial %s: %s", self.task_id, self._killed)
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self._proc.pid, signal.SIGKILL)
+            return True
+        how = "killed" if _in_pool_process else "abandoned (this process cannot be killed)"
+        reason = f"{stop}; {how}: it did not stop within HPQ_STOP_GRACE ({grace:g}s)"
+        log.warning("trial %s: %s", self.task_id, reason)
+        ended = self.store.finish(self.task_id, self.parent, self.token, TaskStatus.STOPPED,
+                                  reason=reason, fields={"output": self._output.tail()})
+        if ended and _in_pool_process:
+            sys.stdout.flush()
+            os.kill(os.getpid(), signal.SIGKILL)
+        return False
 
     def _end_interrupts(self) -> None:
         """In the trial's thread, once the callable returned or raised: no interrupt may reach

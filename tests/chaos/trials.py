@@ -20,3 +20,11 @@ def steps(task: Task) -> float:
         time.sleep(pause)
         log.report_scalar("val", "loss", value=(x - 0.3) ** 2 + 0.01 * (2 - it), iteration=it)
     return x
+
+
+
+def blocked(task: Task) -> None:
+    """Reports once, then sleeps in one C call (bounded by :data:`MAX_WAIT`): an exception sent
+    to its thread (the stop's interrupt) waits for the call to return."""
+    task.get_logger().report_scalar("val", "loss", value=1.0, iteration=0)
+    time.sleep(MAX_WAIT)
