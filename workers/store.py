@@ -283,9 +283,12 @@ class Store:
 
         ``parent`` must be the record's parent (its events go to that stream); a mismatch
         writes nothing and returns outcome ``parent`` with the actual parent in ``parent``.
+        A retry (attempt 2 or later) starts a clean history: the scalars of the attempt before
+        it are set apart (:meth:`history` with ``attempt=``) and never count.
         """
         res = self._claim(
-            keys=[self.keys.task(task_id), self.keys.events(parent), self.keys.heartbeats],
+            keys=[self.keys.task(task_id), self.keys.events(parent), self.keys.heartbeats,
+                  self.keys.metrics(task_id), self.keys.history(task_id)],
             args=[task_id, token, _now(now), worker, self.settings.max_attempts, self._maxlen,
                   parent or ""])
         outcome = ClaimOutcome(res[0])
@@ -390,10 +393,14 @@ class Store:
             return None
         return {"last": float(last), "min": float(mn), "max": float(mx), "iteration": int(it)}
 
-    def history(self, task_id: str) -> dict[str, dict[str, dict[str, list]]]:
-        """Every reported point: ``{title: {series: {"x": [iterations], "y": [values]}}}``."""
+    def history(self, task_id: str, attempt: int | None = None
+                ) -> dict[str, dict[str, dict[str, list]]]:
+        """Every reported point: ``{title: {series: {"x": [iterations], "y": [values]}}}``, of
+        the current attempt, or of an earlier ``attempt`` that died (kept for debugging)."""
         points: dict[tuple[str, str], list[tuple[int, float]]] = {}
-        raw = cast(dict[str, str], self.redis.hgetall(self.keys.history(task_id)))
+        key = (self.keys.history(task_id) if attempt is None
+               else self.keys.attempt_history(task_id, attempt))
+        raw = cast(dict[str, str], self.redis.hgetall(key))
         for field, value in raw.items():
             title, series, it = field.split(SEP)
             points.setdefault((title, series), []).append((int(it), float(value)))

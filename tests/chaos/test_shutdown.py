@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.chaos.conftest import Workers
 from tests.helpers import status_events, wait_until
+from tests.integration.worker_support import final_statuses_of, has_scalar, make_clone
 from workers import Store, Task, TaskStatus
 
 pytestmark = pytest.mark.chaos
@@ -58,3 +61,27 @@ def test_cold_shutdown_gives_the_running_trial_back(
                                      "completed"], moves
     # (a cold shutdown terminates the pool processes with SIGTERM too)
     assert moves[2][1] == "worker shut down (SIGTERM) while the trial ran"
+
+
+@pytest.mark.timeout(90)
+def test_warm_shutdown_of_local_workers_lets_the_trial_finish(
+        real_store: Store, queue: str, local_workers: Any, tmp_path: Path) -> None:
+    release = tmp_path / "release"
+    clone = make_clone("hold", parameters={"General/release": str(release)})
+    clone.enqueue(queue)
+    wait_until(lambda: has_scalar(clone, "train", "loss", 0), 60, "the trial to start")
+
+    stopper = threading.Thread(target=local_workers.stop, kwargs={"timeout": 60})
+    stopper.start()
+    try:
+        wait_until(lambda: "Warm shutdown" in local_workers.log_path.read_text(), 30,
+                   "the worker to begin its warm shutdown")
+        assert clone.status is TaskStatus.IN_PROGRESS
+    finally:
+        release.touch()
+        stopper.join(timeout=75)
+    assert not stopper.is_alive()
+    assert local_workers.proc.returncode == 0
+    assert clone.status is TaskStatus.COMPLETED, clone.record
+    assert clone.output == "released\n" and clone.attempts == 1
+    assert final_statuses_of(real_store, clone) == ["completed"]

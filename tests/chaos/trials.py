@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 
 from workers import Task
@@ -28,3 +30,16 @@ def blocked(task: Task) -> None:
     to its thread (the stop's interrupt) waits for the call to return."""
     task.get_logger().report_scalar("val", "loss", value=1.0, iteration=0)
     time.sleep(MAX_WAIT)
+
+
+def dies_after_reporting(task: Task) -> None:
+    """Reports ``val/loss`` at iterations 0..2 -- attempt 1 tiny values, then it SIGKILLs its
+    own pool process; a later attempt 1.0, 0.9, 0.8 and completes."""
+    attempt = task.attempts
+    log = task.get_logger()
+    for it in range(3):
+        value = 0.001 * (it + 1) if attempt == 1 else 1.0 - 0.1 * it
+        log.report_scalar("val", "loss", value=value, iteration=it)
+    if attempt == 1:
+        os.kill(os.getpid(), signal.SIGKILL)
+        time.sleep(MAX_WAIT)  # not reached

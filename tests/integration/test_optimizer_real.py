@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -26,18 +25,6 @@ from tests.helpers import BOTH_BROKERS, final_events, wait_until
 from workers import Store, Task, TaskStatus
 
 PROJECT = "hpo-integration"
-
-
-@pytest.fixture(autouse=True)
-def _drop_queue_keys(request: pytest.FixtureRequest) -> Iterator[None]:
-    """Delete the Celery keys of the test's private queue afterwards."""
-    if "queue" not in request.fixturenames or "real_store" not in request.fixturenames:
-        yield
-        return
-    queue = request.getfixturevalue("queue")
-    client = request.getfixturevalue("real_store").redis
-    yield
-    client.delete(*client.scan_iter(match=f"{queue}*"), f"_kombu.binding.{queue}")
 
 
 # ------------------------------------------------------------------ (a) the user's script
