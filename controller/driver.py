@@ -33,9 +33,9 @@ from functools import partial
 from typing import Any
 
 from workers.app import TrialLabel
+from workers.connection import CONNECTION_ERRORS, mask_text
 from workers.messages import MESSAGE_KIND
 from workers.record import TaskRecord
-from workers.connection import CONNECTION_ERRORS, mask_text
 from workers.status import TaskStatus
 from workers.store import Event, Store
 from workers.sweep import sweep_stale
@@ -110,8 +110,8 @@ class Driver:
                  failure_callback: FailureCallback | None = None,
                  deadline: Callable[[], float | None] = lambda: None,
                  clock: Callable[[], float] = time.time, lock: threading.RLock | None = None,
-                 cursor: str = "0-0", attempt: str = "", reload: Reload | None = None
-                 ) -> None:
+                 cursor: str = "0-0", attempt: str = "", reload: Reload | None = None,
+                 health: Callable[[], str | None] | None = None) -> None:
         self.store = store
         # the loop's own saves go through a client that never retries: after an outage they
         # fail rather than write what the loop held onto data that may have lost writes
@@ -126,6 +126,11 @@ class Driver:
         self.lock = lock or threading.RLock()
         self.cursor = cursor
         self.reload = reload
+        #: run at housekeeping: a text says why the optimization cannot go on (its local
+        #: workers exited, say); it then ends, failed, with that reason
+        self.health = health
+        #: why the optimization failed (set by ``health``), None otherwise
+        self.failure: str | None = None
         self._session_started = clock()
         # a controller run as a trial of its optimizer task (execute_remotely) owns the lease as
         # that attempt: once the attempt is declared dead, the next one may take the lease over
@@ -553,6 +558,8 @@ class Driver:
         self._next_housekeeping = now + self.config.housekeeping_seconds
         if not self.saved.renew_lease(self.config.opt_id, self.owner, LEASE_TTL):
             raise LeaseHeldError(f"optimizer {self.config.opt_id}: another controller took over")
+        if self.health is not None and self.failure is None:
+            self._check_health()
         if now >= self._next_report:
             self._next_report = now + self.config.report_seconds
             with self.lock:
@@ -567,6 +574,19 @@ class Driver:
         if now >= self._next_consumer_check:
             self._next_consumer_check = now + NO_WORKER_WARNING
             self._check_consumers(now)
+
+    def _check_health(self) -> None:
+        """End the optimization, failed, when ``health`` says it cannot go on."""
+        assert self.health is not None
+        problem = self.health()
+        if not problem:
+            return
+        self.failure = problem
+        log.error("optimizer %s: %s", self.config.opt_id, problem)
+        with self.lock:
+            out = self.scheduler.end(problem)
+            self._dirty |= out.dirty
+        self._carry_out(out)
 
     def _check_consumers(self, now: float) -> None:
         """Warn once when trials have waited queued for ``NO_WORKER_WARNING`` seconds and no

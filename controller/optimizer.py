@@ -425,7 +425,8 @@ class HyperParameterOptimizer:
                         dispatcher=self._dispatcher or get_dispatcher(self._store),
                         callback=job_complete_callback, failure_callback=job_failed_callback,
                         deadline=self._deadline, lock=self._lock, cursor=self._cursor,
-                        attempt=self._attempt, reload=self._reload)
+                        attempt=self._attempt, reload=self._reload,
+                        health=self._local_workers_health if self._local_workers else None)
         driver.set_timing(Timing(now, self._elapsed_before, self._time_limit))
         self._driver = driver
         self._thread = threading.Thread(target=self._run, name=f"hpq-optimizer-{self._opt_id}",
@@ -451,6 +452,14 @@ class HyperParameterOptimizer:
                 self._config.max_number_of_concurrent_tasks
             self._local_workers = LocalWorkers([self._config.execution_queue], concurrency=n,
                                                url=self._store.url)
+
+    def _local_workers_health(self) -> str | None:
+        """Why the optimization cannot go on: its local workers exited (None while they run)."""
+        workers = self._local_workers
+        if workers is None or workers.proc.poll() is None:
+            return None
+        return (f"the local workers exited (code {workers.proc.returncode}); "
+                f"their log: {workers.log_path}")
 
     def _run(self) -> None:
         assert self._driver is not None
@@ -525,7 +534,8 @@ class HyperParameterOptimizer:
             if self._opt_task is not None:
                 self._opt_task.upload_artifact("summary", summary)
             if driver.end_reason is not None and self._owns_status:
-                final = (TaskStatus.STOPPED if reason == driver.stop_reason
+                final = (TaskStatus.FAILED if reason == driver.failure
+                         else TaskStatus.STOPPED if reason == driver.stop_reason
                          else TaskStatus.COMPLETED)
                 self._store.transition(self._opt_id, self._opt_task.parent if self._opt_task
                                        else None, [TaskStatus.IN_PROGRESS], final, reason=reason)
