@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any
 import redis
 
 from .config import Settings
-from .connection import MIN_REDIS_VERSION
+from .connection import MIN_REDIS_VERSION, mask_url
 from .errors import HpqError
 from .procs import ServerProcess, WorkerProcess, start_redis_server, start_server
 
@@ -166,7 +166,7 @@ def ensure_local_server(settings: Settings, *, quiet: bool = False) -> str:
     os.environ["HPQ_REDIS_URL"] = url
     _embedded_url = url
     if not quiet:
-        print(f"hpqueue local mode: Redis at {url}; data in {where}. "
+        print(f"hpqueue local mode: Redis at {mask_url(url)}; data in {where}. "
               "Set HPQ_REDIS_URL to use your own Redis.", file=sys.stderr)
     return url
 
