@@ -17,7 +17,9 @@ from collections.abc import Callable, Mapping, Sequence
 from queue import SimpleQueue
 from typing import Protocol
 
-from workers.app import TrialLabel, send_trials
+from workers.app import PUBLISH_ERRORS, TrialLabel, send_trials
+from workers.connection import retry_for
+from workers.errors import TaskNotFoundError
 from workers.runner import TrialRunner
 from workers.store import Store
 from workers.sweep import live_workers
@@ -52,7 +54,10 @@ class StoreDispatcher:
         self.store.request_stop(task_id, parent, reason)
 
     def archive(self, task_id: str, archived: bool) -> None:
-        self.store.set_fields(task_id, {"archived": "1" if archived else "0"})
+        try:
+            self.store.set_fields(task_id, {"archived": "1" if archived else "0"})
+        except TaskNotFoundError:  # deleted, or lost with the last writes before a restart
+            pass
 
 
 class CeleryDispatcher(StoreDispatcher):
@@ -60,7 +65,11 @@ class CeleryDispatcher(StoreDispatcher):
 
     def send(self, task_ids: Sequence[str], queue: str, parent: str | None = None,
              labels: Mapping[str, TrialLabel] | None = None) -> None:
-        send_trials(task_ids, queue, parent, labels)
+        """Publish the messages; during a Redis outage, try again for up to
+        ``HPQ_REDIS_OUTAGE_SECONDS`` (a message published twice is harmless: a trial runs only
+        from ``queued``, once)."""
+        retry_for(self.store.settings.outage_seconds, "sending trial messages",
+                  lambda: send_trials(task_ids, queue, parent, labels), errors=PUBLISH_ERRORS)
 
     def consumed(self, queue: str) -> bool:
         """A worker that registered within the last few sweep periods lists ``queue``."""

@@ -33,6 +33,7 @@ from functools import partial
 from typing import Any
 
 from workers.app import TrialLabel
+from workers.connection import CONNECTION_ERRORS, mask_text
 from workers.messages import MESSAGE_KIND
 from workers.record import TaskRecord
 from workers.status import TaskStatus
@@ -64,8 +65,27 @@ Callback = Callable[[str, Any, Any, dict, str | None], None]
 FailureCallback = Callable[[str, str, dict], None]
 
 
+@dataclass(frozen=True)
+class Reloaded:
+    """The optimization as saved, rebuilt: a fresh scheduler (its strategy restored), the saved
+    event cursor, and why it already ended (None if it goes on)."""
+
+    scheduler: Scheduler
+    cursor: str
+    ended: str | None = None
+
+
+#: Rebuilds the optimization from what is saved in Redis (the facade's; see :class:`Driver`).
+Reload = Callable[[], Reloaded]
+
+
 class LeaseHeldError(RuntimeError):
     """Another live controller drives this optimizer."""
+
+
+class StaleState(Exception):
+    """The loop's state may no longer match Redis's (an outage came between them): it must be
+    re-read before anything of it is written."""
 
 
 @dataclass
@@ -90,9 +110,12 @@ class Driver:
                  failure_callback: FailureCallback | None = None,
                  deadline: Callable[[], float | None] = lambda: None,
                  clock: Callable[[], float] = time.time, lock: threading.RLock | None = None,
-                 cursor: str = "0-0", attempt: str = "") -> None:
+                 cursor: str = "0-0", attempt: str = "", reload: Reload | None = None,
+                 health: Callable[[], str | None] | None = None) -> None:
         self.store = store
-        self.saved = OptimizerRepository(store)
+        # the loop's own saves go through a client that never retries: after an outage they
+        # fail rather than write what the loop held onto data that may have lost writes
+        self.saved = OptimizerRepository(store, writer=store.unretried_client())
         self.dispatcher = dispatcher
         self.scheduler = scheduler
         self.config = config
@@ -102,6 +125,12 @@ class Driver:
         self.clock = clock
         self.lock = lock or threading.RLock()
         self.cursor = cursor
+        self.reload = reload
+        #: run at housekeeping: a text says why the optimization cannot go on (its local
+        #: workers exited, say); it then ends, failed, with that reason
+        self.health = health
+        #: why the optimization failed (set by ``health``), None otherwise
+        self.failure: str | None = None
         self._session_started = clock()
         # a controller run as a trial of its optimizer task (execute_remotely) owns the lease as
         # that attempt: once the attempt is declared dead, the next one may take the lease over
@@ -112,6 +141,12 @@ class Driver:
         #: the session ended by :meth:`request_detach` (the optimization goes on)
         self.detached = False
         self._detach = False
+        #: Redis stayed unreachable past ``HPQ_REDIS_OUTAGE_SECONDS``: the loop gave up (the
+        #: saved state is left as it was; ``resume`` continues from it).
+        self.gave_up = False
+        #: The optimization had already ended when this controller took the lease.
+        self.already_ended = False
+        self._synced_outages = self._outages()
         self._dirty: set[str] = set()
         self._best: list[BestPoint] = []
         self._best_id: str | None = None
@@ -147,12 +182,14 @@ class Driver:
         """Thread target: drive the optimization until it is over."""
         try:
             self._take_lease()
+            # another controller may have driven it since this one loaded it: start afresh
+            if self._resync() is not None:
+                return
             self._redo_side_effects()
             self._sender = threading.Thread(target=self._send_loop, daemon=True,
                                             name=f"hpq-sender-{self.config.opt_id}")
             self._sender.start()
-            while not self._step():
-                pass
+            self._loop()
         except BaseException as exc:  # noqa: BLE001 - report, then let the facade see it
             self.error = exc
             log.error("optimizer %s loop failed: %s\n%s", self.config.opt_id, exc,
@@ -161,6 +198,80 @@ class Driver:
             self._stop_sender()
             with contextlib.suppress(Exception):  # the lease expires by itself
                 self.saved.release_lease(self.config.opt_id, self.owner)
+
+    def _loop(self) -> None:
+        """Run passes until the optimization is over. Redis errors are retried by the store's
+        client for up to ``HPQ_REDIS_OUTAGE_SECONDS``; after an outage the loop re-reads its
+        saved state and cursor (what it held in memory may be ahead of, or no longer match,
+        what Redis kept) and resends the messages of queued jobs; past the budget it gives up
+        with an end reason that says so."""
+        while True:
+            try:
+                try:
+                    if self._step():
+                        return
+                except StaleState:
+                    self.store.redis.ping()  # (retried until Redis answers, or the budget ends)
+                if self._outages() != self._synced_outages:
+                    self._resync(after_outage=True)
+            except CONNECTION_ERRORS as exc:
+                budget = self.store.settings.outage_seconds
+                self.gave_up = True
+                self.end_reason = (f"Redis unreachable for more than {budget:g}s "
+                                   f"({mask_text(str(exc), self.store.url)}); "
+                                   f"resume with: hpq resume {self.config.opt_id}")
+                log.error("optimizer %s: %s", self.config.opt_id, self.end_reason)
+                return
+
+    def _outages(self) -> int:
+        """Outages of the store's client that ended so far."""
+        return self.store.outage.outages if self.store.outage is not None else 0
+
+    def _writable(self) -> None:
+        """Raise StaleState if an outage ended since the state was last re-read."""
+        if self._outages() != self._synced_outages:
+            raise StaleState
+
+    def _write(self, save: Callable[[], Any]) -> Any:
+        """Run one save of the loop's state, unless an outage made the state stale; a save that
+        fails on a connection error leaves it stale too (StaleState: re-read it)."""
+        self._writable()
+        try:
+            return save()
+        except CONNECTION_ERRORS as exc:
+            log.warning("optimizer %s: saving failed (%s); it will re-read its saved state",
+                        self.config.opt_id, mask_text(str(exc), self.store.url))
+            self._synced_outages = -1  # whatever happens next, re-read before writing
+            raise StaleState from exc
+
+    def _resync(self, *, after_outage: bool = False) -> str | None:
+        """Replace the scheduler and cursor by what is saved (see :data:`Reload`); after an
+        outage, also redo the side effects that may have been lost and resend the messages of
+        every queued job (a message or a claim may have been lost with the writes of the
+        last second; a duplicate message is harmless). Returns why the optimization already
+        ended (and ends this session), or None."""
+        self._synced_outages = self._outages()  # (read first: an outage during it counts)
+        if self.reload is None:
+            return None
+        if after_outage:
+            log.warning("optimizer %s: Redis connection restored; re-reading the saved state",
+                        self.config.opt_id)
+        fresh = self.reload()
+        with self.lock:
+            self.scheduler = fresh.scheduler
+            self.cursor = fresh.cursor
+            self._dirty.clear()
+            self._best = []
+            self._best_id = fresh.scheduler.leaderboard.best()
+            self._ending_since = None
+        if fresh.ended is not None:
+            self.end_reason = fresh.ended
+            self.already_ended = True
+            log.info("optimizer %s has already ended (%s)", self.config.opt_id, fresh.ended)
+            return fresh.ended
+        if after_outage:
+            self._redo_side_effects(resend_queued=True)
+        return None
 
     # ---------------------------------------------------------------- one pass
     def _step(self) -> bool:
@@ -302,17 +413,19 @@ class Driver:
         :mod:`workers.messages`). The rows are encoded outside the lock, on the loop's thread,
         which is the only one that changes a job besides its ``sent`` flag (rewritten with the
         next pass)."""
-        rows = [self.scheduler.jobs[jid] for jid in dirty | self._dirty]
+        jobs = self.scheduler.jobs
+        # (a job the sender marked sent may have gone with a resync: its row is not saved)
+        rows = [jobs[jid] for jid in dirty | self._dirty if jid in jobs]
         self._dirty.clear()
         best, self._best = self._best, []
         return self.state(), rows, best, replies
 
     def _persist(self, new_jobs: list[Job], state: SavedState, rows: list[Job],
                  best: list[BestPoint], replies: list[Reply]) -> None:
-        saved = self.saved.save_pass(self.config.opt_id, state, jobs=rows, best=best,
-                                     new_records=[self._job_record(job) for job in new_jobs],
-                                     queue=self.config.queue,
-                                     replies=[(r.job_id, r.body) for r in replies])
+        records = [self._job_record(job) for job in new_jobs]
+        saved = self._write(lambda: self.saved.save_pass(
+            self.config.opt_id, state, jobs=rows, best=best, new_records=records,
+            queue=self.config.queue, replies=[(r.job_id, r.body) for r in replies]))
         # Skip this pass's own created -> queued events when nothing came before them (they
         # only echo what the pass wrote, and a read of them would cost the loop a wake-up and a
         # round trip). A resume reads them again: no-ops.
@@ -437,13 +550,16 @@ class Driver:
             with self.lock:
                 job.notified = True
             rows.append(job)
-        self.saved.save_rows(self.config.opt_id, rows)  # one write for the pass, not one per job
+        # one write for the pass, not one per job
+        self._write(lambda: self.saved.save_rows(self.config.opt_id, rows))
 
     def _housekeeping(self, now: float) -> None:
         settings = self.store.settings
         self._next_housekeeping = now + self.config.housekeeping_seconds
         if not self.saved.renew_lease(self.config.opt_id, self.owner, LEASE_TTL):
             raise LeaseHeldError(f"optimizer {self.config.opt_id}: another controller took over")
+        if self.health is not None and self.failure is None:
+            self._check_health()
         if now >= self._next_report:
             self._next_report = now + self.config.report_seconds
             with self.lock:
@@ -458,6 +574,19 @@ class Driver:
         if now >= self._next_consumer_check:
             self._next_consumer_check = now + NO_WORKER_WARNING
             self._check_consumers(now)
+
+    def _check_health(self) -> None:
+        """End the optimization, failed, when ``health`` says it cannot go on."""
+        assert self.health is not None
+        problem = self.health()
+        if not problem:
+            return
+        self.failure = problem
+        log.error("optimizer %s: %s", self.config.opt_id, problem)
+        with self.lock:
+            out = self.scheduler.end(problem)
+            self._dirty |= out.dirty
+        self._carry_out(out)
 
     def _check_consumers(self, now: float) -> None:
         """Warn once when trials have waited queued for ``NO_WORKER_WARNING`` seconds and no
@@ -512,10 +641,11 @@ class Driver:
         (current,) = self.store.get_fields(self.config.opt_id, "attempt")
         return holder != self.owner and current != holder[len(ATTEMPT_OWNER):]
 
-    def _redo_side_effects(self) -> None:
+    def _redo_side_effects(self, *, resend_queued: bool = False) -> None:
         """After a resume: redo what a crash between persisting a pass and carrying it out may
         have lost -- stop requests, archive flags and callbacks of ended jobs -- then resend the
-        messages of queued jobs that may never have been sent.
+        messages of queued jobs that may never have been sent (with ``resend_queued``, of every
+        queued job).
 
         A callback fires at least once: only a crash after it returned and before its
         ``notified`` flag was written makes it fire again here.
@@ -542,7 +672,7 @@ class Driver:
             self._notify(job_id)
         self._notify_failed(*failed)
         with self.lock:
-            pending = [j for j in self.scheduler.active.values() if not j.sent]
+            pending = [j for j in self.scheduler.active.values() if resend_queued or not j.sent]
         if not pending:
             return
         records = self.store.records(j.id for j in pending)

@@ -182,6 +182,9 @@ class Scheduler:
         if job is None or job.status.is_final or job.status == status:
             return out
         out.dirty.add(job_id)
+        if status == TaskStatus.QUEUED and job.status == TaskStatus.IN_PROGRESS:
+            # an attempt was lost: the next one starts a clean history, as in the store
+            job.stats = [SeriesStats() for _ in self.objective.objectives]
         job.status = status
         if status == TaskStatus.IN_PROGRESS:
             if job.started_at is None:

@@ -8,6 +8,7 @@ the README's "Differences from ClearML" lists what hpqueue does instead.
 from __future__ import annotations
 
 import atexit
+import copy
 import importlib
 import json
 import logging
@@ -20,6 +21,7 @@ from datetime import datetime
 from typing import Any
 
 from workers import codec
+from workers.connection import retry_for
 from workers.errors import InvalidTaskError, StatusConflictError
 from workers.status import TaskStatus
 from workers.store import Store, get_store
@@ -28,11 +30,17 @@ from workers.task import DEFAULT_SECTION, Task, new_task_id
 from . import retention
 from .budget import Budget
 from .dispatch import Dispatcher, get_dispatcher
-from .driver import Callback, Driver, DriverConfig, FailureCallback, LeaseHeldError
+from .driver import Callback, Driver, DriverConfig, FailureCallback, LeaseHeldError, Reloaded
 from .loop import Scheduler
 from .objective import MultiObjective, Objective
 from .parameters import Parameter, SearchSpace
-from .persistence import OptimizerRepository, TimeLimit, Timing, restore_scheduler
+from .persistence import (
+    OptimizerRepository,
+    SavedOptimizer,
+    TimeLimit,
+    Timing,
+    restore_scheduler,
+)
 from .results import ResultsView
 from .stopping import StoppingPolicy, build_policies
 from .strategies.base import OptimizerContext, SearchStrategy
@@ -209,19 +217,17 @@ class HyperParameterOptimizer:
         self._owns_status = current is None or current.id != self._opt_id
         #: the attempt this process runs the optimizer task as (a worker runs it), else ''
         self._attempt = current.attempt_token if not self._owns_status and current else ""
+        self._extra_kwargs = dict(extra_kwargs)
+        # a strategy instance given by the user: kept unused, so that a reload can start from
+        # a copy of it (None: rebuilt from the configuration)
+        self._pristine = _copy_or_none(strategy)
         if strategy is None:
             strategy = self._build_strategy(config, space, extra_kwargs)
         self._strategy = strategy
         config.seed = strategy.seed
         if isinstance(strategy, ClearMLSearchStrategy):  # set_job_default_parent's project
             config.spawn_project = strategy.job_project(self._opt_id, config.spawn_project)
-        self._scheduler = Scheduler(
-            strategy, objective, concurrency=config.max_number_of_concurrent_tasks,
-            budget=Budget(config.total_max_jobs, config.max_iteration_per_job,
-                          config.compute_time_limit),
-            time_limit_per_job=config.time_limit_per_job,
-            policies=build_policies(config.early_stopping),
-            save_top_k=config.save_top_k_tasks_only, max_failed_jobs=config.max_failed_jobs)
+        self._scheduler = self._new_scheduler(strategy)
         self._lock = threading.RLock()
         self._results = ResultsView(store, self._scheduler, self._lock, space.names)
         strategy.bind(self._context())
@@ -239,12 +245,24 @@ class HyperParameterOptimizer:
         self._told_resume = False
         self._elapsed_before = 0.0
         self._cursor = "0-0"
+        self._reloaded = False
+        self._resumed_stopped = False
         if resume:
             self._restore()
         else:
             self._write_record()
         if isinstance(strategy, ClearMLSearchStrategy):
             strategy.set_optimizer_task(self._opt_task)
+
+    def _new_scheduler(self, strategy: SearchStrategy) -> Scheduler:
+        config = self._config
+        return Scheduler(
+            strategy, self._objective, concurrency=config.max_number_of_concurrent_tasks,
+            budget=Budget(config.total_max_jobs, config.max_iteration_per_job,
+                          config.compute_time_limit),
+            time_limit_per_job=config.time_limit_per_job,
+            policies=build_policies(config.early_stopping),
+            save_top_k=config.save_top_k_tasks_only, max_failed_jobs=config.max_failed_jobs)
 
     @staticmethod
     def _build_strategy(config: OptimizerConfig, space: SearchSpace,
@@ -310,19 +328,60 @@ class HyperParameterOptimizer:
         return self
 
     def _restore(self) -> None:
-        saved = self._saved.load(self._opt_id)
+        """Load the saved state into this optimizer (a resumed one, before it starts)."""
+        stopped = self._store.status(self._opt_id) == TaskStatus.STOPPED
+        self._apply_saved(self._saved.load(self._opt_id), self._scheduler, clear_ending=stopped)
+
+    def _apply_saved(self, saved: SavedOptimizer, scheduler: Scheduler, *, clear_ending: bool,
+                     timing: bool = True) -> None:
+        """Restore ``scheduler`` and the cursor from ``saved``; ``clear_ending``: the last
+        session ended by stop(), and resuming continues the search; ``timing``: the elapsed
+        time and time limit come from the saved state too."""
         state = saved.state
         scheduler_state = state.scheduler
-        if self._opt_task is not None and self._opt_task.status == TaskStatus.STOPPED:
-            # the last session ended by stop(): resuming continues the search
+        if clear_ending:
             scheduler_state = replace(scheduler_state, ending=None)
-        restore_scheduler(self._scheduler, saved.jobs, scheduler_state, state.strategy)
+        restore_scheduler(scheduler, saved.jobs, scheduler_state, state.strategy)
         self._cursor = state.cursor
-        if state.timing is not None:
+        if state.timing is not None and timing:
             self._elapsed_before = state.timing.elapsed(
                 state.saved_at if state.saved_at is not None else state.timing.session_started)
             if state.timing.time_limit:
                 self._time_limit = state.timing.time_limit
+
+    def _reload(self) -> Reloaded:
+        """The driver's :data:`~controller.driver.Reload`: a fresh strategy and scheduler with
+        the saved state (what the driver holds may be stale: another controller drove the
+        optimization meanwhile, or Redis lost the writes of its last second). Called once the
+        lease is taken (this session's start), and after each Redis outage."""
+        first, self._reloaded = not self._reloaded, True
+        if self._owns_status:
+            status, reason = self._store.get_fields(self._opt_id, "status", "status_reason")
+            if status is not None and TaskStatus(status).is_final:
+                return Reloaded(self._scheduler, self._cursor,
+                                f"already {status}" + (f": {reason}" if reason else ""))
+        saved = self._saved.load(self._opt_id)
+        if not saved.jobs and saved.state.saved_at is None:
+            return Reloaded(self._scheduler, self._cursor)  # a new optimizer: nothing saved
+        strategy = self._fresh_strategy()
+        scheduler = self._new_scheduler(strategy)
+        strategy.bind(self._context())
+        if isinstance(strategy, ClearMLSearchStrategy):
+            strategy.set_optimizer_task(self._opt_task)
+        self._apply_saved(saved, scheduler, clear_ending=first and self._resumed_stopped,
+                          timing=first)
+        with self._lock:
+            self._strategy, self._scheduler = strategy, scheduler
+            self._results.scheduler = scheduler
+        if first and self._driver is not None and self._started_at is not None:
+            self._driver.set_timing(Timing(self._started_at, self._elapsed_before,
+                                           self._time_limit))
+        return Reloaded(scheduler, self._cursor)
+
+    def _fresh_strategy(self) -> SearchStrategy:
+        if self._pristine is not None:
+            return _copy_or_none(self._pristine) or self._strategy
+        return self._build_strategy(self._config, self._space, self._extra_kwargs)
 
     # ----------------------------------------------------------------- running
     def start(self, job_complete_callback: Callback | None = None, *,
@@ -354,6 +413,7 @@ class HyperParameterOptimizer:
                  TaskStatus.STOPPED, TaskStatus.FAILED], TaskStatus.IN_PROGRESS)
             if not won and prev == TaskStatus.COMPLETED.value:
                 raise StatusConflictError(f"optimizer {self._opt_id} has already completed")
+            self._resumed_stopped = prev == TaskStatus.STOPPED.value
         config = DriverConfig(
             opt_id=self._opt_id, base_record=self._base, queue=self._config.execution_queue,
             project=self._config.spawn_project or (self._opt_task.project if self._opt_task
@@ -365,7 +425,8 @@ class HyperParameterOptimizer:
                         dispatcher=self._dispatcher or get_dispatcher(self._store),
                         callback=job_complete_callback, failure_callback=job_failed_callback,
                         deadline=self._deadline, lock=self._lock, cursor=self._cursor,
-                        attempt=self._attempt)
+                        attempt=self._attempt, reload=self._reload,
+                        health=self._local_workers_health if self._local_workers else None)
         driver.set_timing(Timing(now, self._elapsed_before, self._time_limit))
         self._driver = driver
         self._thread = threading.Thread(target=self._run, name=f"hpq-optimizer-{self._opt_id}",
@@ -391,6 +452,14 @@ class HyperParameterOptimizer:
                 self._config.max_number_of_concurrent_tasks
             self._local_workers = LocalWorkers([self._config.execution_queue], concurrency=n,
                                                url=self._store.url)
+
+    def _local_workers_health(self) -> str | None:
+        """Why the optimization cannot go on: its local workers exited (None while they run)."""
+        workers = self._local_workers
+        if workers is None or workers.proc.poll() is None:
+            return None
+        return (f"the local workers exited (code {workers.proc.returncode}); "
+                f"their log: {workers.log_path}")
 
     def _run(self) -> None:
         assert self._driver is not None
@@ -428,15 +497,32 @@ class HyperParameterOptimizer:
         assert driver is not None
         reason = driver.end_reason or (f"controller error: {driver.error}" if driver.error
                                        else "ended")
-        if driver.detached or isinstance(driver.error, LeaseHeldError):
+        if driver.detached or isinstance(driver.error, LeaseHeldError) or driver.already_ended:
             # detached: the optimization goes on (its state is saved; no final report, no
-            # final status); a lease held: another controller drives it (its state is not ours)
+            # final status); a lease held: another controller drives it, or drove it to its end
+            # (its state is not ours)
             if driver.detached:
                 with self._lock:
                     state = replace(driver.state(), saved_at=time.time())
                 self._saved.save_state(self._opt_id, state)
             if self._local_workers is not None:
                 self._local_workers.stop()
+            return
+        if driver.gave_up:
+            # Redis was unreachable too long: what this session holds may not match what Redis
+            # kept, so the saved state stays as it was; the record says why it ended (written
+            # as soon as Redis answers again, within another outage budget)
+            parent = self._opt_task.parent if self._opt_task else None
+            try:
+                retry_for(self._store.settings.outage_seconds, "writing the end reason",
+                          lambda: self._store.transition(
+                              self._opt_id, parent, [TaskStatus.IN_PROGRESS], TaskStatus.FAILED,
+                              reason=reason))
+            except Exception:  # Redis is still away: the log has the reason
+                log.exception("optimizer %s: could not write its end reason", self._opt_id)
+            finally:
+                if self._local_workers is not None:
+                    self._local_workers.stop()
             return
         try:
             with self._lock:
@@ -448,7 +534,8 @@ class HyperParameterOptimizer:
             if self._opt_task is not None:
                 self._opt_task.upload_artifact("summary", summary)
             if driver.end_reason is not None and self._owns_status:
-                final = (TaskStatus.STOPPED if reason == driver.stop_reason
+                final = (TaskStatus.FAILED if reason == driver.failure
+                         else TaskStatus.STOPPED if reason == driver.stop_reason
                          else TaskStatus.COMPLETED)
                 self._store.transition(self._opt_id, self._opt_task.parent if self._opt_task
                                        else None, [TaskStatus.IN_PROGRESS], final, reason=reason)
@@ -680,6 +767,16 @@ def _with_sections(dicts: list[dict[str, Any]], base_params: Mapping[str, Any]
         log.warning("hyper-parameter name(s) without a section resolved to the base task's: %s",
                     ", ".join(f"{k} -> {v}" for k, v in renamed.items()))
     return out
+
+
+def _copy_or_none(strategy: SearchStrategy | None) -> SearchStrategy | None:
+    """A deep copy of ``strategy``; None if there is none or it cannot be copied."""
+    if strategy is None:
+        return None
+    try:
+        return copy.deepcopy(strategy)
+    except Exception:  # noqa: BLE001 - a strategy holding e.g. a lock: reused as it is
+        return None
 
 
 def _validate_limits(config: OptimizerConfig) -> None:

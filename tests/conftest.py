@@ -156,3 +156,19 @@ def local_workers(real_store: Store, queue: str) -> Iterator[object]:
     assert real_store.url is not None
     with running_workers(real_store.url, queue, 2) as workers:
         yield workers
+
+
+@pytest.fixture(autouse=True)
+def _queue_cleanup_and_worker_logs(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Afterwards, print the tail of the workers' logs (pytest shows it when the test failed)
+    and delete the Celery keys of the test's private queue."""
+    if "queue" not in request.fixturenames or "real_store" not in request.fixturenames:
+        yield
+        return
+    queue = request.getfixturevalue("queue")
+    store = request.getfixturevalue("real_store")
+    yield
+    for log in sorted((store.settings.home / "logs").glob("*.log")):
+        lines = log.read_text(errors="replace").splitlines()[-60:]
+        print(f"----- {log.name} (last {len(lines)} lines)", *lines, sep="\n")
+    store.redis.delete(*store.redis.scan_iter(match=f"{queue}*"), f"_kombu.binding.{queue}")

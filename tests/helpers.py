@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -55,6 +56,17 @@ def status_events(store: Store, parent: str | None) -> list[tuple[str, str, str,
     """``(task, status, prev, reason)`` of every status event in ``parent``'s stream."""
     return [(e.task_id, e.fields["status"], e.fields["prev"], e.fields["reason"])
             for e in store.read_events(parent) if e.kind == "status"]
+
+
+def final_events(store: Store, parent: str) -> Counter[str]:
+    """Number of final-status events per child of ``parent`` in its event stream."""
+    counts: Counter[str] = Counter()
+    cursor = "0-0"
+    while batch := store.read_events(parent, cursor):
+        cursor = batch[-1].id
+        counts.update(e.task_id for e in batch
+                      if e.kind == "status" and e.status is not None and e.status.is_final)
+    return counts
 
 
 class Crash(BaseException):

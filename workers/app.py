@@ -26,13 +26,20 @@ from celery import Celery, signals
 from celery.app.amqp import AMQP, Queues
 from celery.utils.saferepr import saferepr
 from kombu import Queue
+from kombu import exceptions as kombu_errors
 
 from . import gpus
 from .config import CONSUMER_TIMEOUT_MS, Settings, is_amqp
+from .connection import CONNECTION_ERRORS, broker_settings, publish_retry_policy
 
 TRIAL_TASK = "hpq.run_trial"
 #: Longest text of a trial's arguments shown by monitors (Celery's default for ``kwargsrepr``).
 REPR_MAX = 1024
+#: What publishing a message raises while Redis cannot be reached (kombu >= 5.7 raises
+#: BatchPublishError when a batch fails halfway: sending it again is safe for trials).
+PUBLISH_ERRORS: tuple[type[BaseException], ...] = (
+    *CONNECTION_ERRORS, kombu_errors.OperationalError,
+    getattr(kombu_errors, "BatchPublishError", kombu_errors.OperationalError))
 
 
 class _Queues(Queues):
@@ -86,11 +93,27 @@ def configure(settings: Settings, url: str) -> Celery:
     if app.conf.broker_url != broker:
         _forget_broker()
     amqp = is_amqp(broker)
+    # a Redis broker's URL may be rediss:// (TLS options in its query) or sentinel://
+    connection = {} if amqp else broker_settings(broker, sentinel_master=settings.sentinel_master)
+    broker_url = connection.pop("broker_url", broker)
+    transport = ({"confirm_publish": True} if amqp else
+                 {"visibility_timeout": settings.visibility_timeout,
+                  **connection.pop("broker_transport_options")})
     app.conf.update(
-        broker_url=broker,
+        broker_url=broker_url,
+        **connection,
         broker_connection_retry_on_startup=True,
-        broker_transport_options=({"confirm_publish": True} if amqp
-                                  else {"visibility_timeout": settings.visibility_timeout}),
+        broker_transport_options=transport,
+        # A Redis restart could kill a worker in the remote-control (pidbox) reader: its pub/sub
+        # connection fails while Redis is down, the consumer then closes the broker connection,
+        # and restoring the unacked messages on a channel whose transport was already detached
+        # raises AttributeError ('NoneType' object has no attribute 'hostname'), which Celery
+        # treats as fatal. hpqueue needs no remote control (stops go through Redis, workers
+        # register in Redis); the cost: `celery inspect`/`celery control` and Flower's worker
+        # pages get no answer from hpqueue's workers.
+        worker_enable_remote_control=False,
+        # publishing a trial rides out a broker outage as the store does
+        task_publish_retry_policy=publish_retry_policy(settings.outage_seconds),
         task_serializer="json",
         accept_content=["json"],
         result_serializer="json",

@@ -22,6 +22,9 @@ variable                    meaning                                             
                             optimization ends, and by ``hpq gc`` without ``--older-than``
 ``HPQ_TRIM_EVENTS``         ``0`` keeps an ended optimization's whole event stream      ``1``
                             (an audit log); else it is trimmed to its saved cursor
+``HPQ_REDIS_OUTAGE_SECONDS`` how long every Redis client retries during an outage        ``300``
+                            (restart, failover, partition) before it gives up
+``HPQ_SENTINEL_MASTER``     the master's name when ``HPQ_REDIS_URL`` is ``sentinel://``  ``mymaster``
 ==========================  ==========================================================  =========
 """
 
@@ -38,8 +41,13 @@ DEFAULT_MAX_ATTEMPTS = 3
 DEFAULT_MAX_TRIAL_SECONDS = 24 * 3600.0
 DEFAULT_STOP_GRACE = 30.0
 DEFAULT_STREAM_MAXLEN = 1_000_000
+DEFAULT_OUTAGE_SECONDS = 300.0
+DEFAULT_SENTINEL_MASTER = "mymaster"
 #: Celery redelivers an unacknowledged message after this many seconds; it must exceed a trial.
 VISIBILITY_MARGIN = 3600.0
+#: Seconds between the interrupt of a trial that ignores its stop (HPQ_STOP_GRACE after the
+#: stop) and the kill of its process.
+KILL_DELAY = 2.0
 #: Seconds a delivery waits before its message is requeued because Redis is unreachable.
 REQUEUE_PAUSE = 1.0
 #: RabbitMQ's ``x-consumer-timeout`` of every execution queue (RabbitMQ >= 3.11.15 / 3.12 honour
@@ -114,6 +122,8 @@ class Settings:
     retention_days: float | None = None
     #: Trim an ended optimization's event stream to its saved cursor.
     trim_events: bool = True
+    outage_seconds: float = DEFAULT_OUTAGE_SECONDS
+    sentinel_master: str = DEFAULT_SENTINEL_MASTER
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -138,6 +148,8 @@ class Settings:
             stream_maxlen=int(_float("HPQ_STREAM_MAXLEN", DEFAULT_STREAM_MAXLEN)),
             retention_days=_float("HPQ_RETENTION_DAYS", 0.0) or None,
             trim_events=_choice("HPQ_TRIM_EVENTS", ("1", "0")) == "1",
+            outage_seconds=_float("HPQ_REDIS_OUTAGE_SECONDS", DEFAULT_OUTAGE_SECONDS),
+            sentinel_master=os.environ.get("HPQ_SENTINEL_MASTER") or DEFAULT_SENTINEL_MASTER,
         )
 
     @property

@@ -61,8 +61,11 @@ class RedisUnavailableError(HpqError, ConnectionError):
     """The Redis server at a given URL cannot be reached."""
 
     def __init__(self, url: str, reason: object) -> None:
-        super().__init__(f"cannot reach Redis at {url}: {reason}")
-        self.url = url
+        from .connection import mask_text, mask_url
+
+        super().__init__(f"cannot reach Redis at {mask_url(url)}: {mask_text(str(reason), url)}")
+        #: The URL, its password masked.
+        self.url = mask_url(url)
 
 
 class GpuError(HpqError, ValueError):

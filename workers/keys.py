@@ -6,6 +6,8 @@ key                                    type                content
 ``{ns}:task:{id}``                     hash                the task record (see :mod:`workers.store`)
 ``{ns}:task:{id}:metrics``             hash                ``title\\x1fseries\\x1f{last,min,max,iter}``
 ``{ns}:task:{id}:history``             hash                ``title\\x1fseries\\x1fiteration`` -> value
+``{ns}:task:{id}:metrics:{n}``         hash                metrics of attempt ``n``, set apart when a retry started
+``{ns}:task:{id}:history:{n}``         hash                history of attempt ``n``, set apart when a retry started
 ``{ns}:task:{id}:artifacts``           hash                artifact name -> JSON description
 ``{ns}:task:{id}:checkpoints``         list                JSON descriptions, oldest first
 ``{ns}:task:{id}:replies``             list                the optimizer's JSON replies to the trial's requests
@@ -46,6 +48,14 @@ class Keys:
 
     def history(self, task_id: str) -> str:
         return f"{self.ns}:task:{task_id}:history"
+
+    def attempt_metrics(self, task_id: str, attempt: int) -> str:
+        """The metrics of a dead attempt, set apart when the next one started."""
+        return f"{self.metrics(task_id)}:{attempt}"
+
+    def attempt_history(self, task_id: str, attempt: int) -> str:
+        """The history of a dead attempt, set apart when the next one started."""
+        return f"{self.history(task_id)}:{attempt}"
 
     def artifacts(self, task_id: str) -> str:
         return f"{self.ns}:task:{task_id}:artifacts"

@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 import redis
 
 from .config import Settings
+from .connection import MIN_REDIS_VERSION, mask_url
 from .errors import HpqError
 from .procs import ServerProcess, WorkerProcess, start_redis_server, start_server
 
@@ -52,7 +53,6 @@ _embedded_url: str | None = None
 _in_memory_url: str | None = None
 _lock_file: object | None = None
 #: The oldest ``redis-server`` local mode runs (the store's scripts and commands need it).
-MIN_REDIS_VERSION = (6, 2)
 _VERSION = re.compile(r"v=(\d+)\.(\d+)(?:\.(\d+))?")
 #: The local-mode ``redis-server``'s configuration: an append-only file synced every second, no
 #: RDB snapshots, and no eviction (a task record must never disappear).
@@ -166,7 +166,7 @@ def ensure_local_server(settings: Settings, *, quiet: bool = False) -> str:
     os.environ["HPQ_REDIS_URL"] = url
     _embedded_url = url
     if not quiet:
-        print(f"hpqueue local mode: Redis at {url}; data in {where}. "
+        print(f"hpqueue local mode: Redis at {mask_url(url)}; data in {where}. "
               "Set HPQ_REDIS_URL to use your own Redis.", file=sys.stderr)
     return url
 

@@ -35,15 +35,16 @@ from collections import deque
 from typing import Any
 
 import redis
+from celery import signals
 from celery.exceptions import Reject, SoftTimeLimitExceeded
 
 from . import (
     codec,
     sweep,  # noqa: F401  (connects the worker supervisor)
 )
-from .app import TRIAL_TASK, app
+from .app import TRIAL_TASK, app, send_trial
 from .clearml_task import script_command
-from .config import OUTPUT_TAIL_BYTES, REQUEUE_PAUSE
+from .config import KILL_DELAY, OUTPUT_TAIL_BYTES, REQUEUE_PAUSE
 from .entrypoints import load_entry_point, render_command
 from .errors import AttemptLostError, HpqError, InvalidTaskError, TrialFailed, TrialStopped
 from .outcomes import Claim, ClaimOutcome
@@ -120,6 +121,7 @@ class _Heartbeat:
         self.done = threading.Event()
         self.lost = False
         self.stop_seen: float | None = None
+        self.interrupted: float | None = None
         self.interval = runner.store.settings.heartbeat_interval
         self.due = 0.0
 
@@ -142,12 +144,19 @@ class _Heartbeat:
             r.interrupt(AttemptLostError)
             return False
         if stop:
+            # the trial sees the stop at its next report; one that does not end within the
+            # stop grace is interrupted (an exception in a callable's thread, SIGTERM to a
+            # command), and KILL_DELAY seconds later killed
             now = time.monotonic()
             if self.stop_seen is None:
                 self.stop_seen = now
-            elif now - self.stop_seen > r.store.settings.stop_grace:
-                r.interrupt(TrialStopped)
-                self.stop_seen = now  # try again after another grace period
+            elif self.interrupted is None:
+                if now - self.stop_seen > r.store.settings.stop_grace:
+                    r.interrupt(TrialStopped)
+                    self.interrupted = now
+            elif now - self.interrupted > KILL_DELAY:
+                self.interrupted = now
+                return r.kill(stop)
         return True
 
 
@@ -200,6 +209,16 @@ def _beater() -> _Beater:
         return _beater_thread
 
 
+#: True in a Celery pool process (which may be killed: Celery replaces it).
+_in_pool_process = False
+
+
+@signals.worker_process_init.connect
+def _pool_process_started(**_: Any) -> None:
+    global _in_pool_process
+    _in_pool_process = True
+
+
 def _after_fork_in_child() -> None:  # a forked pool process starts its own thread when needed
     global _beater_thread, _beater_lock
     _beater_thread = None
@@ -221,7 +240,8 @@ class TrialRunner:
         self.parent = parent
         self._thread_id = threading.get_ident()
         self._proc: subprocess.Popen[str] | None = None
-        self._terminated = False
+        self._killed = ""  # why a command was killed
+        self._output = OutputTail(sys.__stdout__)
         # a callable trial can be interrupted only while it runs (never the code after it)
         self._interrupt_lock = threading.Lock()
         self._interruptible = True
@@ -252,6 +272,10 @@ class TrialRunner:
 
     def _claim(self) -> Claim:
         claim = self.store.claim(self.task_id, self.parent, self.token, self.worker)
+        if claim.outcome is ClaimOutcome.BUSY and claim.attempt == self.token:
+            # this very claim, made by a call whose reply was lost and that was retried
+            record = self.store.record(self.task_id)
+            return Claim(ClaimOutcome.CLAIMED, attempts=record.attempts, record=record)
         while claim.outcome is ClaimOutcome.BUSY:
             if not self._other_attempt_is_dead(claim):
                 return claim  # a live attempt owns it: this delivery is a duplicate
@@ -265,6 +289,9 @@ class TrialRunner:
         deadline = time.time() + settings.heartbeat_grace + settings.heartbeat_interval
         while True:
             now = time.time()
+            if self.store.outage is not None:  # heartbeats resume after an outage: wait again
+                deadline = max(deadline, self.store.outage.recovered_at
+                               + settings.heartbeat_grace + settings.heartbeat_interval)
             force = host == socket.gethostname() and pid.isdigit() and not _pid_alive(int(pid))
             if force or now > deadline:
                 stale_before = now + 1 if force else now - settings.heartbeat_grace
@@ -289,7 +316,7 @@ class TrialRunner:
     def _execute(self, rec: TaskRecord) -> str:
         task = Task(self.task_id, store=self.store, record=rec, token=self.token)
         heartbeat = _Heartbeat(self)
-        output = OutputTail(sys.__stdout__)
+        output = self._output
         status: TaskStatus | None = TaskStatus.COMPLETED
         reason, fields = "", {}
         heartbeat.start()
@@ -306,14 +333,16 @@ class TrialRunner:
         except SoftTimeLimitExceeded:
             status, reason = TaskStatus.FAILED, "time limit exceeded"
             fields = {"error": "SoftTimeLimitExceeded: trial ran past HPQ_MAX_TRIAL_SECONDS"}
+        except SystemExit as exc:
+            signum = _shutdown_signal(exc)
+            if signum is None or self._stop_reason():
+                status, reason, fields = self._outcome_of(exc)
+            else:  # this process is being shut down: another worker takes the trial over
+                heartbeat.done.set()
+                self._give_back(signum)
+                raise
         except BaseException as exc:  # noqa: BLE001 - user code may raise anything
-            status, reason = TaskStatus.FAILED, f"{type(exc).__name__}: {exc}"
-            fields = {"error": reason,
-                      "traceback": "".join(traceback.format_exception(exc))[-OUTPUT_TAIL_BYTES:]}
-            if isinstance(exc, (KeyboardInterrupt, SystemExit)) and self._stop_reason():
-                status, reason, fields = TaskStatus.STOPPED, self._stop_reason(), {}
-            elif isinstance(exc, SystemExit) and exc.code in (None, 0):
-                status, reason, fields = TaskStatus.COMPLETED, "", {}  # e.g. mark_completed()
+            status, reason, fields = self._outcome_of(exc)
         finally:
             heartbeat.done.set()
             bind_current(None)
@@ -327,6 +356,41 @@ class TrialRunner:
             log.warning("trial %s: finish refused (attempt superseded)", self.task_id)
             return "lost"
         return status.value
+
+    def _outcome_of(self, exc: BaseException) -> tuple[TaskStatus, str, dict[str, str]]:
+        """How a trial that raised ``exc`` ends: failed (the error and its traceback kept),
+        stopped (an exit while a stop was requested), completed (``sys.exit(0)``)."""
+        status, reason = TaskStatus.FAILED, f"{type(exc).__name__}: {exc}"
+        fields = {"error": reason,
+                  "traceback": "".join(traceback.format_exception(exc))[-OUTPUT_TAIL_BYTES:]}
+        if isinstance(exc, (KeyboardInterrupt, SystemExit)) and self._stop_reason():
+            return TaskStatus.STOPPED, self._stop_reason(), {}
+        if isinstance(exc, SystemExit) and exc.code in (None, 0):
+            return TaskStatus.COMPLETED, "", {}  # e.g. mark_completed()
+        return status, reason, fields
+
+    def _give_back(self, signum: int) -> None:
+        """This pool process is being shut down (a cold shutdown, or a SIGTERM sent to every
+        process of the worker): end this attempt at once as a lost one -- the trial goes back to
+        ``queued`` (or ``failed`` when it was the last attempt allowed) -- and send its message
+        again, so that another worker runs it now rather than after the heartbeat grace. A
+        command's process group is killed first. Best effort: if Redis cannot be reached, the
+        sweep requeues the attempt once its heartbeat is stale."""
+        name = signal.Signals(signum).name if signum in signal.valid_signals() else str(signum)
+        if self._proc is not None and self._proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self._proc.pid, signal.SIGKILL)
+        try:
+            new = self.store.declare_dead(
+                self.task_id, self.parent, self.token, stale_before=time.time() + 1,
+                reason=f"worker shut down ({name}) while the trial ran")
+            log.warning("trial %s: worker shutting down (%s) -> %s", self.task_id, name,
+                        new.value if new else "not ours any more")
+            if new is TaskStatus.QUEUED:
+                (queue,) = self.store.get_fields(self.task_id, "queue")
+                send_trial(self.task_id, queue or "default", self.parent)
+        except Exception:
+            log.exception("trial %s: could not requeue it at shutdown", self.task_id)
 
     def _run_callable(self, task: Task, rec: TaskRecord, output: OutputTail) -> dict[str, str]:
         try:
@@ -363,7 +427,8 @@ class TrialRunner:
         if code == 0:
             return TaskStatus.COMPLETED, ""
         if self._stop_reason():
-            return TaskStatus.STOPPED, self._stop_reason()
+            killed = f"; {self._killed}" if self._killed else ""
+            return TaskStatus.STOPPED, self._stop_reason() + killed
         raise RuntimeError(f"command {argv!r} exited with code {code}")
 
     # -------------------------------------------------------------- interrupting
@@ -372,19 +437,45 @@ class TrialRunner:
         return stop or ""
 
     def interrupt(self, exc_type: type[BaseException]) -> None:
-        """End the trial now: signal a command (SIGTERM, then SIGKILL on the next call), or
-        raise ``exc_type`` in a callable's thread."""
+        """End the trial now: SIGTERM to a command's process group, or raise ``exc_type`` in a
+        callable's thread."""
         if self._proc is not None:
             if self._proc.poll() is None:
-                sig = signal.SIGKILL if self._terminated else signal.SIGTERM
-                self._terminated = True
                 with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self._proc.pid, sig)
+                    os.killpg(self._proc.pid, signal.SIGTERM)
             return
         with self._interrupt_lock:
             if self._interruptible:
                 ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(self._thread_id),
                                                            ctypes.py_object(exc_type))
+
+    def kill(self, stop: str) -> bool:
+        """End a trial that ignored its stop and its interrupt (from the heartbeat thread).
+
+        A command's process group gets SIGKILL (the runner then ends it ``stopped``). A callable
+        in a Celery pool process is ended ``stopped`` here, then its process is killed (Celery
+        replaces it; the message, requeued as a lost worker's, finds the trial done). A callable
+        elsewhere (a thread of the controller's process) cannot be killed: it is ended
+        ``stopped`` as abandoned and left to return by itself (its writes are refused). Returns
+        False when the heartbeat has nothing more to do.
+        """
+        grace = self.store.settings.stop_grace
+        if self._proc is not None:
+            if self._proc.poll() is None:
+                self._killed = f"killed: it did not stop within HPQ_STOP_GRACE ({grace:g}s)"
+                log.warning("trial %s: %s", self.task_id, self._killed)
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self._proc.pid, signal.SIGKILL)
+            return True
+        how = "killed" if _in_pool_process else "abandoned (this process cannot be killed)"
+        reason = f"{stop}; {how}: it did not stop within HPQ_STOP_GRACE ({grace:g}s)"
+        log.warning("trial %s: %s", self.task_id, reason)
+        ended = self.store.finish(self.task_id, self.parent, self.token, TaskStatus.STOPPED,
+                                  reason=reason, fields={"output": self._output.tail()})
+        if ended and _in_pool_process:
+            sys.stdout.flush()
+            os.kill(os.getpid(), signal.SIGKILL)
+        return False
 
     def _end_interrupts(self) -> None:
         """In the trial's thread, once the callable returned or raised: no interrupt may reach
@@ -399,6 +490,20 @@ class TrialRunner:
                 return
             except (TrialStopped, AttemptLostError):
                 continue
+
+
+def _shutdown_signal(exc: SystemExit) -> int | None:
+    """The signal number if ``exc`` was raised by the pool process's own terminate-signal
+    handler (billiard's: ``sys.exit(-(256 - signum))``), None for a trial's own exit."""
+    try:
+        from billiard.common import terminate_handler_fired
+    except ImportError:  # an older billiard: its handler's exit code is the only sign
+        fired = isinstance(exc.code, int) and -255 < exc.code < -200
+    else:
+        fired = terminate_handler_fired()
+    if not fired or not isinstance(exc.code, int) or exc.code >= 0:
+        return None
+    return 256 + exc.code
 
 
 def _pid_alive(pid: int) -> bool:

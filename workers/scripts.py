@@ -41,7 +41,8 @@ redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[6], '*',
 return {1, st}
 """
 
-#: KEYS: record, stream, heartbeats.
+#: KEYS: record, stream, heartbeats, metrics, history (a retry renames the last two to
+#: ``<key>:<dead attempt>``).
 #: ARGV: id, token, now, worker, max_attempts, maxlen, expected parent ('' = the root stream).
 #: Returns {outcome, detail...}:
 #:   {'claimed', attempts, field, value, ...} (the whole record after the claim)
@@ -69,6 +70,15 @@ local attempts = tonumber(rec[3] or '0') + 1
 if attempts > tonumber(ARGV[5]) then
   move('failed', 'gave up after ' .. (attempts - 1) .. ' attempts: worker lost')
   return {'failed'}
+end
+if attempts > 1 then
+  -- a retry starts a clean history: the dead attempt's scalars are set apart (never counted)
+  for i = 4, 5 do
+    local dead = KEYS[i] .. ':' .. (attempts - 1)
+    if redis.call('EXISTS', KEYS[i]) == 1 then
+      redis.call('RENAME', KEYS[i], dead)
+    end
+  end
 end
 local fields = {'status', 'in_progress', 'status_reason', '', 'attempt', ARGV[2],
                 'attempts', attempts, 'heartbeat', ARGV[3], 'worker', ARGV[4], 'last_update', ARGV[3]}
@@ -166,9 +176,11 @@ return {'stored', stop}
 
 #: KEYS: record, stream, heartbeats.
 #: ARGV: id, token, final status, now, reason, maxlen, field/value pairs...
-#: Returns 1 if this attempt owned the record and finished it, else 0.
+#: Returns 1 if this attempt owned the record and finished it (or had already finished it with
+#: this status: a call retried after its reply was lost), else 0.
 FINISH = _PRELUDE + """
 local rec = redis.call('HMGET', KEYS[1], 'status', 'attempt')
+if rec[1] == ARGV[3] and rec[2] == ARGV[2] and is_final(rec[1]) then return 1 end
 if rec[1] ~= 'in_progress' or rec[2] ~= ARGV[2] then return 0 end
 local fields = {'status', ARGV[3], 'status_reason', ARGV[5], 'completed', ARGV[4],
                 'last_update', ARGV[4]}

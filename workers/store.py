@@ -36,9 +36,9 @@ from redis.typing import EncodableT, FieldT
 
 from . import codec, scripts
 from .config import Settings
+from .connection import check_server, client_name, open_client, outage_retry
 from .errors import (
     InvalidScalarError,
-    RedisUnavailableError,
     StatusConflictError,
     TaskNotFoundError,
 )
@@ -91,6 +91,9 @@ class Store:
         self.url = url
         self.settings = settings or Settings(redis_url=None, namespace=namespace)
         self.keys = Keys(namespace)
+        #: The client's outage clock (None for a client not made by ``open_client``): how
+        #: many outages ended, and when the last one did.
+        self.outage = outage_retry(client)
         self._maxlen = str(self.settings.stream_maxlen)
         self._transition = client.register_script(scripts.TRANSITION)
         self._claim = client.register_script(scripts.CLAIM)
@@ -104,17 +107,33 @@ class Store:
 
     @classmethod
     def connect(cls, url: str, settings: Settings | None = None) -> Store:
-        """Open a store on ``url``; RedisUnavailableError names the URL if it does not answer."""
+        """Open a store on ``url`` (any form :func:`workers.connection.open_client` takes).
+
+        RedisUnavailableError (naming the URL, its password masked) if the server does not
+        answer now or is older than Redis 6.2; afterwards the client rides out outages of up
+        to ``HPQ_REDIS_OUTAGE_SECONDS`` (see :mod:`workers.connection`)."""
         settings = settings or Settings.from_env()
-        client = redis.Redis.from_url(url, decode_responses=True, health_check_interval=30,
-                                      socket_connect_timeout=5)
+        probe = open_client(url, budget=None, sentinel_master=settings.sentinel_master)
         try:
-            client.ping()
-        except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
-            raise RedisUnavailableError(url, exc) from None
+            check_server(probe, url)  # fails fast (no retries): the URL may just be wrong
+        finally:
+            probe.close()
+        client = open_client(url, budget=settings.outage_seconds,
+                             sentinel_master=settings.sentinel_master,
+                             client_name=client_name())
         store = cls(client, settings.namespace, settings, url)
         store.load_scripts()
         return store
+
+    def unretried_client(self) -> redis.Redis:
+        """A client of its own on the same server that never retries: its first command after
+        Redis restarted (or failed over) fails, where the store's own client would carry on.
+        For writers whose writes must not land on data that lost writes before they re-read it
+        (the optimizer's state). A store on an injected client returns that client."""
+        if self.url is None:
+            return self.redis
+        return open_client(self.url, budget=None, sentinel_master=self.settings.sentinel_master,
+                           client_name=client_name())
 
     def load_scripts(self) -> None:
         """Load every script into the server's cache (one round trip), so that the first call
@@ -264,9 +283,12 @@ class Store:
 
         ``parent`` must be the record's parent (its events go to that stream); a mismatch
         writes nothing and returns outcome ``parent`` with the actual parent in ``parent``.
+        A retry (attempt 2 or later) starts a clean history: the scalars of the attempt before
+        it are set apart (:meth:`history` with ``attempt=``) and never count.
         """
         res = self._claim(
-            keys=[self.keys.task(task_id), self.keys.events(parent), self.keys.heartbeats],
+            keys=[self.keys.task(task_id), self.keys.events(parent), self.keys.heartbeats,
+                  self.keys.metrics(task_id), self.keys.history(task_id)],
             args=[task_id, token, _now(now), worker, self.settings.max_attempts, self._maxlen,
                   parent or ""])
         outcome = ClaimOutcome(res[0])
@@ -371,10 +393,14 @@ class Store:
             return None
         return {"last": float(last), "min": float(mn), "max": float(mx), "iteration": int(it)}
 
-    def history(self, task_id: str) -> dict[str, dict[str, dict[str, list]]]:
-        """Every reported point: ``{title: {series: {"x": [iterations], "y": [values]}}}``."""
+    def history(self, task_id: str, attempt: int | None = None
+                ) -> dict[str, dict[str, dict[str, list]]]:
+        """Every reported point: ``{title: {series: {"x": [iterations], "y": [values]}}}``, of
+        the current attempt, or of an earlier ``attempt`` that died (kept for debugging)."""
         points: dict[tuple[str, str], list[tuple[int, float]]] = {}
-        raw = cast(dict[str, str], self.redis.hgetall(self.keys.history(task_id)))
+        key = (self.keys.history(task_id) if attempt is None
+               else self.keys.attempt_history(task_id, attempt))
+        raw = cast(dict[str, str], self.redis.hgetall(key))
         for field, value in raw.items():
             title, series, it = field.split(SEP)
             points.setdefault((title, series), []).append((int(it), float(value)))

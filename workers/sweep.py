@@ -10,6 +10,7 @@ may race: the compare-and-set lets exactly one of them win and re-send.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import signal
@@ -21,6 +22,7 @@ from typing import cast
 
 from celery import signals
 
+from .connection import retry_for
 from .status import TaskStatus
 from .store import Store, get_store
 
@@ -36,11 +38,14 @@ def sweep_stale(store: Store, now: float | None = None,
     each attempt this call ended.
     """
     if send is None:
-        from .app import send_trial
-
-        send = send_trial
+        send = functools.partial(_send_trial, store)
     now = time.time() if now is None else now
-    stale_before = now - store.settings.heartbeat_grace
+    grace = store.settings.heartbeat_grace
+    if store.outage is not None and now < store.outage.recovered_at + grace:
+        # this process could not reach Redis until recently, nor could the workers, probably:
+        # their heartbeats get the grace period again, counted from the end of the outage
+        return []
+    stale_before = now - grace
     ended = []
     for task_id, _ in store.stale_attempts(stale_before):
         try:
@@ -57,6 +62,15 @@ def sweep_stale(store: Store, now: float | None = None,
             send(task_id, queue or "default", parent=parent or None)
         ended.append((task_id, new))
     return ended
+
+
+def _send_trial(store: Store, task_id: str, queue: str, parent: str | None = None) -> None:
+    """Celery's send, tried again during a Redis outage (the trial is queued: it must not be
+    left without a message)."""
+    from .app import PUBLISH_ERRORS, send_trial
+
+    retry_for(store.settings.outage_seconds, f"re-sending trial {task_id}",
+              lambda: send_trial(task_id, queue, parent=parent), errors=PUBLISH_ERRORS)
 
 
 class Supervisor(threading.Thread):

@@ -7,6 +7,7 @@ import sys
 
 import click
 
+from workers.connection import mask_url
 from workers.errors import GpuError
 from workers.gpus import worker_options as gpu_worker_options
 from workers.local import local_mode_url
@@ -73,8 +74,8 @@ def worker(queues: str, concurrency: int | None, loglevel: str, gpus: str | None
             "set HPQ_REDIS_URL to the Redis the optimizer uses (e.g. redis://host:6379/0); "
             "no running local-mode hpqueue process was found to join")
     if not os.environ.get("HPQ_REDIS_URL"):
-        print(f"hpq worker: joining the local-mode Redis at {url}; this worker loses its broker "
-              "when the hpqueue process that owns it ends", file=sys.stderr)
+        print(f"hpq worker: joining the local-mode Redis at {mask_url(url)}; this worker loses "
+              "its broker when the hpqueue process that owns it ends", file=sys.stderr)
     extra, env = unwrap(celery_args), {**os.environ, "HPQ_REDIS_URL": url}
     if gpus is not None:
         try:

@@ -12,6 +12,7 @@ from typing import TextIO
 import uvicorn
 from starlette.applications import Starlette
 
+from workers.connection import mask_url
 from workers.store import Store
 
 from .app import create_app
@@ -48,7 +49,8 @@ def serve(host: str = "127.0.0.1", port: int = 8765, read_only: bool = False,
     app = create_app(store, token=token, read_only=read_only, host=host)
     server = uvicorn.Server(_config(app, host, port))
     shown = f"[{host}]" if ":" in host else host
-    print(f"hpq dashboard: namespace {store.keys.ns!r} on {store.url or 'the given store'}",
+    print(f"hpq dashboard: namespace {store.keys.ns!r} on "
+          f"{mask_url(store.url) or 'the given store'}",
           file=out)
     if read_only:
         print(f"  http://{shown}:{port}/  (read-only: actions are off)", file=out)

@@ -61,10 +61,13 @@ class SavedPass:
 class OptimizerRepository:
     """Saved optimizers of one store's namespace (safe to share between threads)."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, *, writer: Any = None) -> None:
+        """``writer``: the client the saves go through (default: the store's), e.g. one that
+        never retries (:meth:`Store.unretried_client`)."""
         self.store = store
         self.keys = OptimizerKeys(store.keys.ns)
         self._redis: Any = store.redis  # decoded replies: text in, text out
+        self._writer: Any = writer if writer is not None else store.redis
 
     # ------------------------------------------------------------------ writing
     def save_pass(self, opt_id: str, state: SavedState, *, jobs: Iterable[Job] = (),
@@ -75,7 +78,7 @@ class OptimizerRepository:
         ``queued`` on ``queue``, with their created -> queued events), the rows of ``jobs``,
         ``state``, the new best points and the ``(job id, reply)`` answers to the jobs'
         requests (:mod:`workers.messages`)."""
-        pipe = self._redis.pipeline(transaction=True)
+        pipe = self._writer.pipeline(transaction=True)
         if new_records:  # the newest event before this pass's own
             pipe.xrevrange(self.store.keys.events(opt_id), count=1)
         queued = self.store.create_queued(pipe, new_records, opt_id, queue)
@@ -92,12 +95,12 @@ class OptimizerRepository:
 
     def save_rows(self, opt_id: str, jobs: Iterable[Job]) -> None:
         """Save the job-table rows of ``jobs``."""
-        pipe = self._redis.pipeline(transaction=False)
+        pipe = self._writer.pipeline(transaction=False)
         if self._write_rows(pipe, opt_id, jobs):
             pipe.execute()
 
     def save_state(self, opt_id: str, state: SavedState) -> None:
-        self._redis.hset(self.keys.state(opt_id), mapping=state.to_fields())
+        self._writer.hset(self.keys.state(opt_id), mapping=state.to_fields())
 
     def _write_rows(self, pipe: Any, opt_id: str, jobs: Iterable[Job]) -> bool:
         rows = {job.id: codec.dumps(job.to_row()) for job in jobs}

@@ -1,22 +1,15 @@
 """HyperParameterOptimizer against a real redis-server and real Celery prefork workers.
 
 Workers are started by the test process (the ``local_workers`` fixture), so they outlive a
-controller that is killed. Trials live in :mod:`tests.integration.hpo_trials`, the controller
-process of the resume test in ``hpo_controller.py``. Tests wait on conditions with timeouts and
-steer trials with release files; the only timing assertions are generous bounds.
+controller that is killed. Trials live in :mod:`tests.integration.hpo_trials`. Tests wait on
+conditions with timeouts and steer trials with release files; the only timing assertions are
+generous bounds. (A killed controller and resume: ``tests/chaos/test_controller.py``.)
 """
 
 from __future__ import annotations
 
-import json
-import os
-import signal
-import subprocess
-import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,47 +21,10 @@ from controller import (
     RandomSearch,
     UniformParameterRange,
 )
-from controller.persistence import OptimizerRepository
-from tests.helpers import BOTH_BROKERS, wait_until
-from tests.integration.hpo_trials import release_and_kill
+from tests.helpers import BOTH_BROKERS, final_events, wait_until
 from workers import Store, Task, TaskStatus
-from workers.store import Event
 
-ROOT = Path(__file__).resolve().parents[2]
-CONTROLLER = Path(__file__).resolve().with_name("hpo_controller.py")
 PROJECT = "hpo-integration"
-
-
-
-
-def stream(store: Store, parent: str) -> list[Event]:
-    """Every event of ``parent``'s children, oldest first."""
-    out: list[Event] = []
-    cursor = "0-0"
-    while True:
-        batch = store.read_events(parent, cursor)
-        if not batch:
-            return out
-        out += batch
-        cursor = batch[-1].id
-
-
-def final_events(store: Store, parent: str) -> Counter[str]:
-    """Number of final-status events per job id."""
-    return Counter(e.task_id for e in stream(store, parent)
-                   if e.kind == "status" and e.status is not None and e.status.is_final)
-
-
-@pytest.fixture(autouse=True)
-def _drop_queue_keys(request: pytest.FixtureRequest) -> Iterator[None]:
-    """Delete the Celery keys of the test's private queue afterwards."""
-    if "queue" not in request.fixturenames or "real_store" not in request.fixturenames:
-        yield
-        return
-    queue = request.getfixturevalue("queue")
-    client = request.getfixturevalue("real_store").redis
-    yield
-    client.delete(*client.scan_iter(match=f"{queue}*"), f"_kombu.binding.{queue}")
 
 
 # ------------------------------------------------------------------ (a) the user's script
@@ -139,117 +95,6 @@ def test_users_script_runs_end_to_end(real_store: Store, queue: str, local_worke
     assert record.artifacts["summary"].get()["jobs"] == 6
     assert "WOOT WOOT" in capsys.readouterr().out
     assert max(Counter(final_events(real_store, an_optimizer.id)).values()) == 1
-
-
-# --------------------------------------------------------------- (b) resume after SIGKILL
-def _callbacks(workdir: Path) -> list[dict[str, Any]]:
-    path = workdir / "callbacks.jsonl"
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
-def _runs(workdir: Path) -> list[tuple[str, str, str]]:
-    """(x, task id, attempt) of every trial start."""
-    return [tuple(p.name.split("-", 1)[1].split("-")) for p in workdir.glob("ran-*")]
-
-
-def _controller(*args: str, log: Path) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-        [str(ROOT), os.environ.get("PYTHONPATH", "")])}
-    with open(log, "ab") as out:
-        return subprocess.Popen([sys.executable, str(CONTROLLER), *args], cwd=ROOT, env=env,
-                                stdout=out, stderr=subprocess.STDOUT)
-
-
-@pytest.mark.integration
-@pytest.mark.timeout(150)
-def test_resume_after_sigkill_of_the_controller(real_store: Store, queue: str,
-                                                local_workers: Any, tmp_path: Path) -> None:
-    workdir = tmp_path / "gates"
-    workdir.mkdir()
-    log = tmp_path / "controller.log"
-    base = Task.create(PROJECT, "gated", entry_point="tests.integration.hpo_trials:gated",
-                       parameters={"General/x": 0.5, "General/gate_dir": str(workdir)})
-
-    def release(x: str) -> None:
-        (workdir / f"release-{x}").write_text("")
-
-    first = _controller("create", base.id, queue, str(workdir), log=log)
-    with release_and_kill(workdir) as procs:
-        procs.append(first)
-        opt_id = wait_until(lambda: (workdir / "optimizer_id").exists()
-                            and (workdir / "optimizer_id").read_text(), 60,
-                            "the optimizer's id", ).strip()
-
-        def by_x() -> dict[str, Task]:
-            return {f"{t.get_parameter('x'):g}": t for t in Task.get_tasks(parent=opt_id)}
-
-        # two jobs finish under the first controller, two more start running
-        wait_until(lambda: {x for x, _, _ in _runs(workdir)} >= {"0.5", "0.4"}, 60,
-                   "the first two jobs to start")
-        release("0.5")
-        release("0.4")
-        wait_until(lambda: len(_callbacks(workdir)) == 2, 60, "two callbacks")
-        wait_until(lambda: {x for x, _, _ in _runs(workdir)} == {"0.5", "0.4", "0.3", "0.2"},
-                   60, "jobs 0.3 and 0.2 to run")
-        wait_until(lambda: all(by_x()[x].get_last_scalar_metrics() for x in ("0.3", "0.2")),
-                   30, "the running jobs to report")
-        before_kill = by_x()
-        assert {x: t.status for x, t in before_kill.items()} == {
-            "0.5": TaskStatus.COMPLETED, "0.4": TaskStatus.COMPLETED,
-            "0.3": TaskStatus.IN_PROGRESS, "0.2": TaskStatus.IN_PROGRESS}
-
-        def notified(job_id: str) -> bool:
-            jobs = OptimizerRepository(real_store).load(opt_id).jobs
-            return any(j.id == job_id and j.notified for j in jobs)
-
-        # the callback fires at least once: a kill after it returned and before its
-        # "notified" flag was saved would repeat it. Kill outside that window.
-        wait_until(lambda: notified(before_kill["0.5"].id) and notified(before_kill["0.4"].id),
-                   30, "the callbacks to be saved as done")
-
-        first.send_signal(signal.SIGKILL)
-        assert first.wait(timeout=30) == -signal.SIGKILL
-        killed_pid = first.pid
-        assert Task.get_task(opt_id).status is TaskStatus.IN_PROGRESS
-
-        # a running job ends while no controller runs; the workers are unaffected
-        release("0.3")
-        wait_until(lambda: before_kill["0.3"].status is TaskStatus.COMPLETED, 60,
-                   "job 0.3 to end without a controller")
-
-        second = _controller("resume", opt_id, str(workdir), log=log)
-        procs.append(second)
-        # the killed controller's lease expires, then the resumed one launches the fifth job
-        wait_until(lambda: len(Task.get_tasks(parent=opt_id)) == 5, 60, "the fifth job")
-        (workdir / "release-all").write_text("")
-        assert second.wait(timeout=60) == 0, log.read_text()
-
-    assert (workdir / f"ended-{second.pid}").read_text() == "total_max_jobs reached"
-    children = Task.get_tasks(parent=opt_id)
-    xs = sorted(f"{t.get_parameter('x'):g}" for t in children)
-    assert xs == ["0.1", "0.2", "0.3", "0.4", "0.5"]  # <= total_max_jobs; no config twice
-    assert all(t.status is TaskStatus.COMPLETED for t in children)
-    # every job ran once: one trial start, one attempt, one final-status event
-    runs = Counter(task_id for _, task_id, _ in _runs(workdir))
-    assert runs == Counter({t.id: 1 for t in children})
-    assert all(t.attempts == 1 for t in children)
-    assert final_events(real_store, opt_id) == Counter({t.id: 1 for t in children})
-    # finished jobs were not re-run; the running ones were re-attached and finished
-    assert before_kill["0.2"].completed > before_kill["0.3"].completed
-    # callbacks: once per job that ended with its objective (one job = one line), whichever
-    # controller saw it end
-    lines = _callbacks(workdir)
-    per_job = Counter(line["job"] for line in lines)
-    assert per_job == Counter({t.id: 1 for t in children}), lines
-    fired_by = {f"{line['params']['General/x']:g}": line["pid"] for line in lines}
-    assert fired_by["0.5"] == fired_by["0.4"] == killed_pid
-    assert fired_by["0.3"] == fired_by["0.2"] == fired_by["0.1"] == second.pid
-    assert all(line["value"] == line["params"]["General/x"] for line in lines)
-    record = Task.get_task(opt_id)
-    assert record.status is TaskStatus.COMPLETED
-    assert record.artifacts["summary"].get()["jobs"] == 5
 
 
 # ------------------------------------------------------------ (c) time limit on real workers

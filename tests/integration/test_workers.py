@@ -1,7 +1,8 @@
 """The execution layer against a real redis-server and real Celery prefork worker processes.
 
 Every test runs in its own key namespace and on its own Celery queue (fixtures in
-``tests/conftest.py``); trials live in :mod:`tests.integration.trials`. Nothing here sleeps for a
+``tests/conftest.py``); trials live in :mod:`tests.integration.trials` (the faults of workers
+and deliveries: ``tests/chaos/test_worker_faults.py``). Nothing here sleeps for a
 fixed time or asserts a duration: tests wait on conditions with timeouts, inject faults with
 marker files or by reading ``task.attempts``, and learn that a worker has handled a message from
 a later message on the same queue (FIFO order, one message reserved per pool process).
@@ -11,12 +12,9 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import textwrap
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,80 +22,19 @@ import pytest
 import redis
 
 from tests.helpers import BOTH_BROKERS, wait_until
+from tests.integration.worker_support import (
+    PROJECT,
+    entry,
+    events_of,
+    final_statuses_of,
+    has_scalar,
+    make_clone,
+    statuses_of,
+)
 from workers import Store, Task, TaskStatus
-from workers.app import send_trial
-from workers.local import LocalWorkers
-from workers.store import Event
-from workers.sweep import sweep_stale
 
 ROOT = Path(__file__).resolve().parents[2]
 TRIALS = Path(__file__).resolve().with_name("trials.py")
-PROJECT = "integration"
-
-
-
-# ----------------------------------------------------------------------------- helpers
-def entry(name: str) -> str:
-    return f"tests.integration.trials:{name}"
-
-
-
-
-def make_clone(trial: str, parameters: dict[str, Any] | None = None, **create: Any) -> Task:
-    """A base task running ``trials:<trial>`` and a clone of it (the clone is what runs)."""
-    base = Task.create(PROJECT, trial, entry_point=entry(trial), **create)
-    return Task.clone(base, name=f"{trial} clone", parameters=parameters)
-
-
-def events_of(store: Store, task: Task) -> list[Event]:
-    """Every event of ``task`` in its parent's stream, oldest first."""
-    out: list[Event] = []
-    cursor = "0-0"
-    while True:
-        batch = store.read_events(task.parent, cursor)
-        if not batch:
-            return [e for e in out if e.task_id == task.id]
-        out += batch
-        cursor = batch[-1].id
-
-
-def statuses_of(store: Store, task: Task) -> list[str]:
-    return [e.fields["status"] for e in events_of(store, task) if e.kind == "status"]
-
-
-def final_statuses_of(store: Store, task: Task) -> list[str]:
-    return [s for s in statuses_of(store, task) if TaskStatus(s).is_final]
-
-
-def has_scalar(task: Task, title: str, series: str, iteration: int = 0) -> bool:
-    history = task.get_reported_scalars().get(title, {}).get(series, {"x": []})
-    return iteration in history["x"]
-
-
-def start_workers(store: Store, queue: str, concurrency: int) -> LocalWorkers:
-    workers = LocalWorkers([queue], concurrency=concurrency, url=store.url)
-    try:
-        workers.wait_ready(timeout=60)
-    except BaseException:
-        workers.stop(timeout=10)
-        raise
-    return workers
-
-
-@pytest.fixture(autouse=True)
-def _queue_cleanup_and_worker_logs(request: pytest.FixtureRequest) -> Iterator[None]:
-    """Afterwards, print the tail of the workers' logs (pytest shows it when the test failed)
-    and delete the Celery keys of the test's private queue."""
-    if "queue" not in request.fixturenames or "real_store" not in request.fixturenames:
-        yield
-        return
-    queue = request.getfixturevalue("queue")
-    store = request.getfixturevalue("real_store")
-    yield
-    for log in sorted((store.settings.home / "logs").glob("*.log")):
-        lines = log.read_text(errors="replace").splitlines()[-60:]
-        print(f"----- {log.name} (last {len(lines)} lines)", *lines, sep="\n")
-    store.redis.delete(*store.redis.scan_iter(match=f"{queue}*"), f"_kombu.binding.{queue}")
 
 
 # ------------------------------------------------------------------- a trial on a worker
@@ -216,197 +153,6 @@ def test_command_task_renders_placeholders_and_reports(real_store: Store, queue:
     assert failing.get_last_scalar_metrics()["cmd"]["lr"]["last"] == 0.2
 
 
-# ---------------------------------------------------------------------- losing a process
-@pytest.mark.integration
-@pytest.mark.timeout(90)
-@BOTH_BROKERS
-def test_pool_process_killed_mid_trial_is_retried_once(real_store: Store, queue: str,
-                                                       local_workers: Any) -> None:
-    clone = make_clone("die_on_first_attempt")
-    clone.enqueue(queue)
-
-    status = clone.wait_for_status(timeout=60)
-    # let every delivery in flight (the requeued message, a sweep's re-send) finish first
-    local_workers.stop(timeout=30)
-    assert status is TaskStatus.COMPLETED, clone.record
-    assert clone.attempts == 2
-    assert clone.status is TaskStatus.COMPLETED
-    assert "attempt 2" in clone.output
-    assert clone.get_reported_scalars()["train"]["attempt"] == {"x": [0], "y": [2.0]}
-    statuses = statuses_of(real_store, clone)
-    assert statuses.count("in_progress") == 2
-    assert final_statuses_of(real_store, clone) == ["completed"], statuses
-    in_progress = [e for e in events_of(real_store, clone)
-                   if e.kind == "status" and e.fields["status"] == "in_progress"]
-    assert [e.fields["attempt"] for e in in_progress] == ["1", "2"]
-
-
-@pytest.mark.integration
-@pytest.mark.timeout(90)
-def test_poison_trial_fails_after_max_attempts(real_store: Store, queue: str,
-                                               local_workers: Any) -> None:
-    clone = make_clone("always_die")
-    clone.enqueue(queue)
-
-    assert clone.wait_for_status(timeout=75) is TaskStatus.FAILED
-    local_workers.stop(timeout=30)
-    max_attempts = real_store.settings.max_attempts
-    assert clone.attempts == max_attempts == 3
-    assert f"gave up after {max_attempts} attempts" in clone.status_reason
-    statuses = statuses_of(real_store, clone)
-    assert statuses.count("in_progress") == max_attempts
-    assert final_statuses_of(real_store, clone) == ["failed"], statuses
-    assert statuses[-1] == "failed"
-
-
-@pytest.mark.integration
-@pytest.mark.timeout(90)
-def test_zombie_attempt_is_interrupted_and_writes_nothing(real_store: Store, queue: str,
-                                                          local_workers: Any,
-                                                          tmp_path: Path) -> None:
-    marker = tmp_path / "zombie"
-    clone = make_clone("zombie", parameters={"General/marker": str(marker)})
-    clone.enqueue(queue)
-    wait_until(lambda: has_scalar(clone, "train", "loss", 1), 60, "attempt 1 to report")
-    pid = int(clone.record["worker"].rpartition(":")[2])
-
-    os.kill(pid, signal.SIGSTOP)  # attempt 1 freezes: no heartbeat, but its process lives on
-    try:
-        # the worker's supervisor declares it dead after the grace period; the other pool
-        # process runs attempt 2
-        assert clone.wait_for_status(timeout=60) is TaskStatus.COMPLETED, clone.record
-        assert clone.attempts == 2
-    finally:
-        os.kill(pid, signal.SIGCONT)
-    # the thawed attempt 1 learns at its next heartbeat that it lost the trial
-    wait_until(marker.exists, 30, "attempt 1 to be interrupted")
-    assert marker.read_text() == "interrupted, late report refused"
-    local_workers.stop(timeout=30)
-
-    assert clone.status is TaskStatus.COMPLETED and clone.attempts == 2
-    assert clone.output == "attempt 2 done\n"
-    assert clone.get_reported_scalars()["train"]["loss"] == {"x": [1, 2], "y": [1.0, 2.0]}
-    assert statuses_of(real_store, clone) == ["queued", "in_progress", "queued", "in_progress",
-                                              "completed"]
-
-
-@pytest.mark.integration
-@pytest.mark.timeout(90)
-@BOTH_BROKERS
-def test_many_trials_each_run_exactly_once(real_store: Store, queue: str,
-                                           local_workers: Any) -> None:
-    base = Task.create(PROJECT, "quick", entry_point=entry("quick"))
-    clones = [Task.clone(base, parameters={"General/i": i}) for i in range(8)]
-    with start_workers(real_store, queue, concurrency=2) as more:  # 4 pool processes in all
-        for clone in clones:
-            clone.enqueue(queue)
-            send_trial(clone.id, queue)  # and a duplicate message for each
-        for clone in clones:
-            assert clone.wait_for_status(timeout=60) is TaskStatus.COMPLETED
-        more.stop(timeout=30)
-        local_workers.stop(timeout=30)
-    for clone in clones:
-        assert clone.attempts == 1
-        assert statuses_of(real_store, clone) == ["queued", "in_progress", "completed"]
-        assert clone.get_reported_scalars() == {"train": {"done": {"x": [0], "y": [1.0]}}}
-
-
-@pytest.mark.integration
-@pytest.mark.timeout(90)
-@BOTH_BROKERS
-def test_duplicate_delivery_writes_nothing(real_store: Store, queue: str, local_workers: Any,
-                                           tmp_path: Path) -> None:
-    release = tmp_path / "release"
-    clone = make_clone("hold", parameters={"General/release": str(release)})
-    clone.enqueue(queue)
-    wait_until(lambda: has_scalar(clone, "train", "loss", 0), 60, "the trial to start")
-    before = clone.record
-
-    send_trial(clone.id, queue)  # a second message for the same trial, while it runs
-    # The free pool process takes the duplicate; a later trial on the queue can only finish
-    # after the duplicate was handled (FIFO, one reserved message per pool process).
-    sentinel = make_clone("quick")
-    sentinel.enqueue(queue)
-    assert sentinel.wait_for_status(timeout=60) is TaskStatus.COMPLETED
-
-    during = clone.record
-    assert during["status"] == "in_progress"
-    for field in ("attempt", "attempts", "worker", "started"):
-        assert during[field] == before[field], field
-    assert statuses_of(real_store, clone) == ["queued", "in_progress"]
-
-    release.touch()
-    assert clone.wait_for_status(timeout=60) is TaskStatus.COMPLETED
-    local_workers.stop(timeout=30)
-    assert clone.attempts == 1
-    assert clone.record["attempt"] == before["attempt"]
-    assert statuses_of(real_store, clone) == ["queued", "in_progress", "completed"]
-    assert clone.get_reported_scalars()["train"]["loss"] == {"x": [0, 1], "y": [1.0, 0.5]}
-    assert clone.output == "released\n"
-
-
-@pytest.mark.integration
-@pytest.mark.timeout(90)
-@BOTH_BROKERS
-def test_whole_worker_killed_sweep_requeues_and_fresh_workers_finish(
-        real_store: Store, queue: str, local_workers: Any) -> None:
-    clone = make_clone("hang_on_first_attempt")
-    clone.enqueue(queue)
-    wait_until(lambda: has_scalar(clone, "train", "attempt", 1), 60, "attempt 1 to start")
-
-    os.killpg(local_workers.proc.pid, signal.SIGKILL)  # main process and pool processes
-    local_workers.proc.wait(timeout=30)
-    assert clone.status is TaskStatus.IN_PROGRESS  # nobody is left to notice
-    heartbeat = float(clone.record["heartbeat"])
-    grace = real_store.settings.heartbeat_grace
-    assert grace == 2.0
-
-    # within the grace period the attempt counts as alive (clock injected: no sleeping)
-    assert sweep_stale(real_store, now=heartbeat + grace / 2) == []
-    assert clone.status is TaskStatus.IN_PROGRESS
-    # once the grace period has passed, the sweep requeues the trial and re-sends it
-    ended = wait_until(lambda: sweep_stale(real_store), 30, "the sweep to end the attempt",
-                       poll=0.1)
-    assert ended == [(clone.id, "queued")]
-    assert clone.status is TaskStatus.QUEUED
-    assert "heartbeat lost" in clone.status_reason
-    assert sweep_stale(real_store) == []  # nothing left to do: the move happened once
-
-    with start_workers(real_store, queue, concurrency=2) as fresh:
-        assert clone.wait_for_status(timeout=60) is TaskStatus.COMPLETED, clone.record
-        fresh.stop(timeout=30)
-    assert clone.attempts == 2
-    assert "finished on attempt 2" in clone.output
-    assert clone.get_reported_scalars()["train"]["attempt"] == {"x": [1, 2], "y": [1.0, 2.0]}
-    assert statuses_of(real_store, clone) == ["queued", "in_progress", "queued", "in_progress",
-                                              "completed"]
-
-
-@pytest.mark.integration
-@pytest.mark.timeout(90)
-def test_warm_shutdown_of_local_workers_lets_the_trial_finish(
-        real_store: Store, queue: str, local_workers: Any, tmp_path: Path) -> None:
-    release = tmp_path / "release"
-    clone = make_clone("hold", parameters={"General/release": str(release)})
-    clone.enqueue(queue)
-    wait_until(lambda: has_scalar(clone, "train", "loss", 0), 60, "the trial to start")
-
-    stopper = threading.Thread(target=local_workers.stop, kwargs={"timeout": 60})
-    stopper.start()
-    try:
-        wait_until(lambda: "Warm shutdown" in local_workers.log_path.read_text(), 30,
-                   "the worker to begin its warm shutdown")
-        assert clone.status is TaskStatus.IN_PROGRESS
-    finally:
-        release.touch()
-        stopper.join(timeout=75)
-    assert not stopper.is_alive()
-    assert local_workers.proc.returncode == 0
-    assert clone.status is TaskStatus.COMPLETED, clone.record
-    assert clone.output == "released\n" and clone.attempts == 1
-    assert final_statuses_of(real_store, clone) == ["completed"]
-
-
 # -------------------------------------------------------------------------------- stopping
 @pytest.mark.integration
 @pytest.mark.timeout(90)
@@ -470,29 +216,6 @@ def test_stop_running_commands(real_store: Store, queue: str, local_workers: Any
     for task in (looping, silent):
         assert task.error is None
         assert final_statuses_of(real_store, task) == ["stopped"]
-
-
-@pytest.mark.integration
-@pytest.mark.timeout(90)
-def test_queued_task_stopped_before_any_worker_never_starts(real_store: Store,
-                                                            queue: str) -> None:
-    stopped = make_clone("quick")
-    stopped.enqueue(queue)  # no worker consumes the queue yet: the message waits
-    assert stopped.status is TaskStatus.QUEUED
-    assert stopped.mark_stopped("not needed") == "stopped"
-    assert stopped.status is TaskStatus.STOPPED
-    sentinel = make_clone("quick")
-    sentinel.enqueue(queue)
-
-    # one pool process takes the messages in order: the sentinel runs after the stopped one
-    with start_workers(real_store, queue, concurrency=1) as workers:
-        assert sentinel.wait_for_status(timeout=60) is TaskStatus.COMPLETED
-        workers.stop(timeout=30)
-    assert stopped.status is TaskStatus.STOPPED
-    assert stopped.status_reason == "not needed"
-    assert stopped.started is None and stopped.attempts == 0
-    assert stopped.get_last_scalar_metrics() == {}
-    assert statuses_of(real_store, stopped) == ["queued", "stopped"]
 
 
 # ------------------------------------------------------------------------------ local mode

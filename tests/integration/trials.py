@@ -159,7 +159,7 @@ def command_main(argv: list[str]) -> int:
     """The command trial: report ``--lr=<value>`` through ``Task.current_task()``.
 
     ``--exit=N`` exits with N; ``--loop`` then reports every 20 ms until stopped; ``--silent``
-    then sleeps without reporting (bounded).
+    then sleeps without reporting (bounded); ``--ignore-term`` ignores SIGTERM.
     """
     lr, code = None, 0
     for arg in argv:
@@ -167,6 +167,8 @@ def command_main(argv: list[str]) -> int:
             lr = float(arg.split("=", 1)[1])
         elif arg.startswith("--exit="):
             code = int(arg.split("=", 1)[1])
+    if "--ignore-term" in argv:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
     print(f"argv={argv}")
     print(f"HPQ_TASK_ID={os.environ.get('HPQ_TASK_ID', '')}")
     task = Task.current_task()

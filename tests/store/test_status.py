@@ -158,6 +158,24 @@ def test_declare_dead_requeues_a_stale_attempt(store: Store, clone: Task) -> Non
     assert again.record is not None and again.record.started == 100.0  # the first start stays
 
 
+def test_a_retry_sets_the_dead_attempts_scalars_apart(store: Store, clone: Task) -> None:
+    queue_it(store, clone)
+    store.claim(clone.id, clone.parent, "a", "h:1", now=100.0)
+    for it, value in enumerate([0.3, 0.1]):
+        store.report(clone.id, clone.parent, "a", "val", "loss", it, value)
+    store.declare_dead(clone.id, clone.parent, "a", reason="lost", stale_before=1e9)
+    store.claim(clone.id, clone.parent, "b", "h:2")
+    assert store.metrics(clone.id) == {} and store.history(clone.id) == {}
+    # the same iterations again: stored (not duplicates of the dead attempt's)
+    store.report(clone.id, clone.parent, "b", "val", "loss", 0, 0.9)
+    assert store.metric(clone.id, "val", "loss") == {"last": 0.9, "min": 0.9, "max": 0.9,
+                                                     "iteration": 0}
+    assert store.history(clone.id) == {"val": {"loss": {"x": [0], "y": [0.9]}}}
+    assert store.history(clone.id, attempt=1) == {"val": {"loss": {"x": [0, 1],
+                                                                   "y": [0.3, 0.1]}}}
+    assert store.history(clone.id, attempt=2) == {}
+
+
 def test_stop_pending_when_worker_lost_ends_stopped(store: Store, clone: Task) -> None:
     queue_it(store, clone)
     store.claim(clone.id, clone.parent, "a", "h:1", now=100.0)
