@@ -11,6 +11,7 @@ from __future__ import annotations
 import shutil
 import signal
 from pathlib import Path
+from typing import Any
 
 import redis
 
@@ -77,14 +78,15 @@ class SentinelGroup:
 
     def master_port(self, i: int = 0) -> int:
         """The port of the primary as Sentinel ``i`` sees it."""
-        return int(self.sentinel(i).sentinel_get_master_addr_by_name(MASTER)[1])
+        address: Any = self.sentinel(i).sentinel_get_master_addr_by_name(MASTER)
+        return int(address[1])
 
     def wait_ready(self, timeout: float = 30) -> None:
         """Until every Sentinel knows the two others and the replica, and the replica is in
         sync: a failover can then be agreed on."""
         def ready() -> bool:
             for i in range(3):
-                state = self.sentinel(i).sentinel_master(MASTER)
+                state: Any = self.sentinel(i).sentinel_master(MASTER)
                 if state["num-other-sentinels"] < 2 or state["num-slaves"] < 1:
                     return False
             info = redis.Redis(LOCALHOST, self.replica.port, password=PASSWORD,

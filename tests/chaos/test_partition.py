@@ -21,7 +21,7 @@ from tests.chaos import netns
 from tests.chaos.accounting import assert_accounted_once, completed_children, optimizer
 from tests.chaos.conftest import AOF_CONFIG, Workers, environment
 from tests.helpers import wait_until
-from workers import Task, TaskStatus
+from workers import Store, Task, TaskStatus
 from workers.procs import start_redis_server
 
 pytestmark = pytest.mark.chaos
@@ -45,10 +45,11 @@ def network() -> Iterator[netns.Network]:
 @pytest.fixture
 def chaos_env(network: netns.Network, tmp_path: Path,
               monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
-    """Redis on host ``redis``; the test itself (the controller) on host ``ctl`` until its end."""
+    """Redis on host ``redis``; the test itself (the controller) on host ``ctl`` until its end.
+    (Redis refuses clients from other hosts in protected mode, on when it has no password.)"""
     with network.inside("redis"):
         server = start_redis_server(tmp_path / "redis", host=network.addresses["redis"],
-                                    config=AOF_CONFIG)
+                                    config={**AOF_CONFIG, "protected-mode": "no"})
     try:
         with network.inside("ctl"):
             yield environment(server.url, tmp_path, monkeypatch, HPQ_HEARTBEAT_GRACE=str(GRACE))
@@ -61,7 +62,7 @@ def pool_pids(worker: psutil.Process) -> set[int]:
 
 
 @pytest.mark.timeout(120)
-def test_worker_host_cut_off_from_redis(network: netns.Network, chaos_store: object,
+def test_worker_host_cut_off_from_redis(network: netns.Network, chaos_store: Store,
                                         chaos_workers: Workers, queue: str,
                                         tmp_path: Path) -> None:
     with network.inside("a"):
@@ -71,7 +72,7 @@ def test_worker_host_cut_off_from_redis(network: netns.Network, chaos_store: obj
     notes = tmp_path / "notes"
     notes.mkdir()
     total = 16
-    opt = optimizer(chaos_store, queue, total, pause=0.4, trial="noted_steps",  # type: ignore[arg-type]
+    opt = optimizer(chaos_store, queue, total, pause=0.4, trial="noted_steps",
                     parameters={"notes": str(notes)})
     opt.start()
     a_pids = {str(pid) for pid in pool_pids(psutil.Process(on_a.proc.pid))}
@@ -95,13 +96,12 @@ def test_worker_host_cut_off_from_redis(network: netns.Network, chaos_store: obj
 
     assert opt.wait(timeout=1.5), "the optimization did not finish after the partition"
     assert opt.end_reason == "total_max_jobs reached", opt.end_reason
-    assert_accounted_once(chaos_store, opt.id, total)  # type: ignore[arg-type]
+    assert_accounted_once(chaos_store, opt.id, total)
     for trial in cut_off:
         # the zombie learns once the network is back that it lost the trial
-        note = wait_until(lambda t=trial: (notes / f"{t.id}.1").exists(), 30,  # type: ignore[misc]
-                          f"attempt 1 of {trial.id} to note its end")
-        assert note
-        assert (notes / f"{trial.id}.1").read_text() == "interrupted, late report refused"
+        note = notes / f"{trial.id}.1"
+        wait_until(note.exists, 30, f"attempt 1 of {trial.id} to note its end")
+        assert note.read_text() == "interrupted, late report refused"
         history = trial.get_reported_scalars()["val"]["loss"]
         assert 99 not in history["x"] and 999.0 not in history["y"], history
     assert chaos_workers.dead() == []
