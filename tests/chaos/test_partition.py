@@ -82,11 +82,18 @@ def test_worker_host_cut_off_from_redis(network: netns.Network, chaos_store: Sto
                 if t.status is TaskStatus.IN_PROGRESS
                 and t.record.get("worker", "").rpartition(":")[2] in a_pids]
 
+    def just_started(trial: Task) -> bool:
+        """Not past its first report: it still has most of its 1.2 s to run."""
+        return len(trial.get_reported_scalars().get("val", {}).get("loss", {}).get("x", [])) < 2
+
     wait_until(lambda: completed_children(opt.id) >= 2, 60, "2 completed jobs")
-    cut_off = wait_until(running_on_a, 30, "trials running on host a")
+    wait_until(lambda: [t for t in running_on_a() if just_started(t)], 30,
+               "a trial starting on host a")
     network.cut("a")
     cut_at = time.monotonic()
+    cut_off = running_on_a()  # what Redis holds now: host a can no longer change it
     try:
+        assert cut_off, "host a's trials ended before the cut"
         # declared dead after the grace, run again on b
         wait_until(lambda: all(t.attempts >= 2 for t in cut_off), 30,
                    "the cut-off trials to be run again elsewhere", poll=0.1)
