@@ -26,7 +26,6 @@ def steps(task: Task) -> float:
     return x
 
 
-
 def blocked(task: Task) -> None:
     """Reports once, then sleeps in one C call (bounded by :data:`MAX_WAIT`): an exception sent
     to its thread (the stop's interrupt) waits for the call to return."""
