@@ -107,6 +107,7 @@ def environment(url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         "HPQ_HEARTBEAT_INTERVAL": "0.2",
         "HPQ_HEARTBEAT_GRACE": "2",
         "HPQ_STOP_GRACE": "3",
+        "HPQ_TRIM_EVENTS": "0",  # the accounting reads every event of an ended optimization
         "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
         **overrides,
     }
