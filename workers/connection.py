@@ -37,7 +37,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 import redis
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
-from redis.sentinel import Sentinel
+from redis.sentinel import Sentinel, SentinelManagedConnection
 
 from .config import DEFAULT_SENTINEL_MASTER
 from .errors import RedisUnavailableError
@@ -200,6 +200,20 @@ def parse_sentinel_url(url: str) -> SentinelURL:
     return SentinelURL(sentinels, password, username, db)
 
 
+class _SentinelConnection(SentinelManagedConnection):  # type: ignore[misc]
+    """A connection to a Sentinel-managed primary that asks the Sentinels where it is at every
+    connection attempt. redis-py 8 reconnects a dropped connection (``send_packed_command``)
+    through ``connect_check_health``, which retries the address the connection had -- after a
+    failover, the dead primary's, for the whole outage budget -- rather than through
+    ``connect``, which asks the Sentinels. No primary known yet (mid-failover) raises
+    MasterNotFoundError, a ConnectionError: retried like any other."""
+
+    def _connect(self) -> socket.socket:
+        if self.connection_pool.is_master:
+            self.host, self.port = self.connection_pool.get_master_address()
+        return super()._connect()  # type: ignore[no-any-return]
+
+
 def is_sentinel(url: str | None) -> bool:
     return bool(url) and str(url).lower().startswith("sentinel://")
 
@@ -229,7 +243,7 @@ def open_client(url: str, *, budget: float | None, sentinel_master: str = DEFAUL
         sentinel = Sentinel(parsed.sentinels, socket_timeout=CONNECT_TIMEOUT,
                             socket_connect_timeout=CONNECT_TIMEOUT)
         client = sentinel.master_for(sentinel_master, db=parsed.db, password=parsed.password,
-                                     username=parsed.username,
+                                     username=parsed.username, connection_class=_SentinelConnection,
                                      decode_responses=decode_responses, **options)
         return client
     if not url.lower().startswith(("redis://", "rediss://", "unix://")):

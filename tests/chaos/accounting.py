@@ -28,10 +28,13 @@ class Callbacks:
 
 
 def optimizer(store: Store, queue: str, total: int, *, concurrency: int = 4,
-              pause: float = 0.05, **kwargs: Any) -> HyperParameterOptimizer:
-    """A random search of ``total`` jobs of ``tests.chaos.trials:steps`` on ``queue``."""
-    base = Task.create(PROJECT, "steps", entry_point="tests.chaos.trials:steps",
-                       parameters={"General/x": 0.5, "General/pause": pause})
+              pause: float = 0.05, trial: str = "steps", parameters: dict[str, Any] | None = None,
+              **kwargs: Any) -> HyperParameterOptimizer:
+    """A random search of ``total`` jobs of ``tests.chaos.trials:<trial>`` (default ``steps``)
+    on ``queue``; ``parameters`` are more ``General/`` parameters of the trial."""
+    base = Task.create(PROJECT, trial, entry_point=f"tests.chaos.trials:{trial}",
+                       parameters={"General/x": 0.5, "General/pause": pause,
+                                   **{f"General/{k}": v for k, v in (parameters or {}).items()}})
     return HyperParameterOptimizer(
         base.id, [UniformParameterRange("General/x", 0.0, 1.0, step_size=0.0001)], "val",
         "loss", "min", optimizer_class=RandomSearch, max_number_of_concurrent_tasks=concurrency,

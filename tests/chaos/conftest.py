@@ -95,25 +95,33 @@ def chaos_redis(tmp_path: Path) -> Iterator[RedisUnderTest]:
         server.stop()
 
 
-@pytest.fixture
-def chaos_env(chaos_redis: RedisUnderTest, tmp_path: Path,
-              monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    """The environment of the test process and its workers: the private Redis, its own
-    namespace, short heartbeat timings."""
+def environment(url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                **overrides: str) -> dict[str, str]:
+    """Set (and return) the environment of a chaos test's process and workers: the store at
+    ``url``, its own namespace, short heartbeat timings; ``overrides`` replace any of them."""
     env = {
-        "HPQ_REDIS_URL": chaos_redis.url,
+        "HPQ_REDIS_URL": url,
         "HPQ_NAMESPACE": f"chaos{uuid.uuid4().hex[:8]}",
         "HPQ_HOME": str(tmp_path / "home"),
         "HPQ_ARTIFACTS_DIR": str(tmp_path / "artifacts"),
         "HPQ_HEARTBEAT_INTERVAL": "0.2",
         "HPQ_HEARTBEAT_GRACE": "2",
         "HPQ_STOP_GRACE": "3",
-        "HPQ_TRIM_EVENTS": "0",  # the accounting reads every event after the end
+        "HPQ_TRIM_EVENTS": "0",  # the accounting reads every event of an ended optimization
         "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+        **overrides,
     }
     for k, v in env.items():
         monkeypatch.setenv(k, v)
     return env
+
+
+@pytest.fixture
+def chaos_env(chaos_redis: RedisUnderTest, tmp_path: Path,
+              monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """The environment of the test process and its workers (:func:`environment`) on the
+    private Redis. A test module may override this fixture to point the store elsewhere."""
+    return environment(chaos_redis.url, tmp_path, monkeypatch)
 
 
 @pytest.fixture

@@ -6,8 +6,10 @@ from __future__ import annotations
 import os
 import signal
 import time
+from pathlib import Path
 
 from workers import Task
+from workers.errors import AttemptLostError
 
 #: Upper bound of any wait inside a trial.
 MAX_WAIT = 60.0
@@ -22,7 +24,6 @@ def steps(task: Task) -> float:
         time.sleep(pause)
         log.report_scalar("val", "loss", value=(x - 0.3) ** 2 + 0.01 * (2 - it), iteration=it)
     return x
-
 
 
 def blocked(task: Task) -> None:
@@ -43,3 +44,21 @@ def dies_after_reporting(task: Task) -> None:
     if attempt == 1:
         os.kill(os.getpid(), signal.SIGKILL)
         time.sleep(MAX_WAIT)  # not reached
+
+
+def noted_steps(task: Task) -> float:
+    """:func:`steps`; an attempt that loses the trial (declared dead while cut off from Redis)
+    tries one more report, and writes to ``General/notes``/``<task id>.<attempt>`` what
+    happened: ``interrupted`` and, if that report was refused, ``, late report refused``."""
+    attempt = task.attempts
+    notes = Path(task.get_parameter("notes"))
+    try:
+        return steps(task)
+    except AttemptLostError:
+        said = ["interrupted"]
+        try:
+            task.get_logger().report_scalar("val", "loss", value=999.0, iteration=99)
+        except AttemptLostError:
+            said.append("late report refused")
+        (notes / f"{task.id}.{attempt}").write_text(", ".join(said))
+        raise
