@@ -19,7 +19,6 @@ from celery.events.state import State
 
 from controller import HyperParameterOptimizer, Mapping
 from tests.helpers import wait_until
-from tests.integration.test_optimizer_real import _drop_queue_keys  # noqa: F401 - autouse
 from workers import Store, Task, TaskStatus
 from workers.app import app
 from workers.procs import WorkerProcess

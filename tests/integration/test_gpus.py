@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.test_workers import start_workers
+from tests.integration.worker_support import start_workers
 from workers import Store, Task, TaskStatus
 from workers.gpus import worker_options
 

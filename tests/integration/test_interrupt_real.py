@@ -19,16 +19,12 @@ from typing import Any
 import pytest
 
 from controller.persistence import OptimizerRepository
-from tests.helpers import wait_until
+from tests.helpers import final_events, wait_until
 from tests.integration.hpo_trials import release_and_kill
-from tests.integration.test_optimizer_real import (  # noqa: F401 - an autouse fixture
-    CONTROLLER,
-    _drop_queue_keys,
-    final_events,
-)
 from workers import Store, Task, TaskStatus
 
 ROOT = Path(__file__).resolve().parents[2]
+CONTROLLER = ROOT / "tests" / "integration" / "hpo_controller.py"
 pytestmark = pytest.mark.integration
 
 

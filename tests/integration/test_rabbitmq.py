@@ -22,7 +22,12 @@ import pytest
 
 from tests.helpers import wait_until
 from tests.integration.rabbitmq_node import Node, server_script, start_node
-from tests.integration.test_workers import has_scalar, make_clone, start_workers, statuses_of
+from tests.integration.worker_support import (
+    has_scalar,
+    make_clone,
+    start_workers,
+    statuses_of,
+)
 from workers import Store, TaskStatus
 from workers.config import CONSUMER_TIMEOUT_MS
 
