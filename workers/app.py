@@ -101,6 +101,9 @@ def configure(settings: Settings, url: str) -> Celery:
                   **connection.pop("broker_transport_options")})
     app.conf.update(
         broker_url=broker_url,
+        # set every time: a process that used a rediss:// broker before must not keep its TLS
+        # options for the next broker (an amqp:// one fails on them)
+        broker_use_ssl=connection.pop("broker_use_ssl", False),
         **connection,
         broker_connection_retry_on_startup=True,
         broker_transport_options=transport,
