@@ -25,7 +25,7 @@ TRAIN = Path(__file__).resolve().parents[2] / "examples" / "train_resumable.py"
 def test_segments_become_members_over_their_own_progress(store: Store, tmp_path: Path) -> None:
     base = Task.create("pbt-report", "train", entry_point=f"{TRAIN}:main",
                        parameters={"lr": 0.1, "dropout": 0.25, "epochs": 3})
-    dispatcher = InProcessDispatcher(store)
+    dispatcher = InProcessDispatcher(store, threads=1)  # one order of results: deterministic
     opt = HyperParameterOptimizer(
         base.id, [LogUniformParameterRange("General/lr", -3, 0),
                   UniformParameterRange("General/dropout", 0.0, 0.6)],
