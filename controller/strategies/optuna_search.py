@@ -7,8 +7,9 @@ running trials are known to the sampler and parallel workers do not all try the 
 
 Storage and resume: the study lives in the storage the optimizer binds
 (``OptimizerContext.optuna_storage``, its Redis URL) under the optimizer's id;
-:func:`redis_journal_storage` builds Optuna's journal storage there, which
-``optuna-dashboard redis://...`` opens as it is. The strategy's own state is small (the study name,
+:func:`~controller.strategies.optuna_journal.redis_journal_storage` builds Optuna's journal
+storage there (one round trip per storage operation), which ``optuna-dashboard redis://...``
+opens as it is. The strategy's own state is small (the study name,
 the jobs being pruned, an owner token); the trials come back from the study and from the loop's
 ``trials``. A resumed controller re-opens the same study and continues as the original would have.
 
@@ -32,13 +33,12 @@ from __future__ import annotations
 import itertools
 import math
 import secrets
-import warnings
 from collections.abc import Sequence
 from typing import Any, Literal
 
 import numpy as np
 import optuna
-from optuna.storages import BaseStorage, InMemoryStorage, JournalStorage
+from optuna.storages import BaseStorage, InMemoryStorage
 from optuna.trial import FrozenTrial, TrialState
 
 from ..parameters import Parameter
@@ -46,6 +46,9 @@ from ..space import OptunaCodec
 from .base import WAIT, Decision, OptimizerContext, Suggestion, Trial, Wait
 from .clearml_compat import ClearMLSearchStrategy
 from .grid_random import config_key
+from .optuna_journal import redis_journal_storage
+
+__all__ = ["OptimizerOptuna", "redis_journal_storage"]
 
 #: Asks in a row that may return an already launched configuration before falling back.
 _DUPLICATE_TRIES = 8
@@ -55,20 +58,6 @@ _MAX_ENUMERATED = 100_000
 _ATTR_OWNER = "hpqueue_owner"
 _ATTR_JOB = "hpqueue_job_id"
 _ATTR_REJECTED = "hpqueue_rejected"
-
-
-def redis_journal_storage(url: str, prefix: str = "") -> JournalStorage:
-    """Optuna's journal storage on the Redis at ``url`` (``JournalRedisBackend``).
-
-    With the default empty ``prefix`` the study opens with ``optuna-dashboard <url>`` as it is
-    (the dashboard builds the backend without a prefix); a prefix keeps several journals apart in
-    one database, but then the dashboard needs a storage built in Python.
-    """
-    from optuna.storages.journal import JournalRedisBackend
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        return JournalStorage(JournalRedisBackend(url, prefix=prefix))
 
 
 def _resolve_storage(storage: BaseStorage | str | None) -> BaseStorage:
