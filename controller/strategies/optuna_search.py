@@ -4,6 +4,10 @@ No thread per trial and no polling: :meth:`OptimizerOptuna.suggest` asks Optuna 
 reports go to the trial as intermediate values, and the job's end is told to the study. Any Optuna
 sampler and pruner can be passed; the default sampler is a seeded TPE with the constant liar, so
 running trials are known to the sampler and parallel workers do not all try the same region.
+The default pruner is a ``NopPruner`` (every trial runs its course; reports cost no storage
+operation): Optuna's ``MedianPruner`` reads every trial's intermediate values at every report,
+which on short trials cost more than it saved (``bench/RESULTS.md``, "TPE dispatch"); pass one
+for long trials.
 
 Storage and resume: the study lives in the storage the optimizer binds
 (``OptimizerContext.optuna_storage``, its Redis URL) under the optimizer's id;
@@ -96,8 +100,9 @@ class OptimizerOptuna(ClearMLSearchStrategy):
             sampler passed here keeps its own random state, which is not part of
             :meth:`state_dict` (a resumed strategy still continues the study, but may draw
             differently).
-        optuna_pruner: any ``optuna.pruners.BasePruner``; None is Optuna's default
-            (``MedianPruner``), as in ClearML. Pruning applies to a single objective only.
+        optuna_pruner: any ``optuna.pruners.BasePruner``. Default (None): a ``NopPruner``; ClearML
+            leaves Optuna's default, a ``MedianPruner``, which on short trials costs more than it
+            saves (module docstring). Pruning applies to a single objective only.
         optuna_storage: where the study lives: an ``optuna.storages.BaseStorage``, or a storage
             URL (``redis://`` URLs become a journal storage, :func:`redis_journal_storage`).
             Default: the storage the optimizer binds (its Redis), else a private
@@ -138,7 +143,8 @@ class OptimizerOptuna(ClearMLSearchStrategy):
         self._size = (math.prod([len(c.points or ()) for c in self._codecs])
                       if self._finite else math.inf)
         self.optuna_sampler = optuna_sampler
-        self.optuna_pruner = optuna_pruner
+        self.optuna_pruner = optuna_pruner if optuna_pruner is not None \
+            else optuna.pruners.NopPruner()
         self.continue_previous_study = bool(continue_previous_study)
         self.storage = _resolve_storage(optuna_storage)
         self.study_name = study_name if study_name is not None else f"hpqueue-{self.seed}"

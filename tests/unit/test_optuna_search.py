@@ -173,6 +173,15 @@ def test_the_kept_sampler_draws_as_a_new_one_per_ask(monkeypatch: pytest.MonkeyP
          for ft in kept.study.trials]
 
 
+
+def test_the_default_pruner_lets_every_trial_run() -> None:
+    strategy = make(seed=23)
+    sequential(strategy, 6, report=True)  # enough history for Optuna's MedianPruner to prune
+    launch(strategy, "bad")
+    assert [strategy.on_trial_result("bad", step, 1e6) for step in range(4)] == \
+        [Decision.CONTINUE] * 4
+    assert isinstance(strategy.study.pruner, optuna.pruners.NopPruner)
+
 def test_reports_no_pruner_reads_are_not_written_per_report() -> None:
     strategy = make(seed=22, optuna_pruner=optuna.pruners.NopPruner())
     suggestion = launch(strategy, "j")
