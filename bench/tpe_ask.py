@@ -236,13 +236,14 @@ def _renamed(trial: optuna.trial.FrozenTrial, strategy: Any) -> optuna.trial.Fro
 
 
 def format_table(results: dict[str, dict[str, tuple[float, float]]],
-                 trips_of: Sequence[str] = ("journal on Redis",)) -> str:
-    """One row per operation, one column per storage, and the Redis round trips of the
-    storages ``trips_of``."""
+                 trips_of: Sequence[str] = ("journal on Redis",),
+                 what: str = "operation (median)") -> str:
+    """One row per operation (the first column is headed ``what``), one column per storage, and
+    the Redis round trips of the storages ``trips_of``."""
     operations = list(next(iter(results.values())))
     trip_heads = (["Redis round trips"] if len(trips_of) == 1
                   else [f"round trips, {s}" for s in trips_of])
-    head = ["operation (median)", *results, *trip_heads]
+    head = [what, *results, *trip_heads]
     lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
     for op in operations:
         cells = [f"{results[s][op][0]:.2f} ms" for s in results]
@@ -296,7 +297,8 @@ def main(argv: list[str] | None = None) -> int:
     what = (f"{args.trials} finished trials with {EPOCHS} intermediate values each (growing "
             f"to {args.trials + 3 * args.asks}), one running; {args.asks} asks per variant")
     table = (format_table(results) + "\n\n" + STRATEGY_CAPTION + "\n\n"
-             + format_table(by_strategy, (OPTUNA_REDIS, HPQ_REDIS)))
+             + format_table(by_strategy, (OPTUNA_REDIS, HPQ_REDIS),
+                            "OptimizerOptuna's operation (median)"))
     print(f"{what}\n\n{table}")
     if not args.no_write:
         date = datetime.datetime.now().astimezone().strftime("%Y-%m-%d")
