@@ -4,6 +4,7 @@
     python bench/realwork.py                 # 120 s per system, 3 seeds (about 30 minutes)
     python bench/realwork.py --quick         # about a minute: 1 seed, an 8 s budget
     python bench/realwork.py --seeds 1 --budget 60 --systems hpq-tpe,optuna-tpe
+    python bench/realwork.py --quick --local # hpqueue in local mode (it starts its workers)
 
 The workload (``bench/realwork_trial.py``): scikit-learn's digits, an ``MLPClassifier`` trained
 epoch by epoch with ``partial_fit`` (up to 27 epochs, 5-35 ms each), the validation error reported
@@ -17,7 +18,11 @@ counted from its launch; the systems run one after another (never two at once), 
   ``task.latest_checkpoint``). One real Celery worker (``-c 2``, prefork) and the controller
   (a script of its own, as a user runs it) are launched at the same moment, on a private
   ``redis-server`` that the benchmark starts on a free port; concurrency 2. Optional:
-  ``hpq-tpe-median`` (``OptimizerOptuna`` with its default pruner, Optuna's ``MedianPruner``).
+  ``hpq-tpe-median`` (``OptimizerOptuna`` with Optuna's default pruner, a ``MedianPruner``,
+  which is ClearML's default).
+  With ``--local`` the hpqueue systems run in local mode instead, as a script run without
+  ``HPQ_REDIS_URL`` does: the controller starts its embedded ``redis-server`` and its own local
+  workers (``-c 2``); nothing is started for it.
 * ``optuna-tpe``, ``optuna-sh``: standalone Optuna, two processes running ``study.optimize`` on
   one study in a ``JournalFileBackend`` file, with the sampler ``OptimizerOptuna`` uses
   (``TPESampler(multivariate=True, constant_liar=True)``); ``optuna-sh`` adds a
@@ -102,7 +107,7 @@ SYSTEMS = {s.key: s for s in (
     System("hpq-asha", "hpqueue ASHA (1/3/9/27 epochs, checkpoints)", "hpq"),
     System("optuna-tpe", "Optuna TPE, 2 processes, journal file", "optuna"),
     System("optuna-sh", "Optuna TPE + SuccessiveHalvingPruner", "optuna"),
-    System("hpq-tpe-median", "hpqueue OptimizerOptuna, default MedianPruner", "hpq"),
+    System("hpq-tpe-median", "hpqueue OptimizerOptuna, MedianPruner", "hpq"),
 )}
 DEFAULT_SYSTEMS = ("hpq-random", "hpq-tpe", "hpq-asha", "optuna-tpe", "optuna-sh")
 
@@ -132,7 +137,7 @@ def hpq_strategy(key: str) -> tuple[type[Any], dict[str, Any]]:
     if key == "hpq-tpe":
         return OptimizerOptuna, {"optuna_pruner": optuna.pruners.NopPruner()}
     if key == "hpq-tpe-median":
-        return OptimizerOptuna, {}
+        return OptimizerOptuna, {"optuna_pruner": optuna.pruners.MedianPruner()}
     if key == "hpq-asha":
         return ASHA, {"resource": "General/epochs", "min_resource": 1, "max_resource": EPOCHS,
                       "reduction_factor": 3, "resume": True}
@@ -193,7 +198,7 @@ def child_optuna(args: argparse.Namespace) -> None:
 
 # ------------------------------------------------------------------------ one run
 def run_system(system: System, seed: int, budget: float, server: RedisServer, tmp: Path,
-               concurrency: int = WORKERS) -> dict[str, Any]:
+               concurrency: int = WORKERS, local: bool = False) -> dict[str, Any]:
     """Launch ``system`` for ``budget`` seconds and analyse its trials."""
     server.client.flushall()  # the benchmark's own server: each run starts empty
     run_dir = Path(tempfile.mkdtemp(dir=tmp, prefix=f"{system.key}-{seed}-"))
@@ -206,7 +211,7 @@ def run_system(system: System, seed: int, budget: float, server: RedisServer, tm
                [str(ROOT), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]))}
     t0 = time.time()
     if system.kind == "hpq":
-        extra = _run_hpq(system, seed, budget, t0, env, run_dir, concurrency)
+        extra = _run_hpq(system, seed, budget, t0, env, run_dir, concurrency, local)
     else:
         extra = _run_optuna(system, seed, budget, t0, env, run_dir)
     trials = read_trials(logs)
@@ -217,9 +222,13 @@ def run_system(system: System, seed: int, budget: float, server: RedisServer, tm
 
 
 def _run_hpq(system: System, seed: int, budget: float, t0: float, env: dict[str, str],
-             run_dir: Path, concurrency: int) -> dict[str, Any]:
+             run_dir: Path, concurrency: int, local: bool = False) -> dict[str, Any]:
     queue = f"realwork{uuid.uuid4().hex[:8]}"
-    worker = start_worker(queue, WORKERS, env, run_dir / "worker.log")  # with the controller
+    if local:  # the controller starts its server and workers (HPQ_HOME is the run's)
+        env = {k: v for k, v in env.items() if k != "HPQ_REDIS_URL"}
+        worker = None
+    else:
+        worker = start_worker(queue, WORKERS, env, run_dir / "worker.log")  # with the controller
     try:
         proc = subprocess.run(
             [sys.executable, __file__, "_hpq", "--system", system.key, "--seed", str(seed),
@@ -228,7 +237,8 @@ def _run_hpq(system: System, seed: int, budget: float, t0: float, env: dict[str,
             env=env, cwd=ROOT, capture_output=True, text=True, timeout=budget + 300,
             check=False)
     finally:
-        worker.stop()
+        if worker is not None:
+            worker.stop()
     out = _child_result(proc, f"{system.key} controller")
     if not out["ended"]:
         raise RuntimeError(f"{system.key}: the optimizer did not end ({out})")
@@ -453,6 +463,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         "a full run, none with --quick)")
     p.add_argument("--no-write", action="store_true", help="print only")
     p.add_argument("--json", type=Path, help="also dump every run's figures as JSON here")
+    p.add_argument("--local", action="store_true",
+                   help="run the hpqueue systems in local mode (their controller starts its "
+                        "embedded server and local workers)")
     p.add_argument("--keep", action="store_true",
                    help="keep the runs' directory (trial logs, worker and process logs)")
     return p.parse_args(argv)
@@ -479,7 +492,8 @@ def run(args: argparse.Namespace, argv: list[str]) -> dict[str, Any]:
             for system in systems:
                 print(f"[seed {seed}] {system.key}: {cfg['budget']:g} s ...", file=sys.stderr,
                       flush=True)
-                runs.append(run_system(system, seed, cfg["budget"], server, tmp))
+                runs.append(run_system(system, seed, cfg["budget"], server, tmp,
+                                       local=args.local))
     finally:
         server.stop()
         if args.keep:

@@ -25,6 +25,13 @@ and, for Redis, the round trips each makes (redis-py's ``send_packed_command`` c
 is the one ``OptimizerOptuna`` builds: ``TPESampler(multivariate=True, constant_liar=True)``. Each
 round asks three times (one per variant) and tells each trial complete, so the history grows as in
 a run: from ``--trials`` to ``--trials`` + 3 x ``--asks``.
+
+A second table times ``OptimizerOptuna`` itself, as the controller drives it (the same history in
+a study of its own, ``bench/realwork.py``'s space): ``suggest`` + ``on_trial_start`` (the ask and
+the trial's two user attributes), ``on_trial_result`` with a ``NopPruner`` (``hpq-tpe``'s) and
+with a ``MedianPruner(n_startup_trials=5)`` (Optuna's default), and ``on_trial_complete`` (the
+tell) -- in memory, on Optuna's ``JournalRedisBackend``, and on the storage ``OptimizerOptuna``
+builds for a Redis URL (``redis_journal_storage``).
 """
 
 from __future__ import annotations
@@ -37,7 +44,7 @@ import sys
 import tempfile
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -50,11 +57,16 @@ import optuna
 from optuna.distributions import CategoricalDistribution, FloatDistribution
 
 from bench.overhead import RedisServer, RoundTrips, _version, machine
+from bench.realwork import hpq_space
 from bench.realwork_trial import ALPHA_RANGE, BATCH_SIZES, EPOCHS, HIDDEN, LR_RANGE
 from bench.sections import write_section
 
 RESULTS_FILE = ROOT / "bench" / "RESULTS.md"
 SECTION = "## TPE: ask() and reports by Optuna storage"
+OPTUNA_REDIS = "journal on Redis, Optuna's backend"
+HPQ_REDIS = "redis_journal_storage"
+STRATEGY_CAPTION = (f"OptimizerOptuna's operations ({HPQ_REDIS}: the storage it builds for a "
+                    "Redis URL; its own study, the same history, grows by --asks):")
 
 DISTRIBUTIONS = {"lr": FloatDistribution(*LR_RANGE, log=True),
                  "alpha": FloatDistribution(*ALPHA_RANGE, log=True),
@@ -157,15 +169,86 @@ def _controller_report(study: optuna.Study, trial_id: int, step: int, value: flo
     study.pruner.prune(study, frozen)
 
 
-def format_table(results: dict[str, dict[str, tuple[float, float]]]) -> str:
-    """One row per operation, one column per storage, and the Redis round trips."""
+class StrategyBench:
+    """``OptimizerOptuna``'s own operations on one storage (see the module docstring)."""
+
+    def __init__(self, storage: optuna.storages.BaseStorage,
+                 trials: list[optuna.trial.FrozenTrial], trips: RoundTrips) -> None:
+        from controller import Objective, OptimizerOptuna
+
+        def strategy(name: str, pruner: optuna.pruners.BasePruner) -> OptimizerOptuna:
+            made = OptimizerOptuna(hyper_parameters=hpq_space(), seed=0,
+                                   objective_metric=Objective("validation", "error", "min"),
+                                   optuna_storage=storage, study_name=name, optuna_pruner=pruner)
+            made.study.add_trials([_renamed(t, made) for t in trials])
+            return made
+
+        self.trips = trips
+        self.nop = strategy("strategy-nop", optuna.pruners.NopPruner())
+        self.median = strategy("strategy-median", optuna.pruners.MedianPruner(n_startup_trials=5))
+        self.rng = np.random.default_rng(2)
+        self.samples: dict[str, list[tuple[float, int]]] = {}
+
+    def _note(self, what: str, fn: Callable[..., Any], *args: Any) -> Any:
+        seconds, count, out = _timed(self.trips, fn, *args)
+        self.samples.setdefault(what, []).append((seconds * 1000, count))
+        return out
+
+    def round(self, i: int) -> None:
+        """One trial on each strategy: started, two reports, completed."""
+        from controller.strategies.base import Trial
+
+        for name, strategy in (("NopPruner", self.nop), ("MedianPruner", self.median)):
+            job = f"{name}-{i}"
+            mine = name == "NopPruner"
+            suggestion = (self._note("suggest + on_trial_start", _start, strategy, job) if mine
+                          else _start(strategy, job))
+            for epoch in (1, 2):
+                self._note(f"on_trial_result, {name}", strategy.on_trial_result, job, epoch,
+                           float(self.rng.uniform(0.02, 1)))
+            done = Trial(job, suggestion.parameters, suggestion.meta, "completed",
+                         float(self.rng.uniform(0.02, 0.3)), EPOCHS)
+            if mine:
+                self._note("on_trial_complete", strategy.on_trial_complete, done)
+            else:
+                strategy.on_trial_complete(done)
+
+    def medians(self) -> dict[str, tuple[float, float]]:
+        return {what: (statistics.median(s for s, _ in rows),
+                       statistics.median(c for _, c in rows))
+                for what, rows in self.samples.items()}
+
+
+def _start(strategy: Any, job: str) -> Any:
+    suggestion = strategy.suggest()
+    strategy.on_trial_start(job, suggestion)
+    return suggestion
+
+
+def _renamed(trial: optuna.trial.FrozenTrial, strategy: Any) -> optuna.trial.FrozenTrial:
+    """``trial`` in ``strategy``'s study: its parameters named and encoded as the strategy's."""
+    codecs = {c.name.split("/")[1]: c for c in strategy._codecs}
+    params = {codecs[k].name: codecs[k].encode(int(v) if k == "batch_size" else v)
+              for k, v in trial.params.items()}
+    return optuna.trial.create_trial(
+        params=params, distributions={c.name: c.distribution for c in codecs.values()},
+        value=trial.value, intermediate_values=trial.intermediate_values)
+
+
+def format_table(results: dict[str, dict[str, tuple[float, float]]],
+                 trips_of: Sequence[str] = ("journal on Redis",),
+                 what: str = "operation (median)") -> str:
+    """One row per operation (the first column is headed ``what``), one column per storage, and
+    the Redis round trips of the storages ``trips_of``."""
     operations = list(next(iter(results.values())))
-    head = ["operation (median)", *results, "Redis round trips"]
+    trip_heads = (["Redis round trips"] if len(trips_of) == 1
+                  else [f"round trips, {s}" for s in trips_of])
+    head = [what, *results, *trip_heads]
     lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
     for op in operations:
         cells = [f"{results[s][op][0]:.2f} ms" for s in results]
-        lines.append(f"| {op} | " + " | ".join(cells)
-                     + f" | {results['journal on Redis'][op][1]:g} |")
+        cells += [f"{results[s][op][1]:g}" for s in trips_of]
+        lines.append(f"| {op} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -183,6 +266,8 @@ def main(argv: list[str] | None = None) -> int:
     from optuna.storages import InMemoryStorage, JournalStorage
     from optuna.storages.journal import JournalFileBackend, JournalRedisBackend
 
+    from controller.strategies.optuna_search import redis_journal_storage
+
     trials = history(args.trials)
     load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
@@ -195,15 +280,25 @@ def main(argv: list[str] | None = None) -> int:
                         str(Path(tmp) / "journal.log"))), trials, trips),
                     "journal on Redis": StorageBench(
                         JournalStorage(JournalRedisBackend(server.url)), trials, trips)}
+                strategies = {
+                    "in memory": StrategyBench(InMemoryStorage(), trials, trips),
+                    OPTUNA_REDIS: StrategyBench(JournalStorage(JournalRedisBackend(
+                        server.url, prefix="strategy")), trials, trips),
+                    HPQ_REDIS: StrategyBench(redis_journal_storage(server.url, prefix="hpq"),
+                                             trials, trips)}
+                rounds = [*benches.values(), *strategies.values()]
                 for i in range(args.asks):  # round robin: every storage sees the same load
-                    for bench in benches.values():
+                    for bench in rounds:
                         bench.round(i)
                 results = {name: bench.medians() for name, bench in benches.items()}
+                by_strategy = {name: bench.medians() for name, bench in strategies.items()}
         finally:
             server.stop()
     what = (f"{args.trials} finished trials with {EPOCHS} intermediate values each (growing "
             f"to {args.trials + 3 * args.asks}), one running; {args.asks} asks per variant")
-    table = format_table(results)
+    table = (format_table(results) + "\n\n" + STRATEGY_CAPTION + "\n\n"
+             + format_table(by_strategy, (OPTUNA_REDIS, HPQ_REDIS),
+                            "OptimizerOptuna's operation (median)"))
     print(f"{what}\n\n{table}")
     if not args.no_write:
         date = datetime.datetime.now().astimezone().strftime("%Y-%m-%d")

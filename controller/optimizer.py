@@ -23,6 +23,7 @@ from typing import Any
 from workers import codec
 from workers.connection import retry_for
 from workers.errors import InvalidTaskError, StatusConflictError
+from workers.record import TaskRecord
 from workers.status import TaskStatus
 from workers.store import Store, get_store
 from workers.task import DEFAULT_SECTION, Task, new_task_id
@@ -206,6 +207,27 @@ class HyperParameterOptimizer:
                 f"{config.base_task_id}; it has: {sorted(base_params) or '(none)'}")
         objective = MultiObjective([Objective.from_dict(o) for o in config.objectives])
         self._config = config
+        self._local = False
+        self._num_local_workers: int | None = None
+        self._local_workers: Any = None
+        self._local_workers_count = 0
+        from workers import local
+
+        if local.is_embedded(store.url):
+            # local mode: the worker processes boot (a few tenths of a second for a Celery
+            # worker) while the optimizer is built, started and sends its first jobs
+            self._start_local_workers()
+        try:
+            self._build(config, space, objective, base, opt_task, strategy, extra_kwargs, resume)
+        except BaseException:
+            self._stop_local_workers()
+            raise
+
+    def _build(self, config: OptimizerConfig, space: SearchSpace, objective: MultiObjective,
+               base: TaskRecord, opt_task: Task | None, strategy: SearchStrategy | None,
+               extra_kwargs: Mapping[str, Any], resume: bool) -> None:
+        """The rest of :meth:`_setup`: the strategy, the scheduler, the optimizer's record."""
+        store = self._store
         self._objective = objective
         self._space = space
         self._base = base
@@ -236,8 +258,6 @@ class HyperParameterOptimizer:
             self._time_limit = ("minutes", float(config.optimization_time_limit))
         self._report_seconds = 60.0
         self._naming: Callable[[str, dict[str, Any]], str] | None = None
-        self._local = False
-        self._local_workers: Any = None
         self._driver: Driver | None = None
         self._thread: threading.Thread | None = None
         self._done = threading.Event()
@@ -393,7 +413,9 @@ class HyperParameterOptimizer:
         an int for one objective, lists for several); ``job_failed_callback(job_id, reason,
         job_parameters)`` once per job that failed (``reason``: the error, e.g.
         ``"ModuleNotFoundError: No module named 'x'"``). A callback that raises is logged.
-        In local mode (no ``HPQ_REDIS_URL``) local worker processes are started as well.
+        In local mode (no ``HPQ_REDIS_URL``) local worker processes run the jobs: started when
+        the optimizer was built, so that they boot while it is set up (nothing waits for them:
+        the jobs sent before they are ready wait in the queue).
 
         If this process exits while the optimization runs (Ctrl-C, the script's end), the
         session is saved and left: ``hpq resume ID`` continues it.
@@ -445,13 +467,22 @@ class HyperParameterOptimizer:
         return self.start(job_complete_callback, job_failed_callback=job_failed_callback)
 
     def _start_local_workers(self) -> None:
+        """Start the local worker processes (``num_workers`` of :meth:`start_locally`, default
+        the concurrency) unless they run; ones started with another count are replaced."""
         from workers.local import LocalWorkers
 
+        n = self._num_local_workers or self._config.max_number_of_concurrent_tasks
+        if self._local_workers is not None and self._local_workers_count != n:
+            self._stop_local_workers()
         if self._local_workers is None:
-            n = getattr(self, "_num_local_workers", None) or \
-                self._config.max_number_of_concurrent_tasks
             self._local_workers = LocalWorkers([self._config.execution_queue], concurrency=n,
                                                url=self._store.url)
+            self._local_workers_count = n
+
+    def _stop_local_workers(self) -> None:
+        if self._local_workers is not None:
+            self._local_workers.stop()
+            self._local_workers = None
 
     def _local_workers_health(self) -> str | None:
         """Why the optimization cannot go on: its local workers exited (None while they run)."""
@@ -505,8 +536,7 @@ class HyperParameterOptimizer:
                 with self._lock:
                     state = replace(driver.state(), saved_at=time.time())
                 self._saved.save_state(self._opt_id, state)
-            if self._local_workers is not None:
-                self._local_workers.stop()
+            self._stop_local_workers()
             return
         if driver.gave_up:
             # Redis was unreachable too long: what this session holds may not match what Redis
@@ -521,8 +551,7 @@ class HyperParameterOptimizer:
             except Exception:  # Redis is still away: the log has the reason
                 log.exception("optimizer %s: could not write its end reason", self._opt_id)
             finally:
-                if self._local_workers is not None:
-                    self._local_workers.stop()
+                self._stop_local_workers()
             return
         try:
             with self._lock:
@@ -544,8 +573,7 @@ class HyperParameterOptimizer:
         except Exception:  # the report must not hide the loop's outcome
             log.exception("optimizer %s: final report failed", self._opt_id)
         finally:
-            if self._local_workers is not None:
-                self._local_workers.stop()
+            self._stop_local_workers()
 
     def stop(self, timeout: float | None = None, wait_for_reporter: bool = True) -> None:
         """Stop every queued and running job and end the optimization.

@@ -1,8 +1,9 @@
 """Optuna (TPE) through the event loop, with the study kept in the same Redis.
 
-``OptimizerOptuna`` asks Optuna for each trial and tells it every reported loss (Optuna's default
-``MedianPruner`` may stop hopeless trials: they end ``stopped``). Any sampler or pruner can be
-passed (``optuna_sampler=``, ``optuna_pruner=``). The study lives in Optuna's journal storage on
+``OptimizerOptuna`` asks Optuna for each trial and tells it how each ended; every trial runs its
+course unless a pruner is passed (``optuna_pruner=optuna.pruners.MedianPruner()``, say: hopeless
+trials then end ``stopped``). Any sampler or pruner can be passed (``optuna_sampler=``,
+``optuna_pruner=``). The study lives in Optuna's journal storage on
 the optimizer's Redis, named after the optimizer's id, so a resumed optimizer continues it and
 ``optuna.load_study`` or ``optuna-dashboard`` open it. In local mode the embedded server ends
 with this script; with your own Redis (``HPQ_REDIS_URL``) the dashboard works any time.

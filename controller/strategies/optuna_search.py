@@ -4,11 +4,16 @@ No thread per trial and no polling: :meth:`OptimizerOptuna.suggest` asks Optuna 
 reports go to the trial as intermediate values, and the job's end is told to the study. Any Optuna
 sampler and pruner can be passed; the default sampler is a seeded TPE with the constant liar, so
 running trials are known to the sampler and parallel workers do not all try the same region.
+The default pruner is a ``NopPruner`` (every trial runs its course; reports cost no storage
+operation): Optuna's ``MedianPruner`` reads every trial's intermediate values at every report,
+which on short trials cost more than it saved (``bench/RESULTS.md``, "TPE dispatch"); pass one
+for long trials.
 
 Storage and resume: the study lives in the storage the optimizer binds
 (``OptimizerContext.optuna_storage``, its Redis URL) under the optimizer's id;
-:func:`redis_journal_storage` builds Optuna's journal storage there, which
-``optuna-dashboard redis://...`` opens as it is. The strategy's own state is small (the study name,
+:func:`~controller.strategies.optuna_journal.redis_journal_storage` builds Optuna's journal
+storage there (one round trip per storage operation), which ``optuna-dashboard redis://...``
+opens as it is. The strategy's own state is small (the study name,
 the jobs being pruned, an owner token); the trials come back from the study and from the loop's
 ``trials``. A resumed controller re-opens the same study and continues as the original would have.
 
@@ -32,13 +37,12 @@ from __future__ import annotations
 import itertools
 import math
 import secrets
-import warnings
 from collections.abc import Sequence
 from typing import Any, Literal
 
 import numpy as np
 import optuna
-from optuna.storages import BaseStorage, InMemoryStorage, JournalStorage
+from optuna.storages import BaseStorage, InMemoryStorage
 from optuna.trial import FrozenTrial, TrialState
 
 from ..parameters import Parameter
@@ -46,6 +50,9 @@ from ..space import OptunaCodec
 from .base import WAIT, Decision, OptimizerContext, Suggestion, Trial, Wait
 from .clearml_compat import ClearMLSearchStrategy
 from .grid_random import config_key
+from .optuna_journal import redis_journal_storage
+
+__all__ = ["OptimizerOptuna", "redis_journal_storage"]
 
 #: Asks in a row that may return an already launched configuration before falling back.
 _DUPLICATE_TRIES = 8
@@ -55,20 +62,6 @@ _MAX_ENUMERATED = 100_000
 _ATTR_OWNER = "hpqueue_owner"
 _ATTR_JOB = "hpqueue_job_id"
 _ATTR_REJECTED = "hpqueue_rejected"
-
-
-def redis_journal_storage(url: str, prefix: str = "") -> JournalStorage:
-    """Optuna's journal storage on the Redis at ``url`` (``JournalRedisBackend``).
-
-    With the default empty ``prefix`` the study opens with ``optuna-dashboard <url>`` as it is
-    (the dashboard builds the backend without a prefix); a prefix keeps several journals apart in
-    one database, but then the dashboard needs a storage built in Python.
-    """
-    from optuna.storages.journal import JournalRedisBackend
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        return JournalStorage(JournalRedisBackend(url, prefix=prefix))
 
 
 def _resolve_storage(storage: BaseStorage | str | None) -> BaseStorage:
@@ -107,8 +100,9 @@ class OptimizerOptuna(ClearMLSearchStrategy):
             sampler passed here keeps its own random state, which is not part of
             :meth:`state_dict` (a resumed strategy still continues the study, but may draw
             differently).
-        optuna_pruner: any ``optuna.pruners.BasePruner``; None is Optuna's default
-            (``MedianPruner``), as in ClearML. Pruning applies to a single objective only.
+        optuna_pruner: any ``optuna.pruners.BasePruner``. Default (None): a ``NopPruner``; ClearML
+            leaves Optuna's default, a ``MedianPruner``, which on short trials costs more than it
+            saves (module docstring). Pruning applies to a single objective only.
         optuna_storage: where the study lives: an ``optuna.storages.BaseStorage``, or a storage
             URL (``redis://`` URLs become a journal storage, :func:`redis_journal_storage`).
             Default: the storage the optimizer binds (its Redis), else a private
@@ -149,7 +143,8 @@ class OptimizerOptuna(ClearMLSearchStrategy):
         self._size = (math.prod([len(c.points or ()) for c in self._codecs])
                       if self._finite else math.inf)
         self.optuna_sampler = optuna_sampler
-        self.optuna_pruner = optuna_pruner
+        self.optuna_pruner = optuna_pruner if optuna_pruner is not None \
+            else optuna.pruners.NopPruner()
         self.continue_previous_study = bool(continue_previous_study)
         self.storage = _resolve_storage(optuna_storage)
         self.study_name = study_name if study_name is not None else f"hpqueue-{self.seed}"
@@ -160,6 +155,9 @@ class OptimizerOptuna(ClearMLSearchStrategy):
         self._active: set[str] = set()         # started and not yet complete
         self._pruned: set[str] = set()         # told to STOP by the pruner, not yet complete
         self._seen: set[str] = set()           # config keys of every launched configuration
+        self._sampler: optuna.samplers.BaseSampler | None = None  # the default TPE, kept
+        # reports no pruner reads, by trial number: written when the study is read (`study`)
+        self._unwritten: dict[int, dict[int, float]] = {}
 
     def bind(self, context: OptimizerContext) -> None:
         """Bind ``context``; until the study is opened, it also decides where the study lives.
@@ -183,11 +181,16 @@ class OptimizerOptuna(ClearMLSearchStrategy):
     def study(self) -> optuna.Study:
         """The Optuna study, created (or loaded, with ``continue_previous_study``) on first use.
 
+        Reading it here also writes the running trials' reports that no pruner needed (see
+        :meth:`on_trial_result`), so that what it shows of them is complete.
+
         Raises:
             RuntimeError: if the objective is not set yet.
             optuna.exceptions.DuplicatedStudyError: the study exists and may not be continued.
         """
-        return self._ensure_study()
+        study = self._ensure_study()
+        self._write_reports()
+        return study
 
     def _ensure_study(self) -> optuna.Study:
         if self._study is None:
@@ -225,15 +228,18 @@ class OptimizerOptuna(ClearMLSearchStrategy):
 
     # ------------------------------------------------------------------ suggestions
     def _ask(self) -> optuna.trial.Trial:
-        study = self.study
+        study = self._ensure_study()
         if self.optuna_sampler is None:
-            # A fresh TPE seeded from (seed, trial number): its draws depend only on the seed and
-            # the study's history, never on how many asks this process made, so a resumed
-            # strategy continues exactly as the original would have.
+            # The TPE draws as a new one seeded from (seed, trial number) would: its draws depend
+            # only on the seed and the study's history, never on how many asks this process
+            # made, so a resumed strategy continues exactly as the original would have. The
+            # sampler itself is kept (its search space is cached), its random state reset.
             number = len(study.get_trials(deepcopy=False))
             sub_seed = int(np.random.SeedSequence([self.seed, number]).generate_state(1)[0])
-            study.sampler = optuna.samplers.TPESampler(seed=sub_seed, constant_liar=True,
-                                                       multivariate=True)
+            if self._sampler is None or not _reseed(self._sampler, sub_seed):
+                self._sampler = optuna.samplers.TPESampler(seed=sub_seed, constant_liar=True,
+                                                           multivariate=True)
+            study.sampler = self._sampler
         trial = study.ask(self._distributions)
         trial.set_user_attr(_ATTR_OWNER, self._owner)
         return trial
@@ -250,7 +256,7 @@ class OptimizerOptuna(ClearMLSearchStrategy):
         # that never ran, into its "worst" group and steer away from a region it knows nothing
         # bad about. The configuration's real trial stays the only observation of it.
         self.storage.set_trial_user_attr(self._trial_id(trial.number), _ATTR_REJECTED, reason)
-        self.study.tell(trial.number, state=TrialState.FAIL, skip_if_finished=True)
+        self._ensure_study().tell(trial.number, state=TrialState.FAIL, skip_if_finished=True)
 
     def _accept(self, trial: optuna.trial.Trial, config: dict[str, Any]) -> Suggestion:
         self._seen.add(config_key(config))
@@ -277,7 +283,8 @@ class OptimizerOptuna(ClearMLSearchStrategy):
         remaining = self._remaining()
         if remaining:
             config = remaining[int(self.rng.integers(len(remaining)))]
-            self.study.enqueue_trial({c.name: c.encode(config[c.name]) for c in self._codecs})
+            self._ensure_study().enqueue_trial(
+                {c.name: c.encode(config[c.name]) for c in self._codecs})
             trial = self._ask()
             return self._accept(trial, config)
         if self._finite and self._size <= _MAX_ENUMERATED:
@@ -313,6 +320,11 @@ class OptimizerOptuna(ClearMLSearchStrategy):
         Single objective only (Optuna's pruners are single-objective): a NaN, a negative or an
         already reported step is not reported, and the pruner is consulted only from
         ``min_iteration_per_job`` on. Unknown jobs and several objectives: CONTINUE.
+
+        With a ``NopPruner`` nothing reads the reports while the trial runs: they are kept here
+        and written into the study only when it is read through :attr:`study` (no storage
+        operation per report); a trial that ends pruned gets its last report written (what TPE
+        ranks pruned trials by).
         """
         if job_id in self._pruned:
             return Decision.STOP
@@ -326,19 +338,39 @@ class OptimizerOptuna(ClearMLSearchStrategy):
             return Decision.CONTINUE
         if scalar is None or step < 0:
             return Decision.CONTINUE
-        trial_id = self._trial_id(number)
-        frozen = self.storage.get_trial(trial_id)
-        if frozen.state != TrialState.RUNNING:
+        study = self._ensure_study()
+        if isinstance(study.pruner, optuna.pruners.NopPruner):
+            self._unwritten.setdefault(number, {}).setdefault(step, scalar)
             return Decision.CONTINUE
-        if step not in frozen.intermediate_values:
-            self.storage.set_trial_intermediate_value(trial_id, step, scalar)
-            frozen = self.storage.get_trial(trial_id)
+        frozen = self._write_report(number, step, scalar)
+        if frozen is None:
+            return Decision.CONTINUE
         if self.min_iteration_per_job is not None and step < self.min_iteration_per_job:
             return Decision.CONTINUE
-        if self.study.pruner.prune(self.study, frozen):
+        if study.pruner.prune(study, frozen):
             self._pruned.add(job_id)
             return Decision.STOP
         return Decision.CONTINUE
+
+    def _write_report(self, number: int, step: int, value: float) -> FrozenTrial | None:
+        """Write ``value`` at ``step`` into the running trial ``number`` unless it has that step
+        already; its frozen trial after the write, None if it is not running."""
+        trial_id = self._trial_id(number)
+        frozen = self.storage.get_trial(trial_id)
+        if frozen.state != TrialState.RUNNING:
+            return None
+        if step not in frozen.intermediate_values:
+            self.storage.set_trial_intermediate_value(trial_id, step, value)
+            frozen = self.storage.get_trial(trial_id)
+        return frozen
+
+    def _write_reports(self) -> None:
+        """Write the kept reports of the running trials (see :meth:`on_trial_result`)."""
+        unwritten, self._unwritten = self._unwritten, {}
+        for number, steps in unwritten.items():
+            for step, value in steps.items():
+                if self._write_report(number, step, value) is None:
+                    break
 
     def on_trial_complete(self, trial: Trial) -> None:
         """Tell the study how the job ended (safe to repeat: ``skip_if_finished``).
@@ -358,6 +390,7 @@ class OptimizerOptuna(ClearMLSearchStrategy):
         self._pruned.discard(trial.job_id)
         if number is None:
             return
+        self._unwritten.pop(int(number), None)
         values = self._values(trial.value)
         state, told = TrialState.FAIL, None
         if trial.status == "completed" and values is not None:
@@ -369,7 +402,11 @@ class OptimizerOptuna(ClearMLSearchStrategy):
                 state, told = TrialState.COMPLETE, values
             elif pruned or values is not None:
                 state = TrialState.PRUNED
-        self.study.tell(int(number), told, state=state, skip_if_finished=True)
+        if state == TrialState.PRUNED and values is not None and trial.iteration is not None \
+                and not self._multi():
+            # TPE ranks a pruned trial by its last step and value: written if no pruner did
+            self._write_report(int(number), int(trial.iteration), values[0])
+        self._ensure_study().tell(int(number), told, state=state, skip_if_finished=True)
 
     def _values(self, value: float | list[float] | None) -> list[float] | None:
         """The objective as Optuna's values, or None if it is not usable."""
@@ -408,7 +445,7 @@ class OptimizerOptuna(ClearMLSearchStrategy):
                          if t.meta.get("optuna_trial") is not None}
         self._active = {t.job_id for t in trials if t.job_id in self._numbers and not t.finished}
         self._open(load_if_exists=True)
-        frozen = {ft.number: ft for ft in self.study.get_trials(deepcopy=False)}
+        frozen = {ft.number: ft for ft in self._ensure_study().get_trials(deepcopy=False)}
         for t in trials:
             ft = frozen.get(self._numbers.get(t.job_id, -1))
             if t.finished and ft is not None and ft.state == TrialState.RUNNING:
@@ -425,11 +462,26 @@ class OptimizerOptuna(ClearMLSearchStrategy):
     def _rebuild_seen(self) -> None:
         """The configurations of every trial of the study but the rejected ones."""
         self._seen = set()
-        for ft in self.study.get_trials(deepcopy=False):
+        for ft in self._ensure_study().get_trials(deepcopy=False):
             if ft.state != TrialState.WAITING and _ATTR_REJECTED not in ft.user_attrs:
                 config = self._decode(ft.params)
                 if config is not None:
                     self._seen.add(config_key(config))
+
+
+def _reseed(sampler: optuna.samplers.BaseSampler, seed: int) -> bool:
+    """Give a ``TPESampler`` the random state ``TPESampler(seed=seed)`` starts with (its own and
+    its start-up ``RandomSampler``'s); False if it has not the attributes this Optuna's has."""
+    try:
+        states = [sampler._rng.rng,  # type: ignore[attr-defined]
+                  sampler._random_sampler._rng.rng]  # type: ignore[attr-defined]
+    except AttributeError:
+        return False
+    if not all(isinstance(s, np.random.RandomState) for s in states):
+        return False
+    for state in states:
+        state.seed(seed)
+    return True
 
 
 def _scalar(value: Any) -> float | None:

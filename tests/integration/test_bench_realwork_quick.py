@@ -69,4 +69,10 @@ def test_tpe_ask_breakdown_prints_every_storage(tmp_path: Path) -> None:
     for op in ("ask, sampler kept", "ask, sampler rebuilt", "ask, sampler rebuilt+attrs",
                "report, trial.report", "report, hpqueue's controller", "tell"):
         assert float(rows[op][4].rstrip(" |")) > 0, op  # Redis round trips were counted
+    assert rows["OptimizerOptuna's operation (median)"][1:4] == [
+        "in memory", "journal on Redis, Optuna's backend", "redis_journal_storage"]
+    for op in ("suggest + on_trial_start", "on_trial_complete", "on_trial_result, MedianPruner"):
+        optunas, ours = (float(cell.rstrip(" |")) for cell in rows[op][4:6])
+        assert 0 < ours < optunas, op  # RedisJournalBackend makes fewer round trips
+    assert rows["on_trial_result, NopPruner"][4:6] == ["0", "0 |"]  # no storage operation
     assert "## TPE: ask() and reports by Optuna storage" in results.read_text()

@@ -17,7 +17,8 @@ import statistics
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, ClassVar
 
 import pytest
 
@@ -1103,3 +1104,60 @@ def test_trials_waiting_on_a_queue_nobody_consumes_are_warned_about(
         time.sleep(1.0)  # several checks pass: none warns while a worker lists the queue
         assert not warned()
     opt.stop(timeout=0.2)
+
+
+# ============================================================================ local mode
+class RecordedWorkers:
+    """Stands in for ``workers.local.LocalWorkers`` (no processes): what was started, when, and
+    what was stopped."""
+
+    log: ClassVar[list[tuple[str, int]]] = []
+
+    def __init__(self, queues: list[str], concurrency: int = 2, **kwargs: Any) -> None:
+        self.concurrency = concurrency
+        self.proc = SimpleNamespace(poll=lambda: None)  # running, for the health check
+        RecordedWorkers.log.append(("start", concurrency))
+
+    def stop(self, timeout: float = 30.0) -> None:
+        RecordedWorkers.log.append(("stop", self.concurrency))
+
+
+@pytest.fixture
+def local_mode(env: Env, monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int]]:
+    """The store counts as local mode's embedded server; local workers are recorded."""
+    import workers.local
+
+    RecordedWorkers.log = []
+    monkeypatch.setattr(workers.local, "is_embedded", lambda url: True)
+    monkeypatch.setattr(workers.local, "LocalWorkers", RecordedWorkers)
+    return RecordedWorkers.log
+
+
+def test_local_workers_start_while_the_optimizer_is_built(
+        env: Env, local_mode: list[tuple[str, int]]) -> None:
+    base = env.base("quadratic", {"x": 0.5, "epochs": 1, "sleep": 0.0})
+    opt = env.optimizer(base, grid([0.1, 0.2]), max_number_of_concurrent_tasks=3)
+    assert local_mode == [("start", 3)]  # before start(): they boot meanwhile
+    run_to_end(opt)
+    assert local_mode == [("start", 3), ("stop", 3)]  # the same workers ran the jobs
+    assert {t.get_parameters()[X] for t in env.children(opt)} == {0.1, 0.2}
+
+
+def test_start_locally_with_another_count_replaces_them(
+        env: Env, local_mode: list[tuple[str, int]]) -> None:
+    base = env.base("quadratic", {"x": 0.5, "epochs": 1, "sleep": 0.0})
+    opt = env.optimizer(base, grid([0.1]))
+    opt.start_locally(num_workers=1)
+    assert opt.wait(timeout=0.5)
+    assert local_mode == [("start", 2), ("stop", 2), ("start", 1), ("stop", 1)]
+
+
+def test_local_workers_stop_when_the_optimizer_cannot_be_built(
+        env: Env, local_mode: list[tuple[str, int]]) -> None:
+    base = env.base("quadratic", {"x": 0.5, "epochs": 1, "sleep": 0.0})
+    with pytest.raises(TypeError, match="learning_rat"):
+        env.optimizer(base, grid([0.1]), learning_rat=0.1)
+    assert local_mode == [("start", 2), ("stop", 2)]
+    with pytest.raises(ValueError, match="not parameters of base task"):
+        env.optimizer(base, grid([0.1], name="General/nope"))
+    assert local_mode == [("start", 2), ("stop", 2)]  # refused before any worker started

@@ -24,6 +24,7 @@ from controller.parameters import (
     UniformIntegerParameterRange,
     UniformParameterRange,
 )
+from controller.strategies import optuna_search
 from controller.strategies.base import WAIT, Decision, Suggestion, Trial
 from controller.strategies.grid_random import RandomSearch, config_key
 from controller.strategies.optuna_search import OptimizerOptuna, redis_journal_storage
@@ -152,6 +153,50 @@ def test_running_trials_are_known_to_the_sampler() -> None:
     batch = [launch(strategy, f"par{i}") for i in range(4)]
     assert len({config_key(s.parameters) for s in batch}) == 4
     assert states(strategy)[-4:] == [TrialState.RUNNING] * 4
+
+
+
+def test_the_kept_sampler_draws_as_a_new_one_per_ask(monkeypatch: pytest.MonkeyPatch) -> None:
+    kept = make(seed=21)
+    expected_sampler = None
+    for i in range(16):
+        suggestion = launch(kept, f"k{i}")
+        finish(kept, f"k{i}", suggestion, quadratic(suggestion.parameters))
+        expected_sampler = expected_sampler or kept.study.sampler
+        assert kept.study.sampler is expected_sampler  # one sampler for the whole run
+    # what the strategy did before it kept its sampler: a new TPE for every ask
+    monkeypatch.setattr(optuna_search, "_reseed", lambda sampler, seed: False)
+    rebuilt = make(seed=21)
+    trials = run(rebuilt, 16)
+    assert [t.parameters for t in trials] == \
+        [{c.name: c.decode(ft.params[c.name]) for c in kept._codecs}
+         for ft in kept.study.trials]
+
+
+
+def test_the_default_pruner_lets_every_trial_run() -> None:
+    strategy = make(seed=23)
+    sequential(strategy, 6, report=True)  # enough history for Optuna's MedianPruner to prune
+    launch(strategy, "bad")
+    assert [strategy.on_trial_result("bad", step, 1e6) for step in range(4)] == \
+        [Decision.CONTINUE] * 4
+    assert isinstance(strategy.study.pruner, optuna.pruners.NopPruner)
+
+def test_reports_no_pruner_reads_are_not_written_per_report() -> None:
+    strategy = make(seed=22, optuna_pruner=optuna.pruners.NopPruner())
+    suggestion = launch(strategy, "j")
+    number = suggestion.meta["optuna_trial"]
+    for step in range(3):
+        assert strategy.on_trial_result("j", step, 1.0 / (step + 1)) == Decision.CONTINUE
+    trial_id = strategy.storage.get_trial_id_from_study_id_trial_number(strategy._study_id, number)
+    assert strategy.storage.get_trial(trial_id).intermediate_values == {}
+    assert strategy.study.trials[number].intermediate_values == {0: 1.0, 1: 0.5, 2: 1 / 3}
+    stopped = launch(strategy, "stopped")  # ended early: TPE ranks it by its last report
+    for step in range(4):
+        strategy.on_trial_result("stopped", step, 2.0 + step)
+    finish(strategy, "stopped", stopped, 5.0, status="stopped", iteration=3)
+    frozen = strategy.study.trials[stopped.meta["optuna_trial"]]
+    assert frozen.state == TrialState.PRUNED and frozen.intermediate_values == {3: 5.0}
 
 
 # ---------------------------------------------------------------------- pruning
