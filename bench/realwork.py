@@ -19,7 +19,10 @@ counted from its launch; the systems run one after another (never two at once), 
   (a script of its own, as a user runs it) are launched at the same moment, on a private
   ``redis-server`` that the benchmark starts on a free port; concurrency 2. Optional:
   ``hpq-tpe-median`` (``OptimizerOptuna`` with Optuna's default pruner, a ``MedianPruner``,
-  which is ClearML's default).
+  which is ClearML's default). ``hpq-random-ahead``, ``hpq-tpe-ahead``, ``hpq-asha-ahead``: the
+  same with one trial queued ahead (``max_number_of_concurrent_tasks`` = 3 on the 2 worker
+  processes): a worker whose trial ends takes the next from the broker at once, and the
+  controller chooses the one after it while that runs.
   With ``--local`` the hpqueue systems run in local mode instead, as a script run without
   ``HPQ_REDIS_URL`` does: the controller starts its embedded ``redis-server`` and its own local
   workers (``-c 2``); nothing is started for it.
@@ -99,8 +102,17 @@ class System:
     key: str
     label: str
     kind: str
+    #: trials kept queued beyond the workers (``max_number_of_concurrent_tasks`` = workers +
+    #: ahead): a worker whose trial ends starts the next at once
+    ahead: int = 0
+
+    @property
+    def strategy(self) -> str:
+        """The key of the hpqueue strategy it runs."""
+        return self.key.removesuffix(AHEAD_SUFFIX)
 
 
+AHEAD_SUFFIX = "-ahead"
 SYSTEMS = {s.key: s for s in (
     System("hpq-random", "hpqueue RandomSearch", "hpq"),
     System("hpq-tpe", "hpqueue OptimizerOptuna (TPE, NopPruner)", "hpq"),
@@ -108,6 +120,9 @@ SYSTEMS = {s.key: s for s in (
     System("optuna-tpe", "Optuna TPE, 2 processes, journal file", "optuna"),
     System("optuna-sh", "Optuna TPE + SuccessiveHalvingPruner", "optuna"),
     System("hpq-tpe-median", "hpqueue OptimizerOptuna, MedianPruner", "hpq"),
+    System("hpq-random" + AHEAD_SUFFIX, "hpqueue RandomSearch, 1 queued ahead", "hpq", 1),
+    System("hpq-tpe" + AHEAD_SUFFIX, "hpqueue OptimizerOptuna, 1 queued ahead", "hpq", 1),
+    System("hpq-asha" + AHEAD_SUFFIX, "hpqueue ASHA, 1 queued ahead", "hpq", 1),
 )}
 DEFAULT_SYSTEMS = ("hpq-random", "hpq-tpe", "hpq-asha", "optuna-tpe", "optuna-sh")
 
@@ -149,7 +164,7 @@ def child_hpq(args: argparse.Namespace) -> None:
     from controller import HyperParameterOptimizer
     from workers import Task
 
-    cls, kwargs = hpq_strategy(args.system)
+    cls, kwargs = hpq_strategy(SYSTEMS[args.system].strategy)
     base = Task.create("realwork", "mlp-digits", entry_point=ENTRY_POINT,
                        parameters=base_parameters(args.seed, args.system == "hpq-asha"),
                        working_dir=str(ROOT))
@@ -392,6 +407,17 @@ def goals(summary: dict[str, dict[str, Any]]) -> dict[str, bool | None]:
     opt_start = get("optuna-tpe", "startup")
     hpq_start = max((s["startup"] for k, s in summary.items() if SYSTEMS[k].kind == "hpq"),
                     default=math.nan)
+    ahead = AHEAD_SUFFIX
+    ahead_goals = {
+        "with 1 queued ahead: TPE gap <= standalone Optuna's": check(
+            get("hpq-tpe" + ahead, "gap_ms") <= opt_gap, get("hpq-tpe" + ahead, "gap_ms"),
+            opt_gap),
+        "with 1 queued ahead: RandomSearch training share >= 0.90": check(
+            get("hpq-random" + ahead, "training_share") >= 0.90,
+            get("hpq-random" + ahead, "training_share")),
+        "with 1 queued ahead: ASHA gap <= 5 ms": check(
+            get("hpq-asha" + ahead, "gap_ms") <= 5.0, get("hpq-asha" + ahead, "gap_ms")),
+    }
     return {
         "TPE gap <= standalone Optuna's": check(tpe_gap <= opt_gap, tpe_gap, opt_gap),
         "TPE training share >= standalone Optuna's": check(tpe_share >= opt_share, tpe_share,
@@ -400,6 +426,7 @@ def goals(summary: dict[str, dict[str, Any]]) -> dict[str, bool | None]:
         "start-up <= standalone Optuna's (every hpqueue system)": check(hpq_start <= opt_start,
                                                                         hpq_start, opt_start),
         "ASHA gap <= 5 ms": check(asha_gap <= 5.0, asha_gap),
+        **{goal: ok for goal, ok in ahead_goals.items() if ok is not None},
     }
 
 
@@ -493,7 +520,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> dict[str, Any]:
                 print(f"[seed {seed}] {system.key}: {cfg['budget']:g} s ...", file=sys.stderr,
                       flush=True)
                 runs.append(run_system(system, seed, cfg["budget"], server, tmp,
-                                       local=args.local))
+                                       WORKERS + system.ahead, local=args.local))
     finally:
         server.stop()
         if args.keep:

@@ -43,7 +43,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from . import argparse_capture, codec
+from . import argparse_capture, codec, reporting
 from .errors import (
     AttemptLostError,
     InvalidTaskError,
@@ -737,6 +737,8 @@ def set_final_status(task: Task, status: TaskStatus, reason: str, *, force: bool
     Raises StatusConflictError when the move is not allowed, unless ``ignore_errors``.
     """
     allowed = _ANY_STATUS if force else _ANY_STATUS[:3]
+    if task._reports is not None:  # the trial's reports come before its final status
+        task._reports.flush()
     won, prev = task._store.transition(task.id, task.parent, allowed, status, reason=reason,
                                        fields=fields)
     if not won and not ignore_errors:
@@ -812,6 +814,7 @@ def leave_process(code: int) -> NoReturn:
     sys.stderr.flush()
     if threading.current_thread() is threading.main_thread():
         raise SystemExit(code)
+    reporting.drain()  # os._exit skips the exit hooks that write the last reports
     os._exit(code)
 
 

@@ -104,6 +104,7 @@ class TrialChannel:
                                    f"within {timeout:g}s")
 
     def _send(self, body: Mapping[str, Any]) -> None:
+        self.task.flush()  # a request follows the reports made before it
         store = self.store
         store.redis.xadd(store.keys.events(self.task.parent),
                          {"task": self.task.id, "kind": MESSAGE_KIND,

@@ -46,7 +46,14 @@ from .app import TRIAL_TASK, app, send_trial
 from .clearml_task import script_command
 from .config import KILL_DELAY, OUTPUT_TAIL_BYTES, REQUEUE_PAUSE
 from .entrypoints import load_entry_point, render_command
-from .errors import AttemptLostError, HpqError, InvalidTaskError, TrialFailed, TrialStopped
+from .errors import (
+    AttemptLostError,
+    HpqError,
+    InvalidTaskError,
+    TaskNotFoundError,
+    TrialFailed,
+    TrialStopped,
+)
 from .outcomes import Claim, ClaimOutcome
 from .record import TaskRecord
 from .status import TaskStatus
@@ -346,6 +353,8 @@ class TrialRunner:
         finally:
             heartbeat.done.set()
             bind_current(None)
+        if status is not None and not self._reports_written(task):
+            status = None
         if status is None or heartbeat.lost:
             log.warning("trial %s: attempt lost its claim; nothing written", self.task_id)
             return "lost"
@@ -356,6 +365,16 @@ class TrialRunner:
             log.warning("trial %s: finish refused (attempt superseded)", self.task_id)
             return "lost"
         return status.value
+
+    @staticmethod
+    def _reports_written(task: Task) -> bool:
+        """Wait for the trial's write-behind reports (they come before its final status);
+        False if a write found this attempt lost or the record gone."""
+        try:
+            task.flush()
+        except (AttemptLostError, TaskNotFoundError):
+            return False
+        return True
 
     def _outcome_of(self, exc: BaseException) -> tuple[TaskStatus, str, dict[str, str]]:
         """How a trial that raised ``exc`` ends: failed (the error and its traceback kept),

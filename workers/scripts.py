@@ -136,7 +136,7 @@ return {1, rec[3] or ''}
 """
 
 #: KEYS: record, metrics, history, stream.
-#: ARGV: id, token, title, series, iteration, value text, is_nan (0/1), now, maxlen, overwrite (0/1).
+#: ARGV: id, token, title, series, iteration, value text, is_nan (0/1), maxlen, overwrite (0/1).
 #: Returns {outcome, stop reason}: 'stored', 'duplicate' (ignored), 'lost' (the attempt no longer
 #: owns the record), 'missing' (no record). The scalar event carries the report (iter, value) and
 #: the series' aggregate after it (last, last_iter, min, max), so readers need not recompute it.
@@ -148,7 +148,7 @@ local stop = rec[3] or ''
 if ARGV[2] ~= '' and (rec[1] ~= 'in_progress' or rec[2] ~= ARGV[2]) then return {'lost', stop} end
 local base = ARGV[3] .. sep .. ARGV[4] .. sep
 local hk = base .. ARGV[5]
-if ARGV[10] == '1' then
+if ARGV[9] == '1' then
   redis.call('HSET', KEYS[3], hk, ARGV[6])
 elseif redis.call('HSETNX', KEYS[3], hk, ARGV[6]) == 0 then
   return {'duplicate', stop}
@@ -168,7 +168,7 @@ elseif not mn then
 end
 redis.call('HSET', KEYS[2], base .. 'last', last, base .. 'iter', last_it, base .. 'min', mn,
            base .. 'max', mx)
-redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[9], '*',
+redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[8], '*',
   'task', ARGV[1], 'kind', 'scalar', 'title', ARGV[3], 'series', ARGV[4], 'iter', ARGV[5],
   'value', ARGV[6], 'last', last, 'last_iter', last_it, 'min', mn, 'max', mx)
 return {'stored', stop}

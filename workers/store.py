@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -166,6 +166,7 @@ class Store:
         created -> queued event. The ids of those events are in the pipeline's results, where
         the returned :class:`QueuedEvents` finds them."""
         positions = []
+        indexes: dict[str, dict[str, float]] = {}  # one ZADD per index for the whole batch
         for record in records:
             task_id, created = record["id"], float(record["created"])
             pipe.hset(self.keys.task(task_id), mapping=_mapping({
@@ -173,10 +174,12 @@ class Store:
                 "last_update": record["created"]}))
             for index in (self.keys.tasks, self.keys.project(record.get("project", "")),
                           self.keys.children(parent)):
-                pipe.zadd(index, {task_id: created})
+                indexes.setdefault(index, {})[task_id] = created
             positions.append(len(pipe))
             self.add_status_event(pipe, task_id, parent, TaskStatus.QUEUED.value,
                                   TaskStatus.CREATED.value)
+        for index, members in indexes.items():
+            pipe.zadd(index, members)
         return QueuedEvents(tuple(positions))
 
     def get(self, task_id: str) -> dict[str, str]:
@@ -351,8 +354,7 @@ class Store:
 
     # ------------------------------------------------------------------ scalars
     def report(self, task_id: str, parent: str | None, token: str, title: str, series: str,
-               iteration: int, value: float, *, overwrite: bool = False,
-               now: float | None = None) -> Reported:
+               iteration: int, value: float, *, overwrite: bool = False) -> Reported:
         """Record one scalar point of attempt ``token`` ('' for a report from outside a trial).
 
         Updates the series' last/min/max and history and appends the scalar event, atomically;
@@ -360,16 +362,27 @@ class Store:
         ``value`` must already be a float (NaN and inf are stored as such); InvalidScalarError
         for a bad title, series or iteration.
         """
+        return self.prepare_report(task_id, parent, token, title, series, iteration, value,
+                                   overwrite=overwrite)()
+
+    def prepare_report(self, task_id: str, parent: str | None, token: str, title: str,
+                       series: str, iteration: int, value: float, *, overwrite: bool = False
+                       ) -> Callable[[], Reported]:
+        """:meth:`report`, checked now and written when the returned call runs (a trial's
+        write-behind reports, :mod:`workers.reporting`). InvalidScalarError as :meth:`report`."""
         _check_name(title, "title")
         _check_name(series, "series")
         iteration = _check_iteration(iteration)
-        status, stop = self._report(
-            keys=[self.keys.task(task_id), self.keys.metrics(task_id), self.keys.history(task_id),
-                  self.keys.events(parent)],
-            args=[task_id, token, title, series, iteration, codec.encode_number(value),
-                  "1" if math.isnan(value) else "0", _now(now), self._maxlen,
-                  "1" if overwrite else "0"])
-        return Reported(ReportStatus(status), stop)
+        keys = [self.keys.task(task_id), self.keys.metrics(task_id), self.keys.history(task_id),
+                self.keys.events(parent)]
+        args: list[Any] = [task_id, token, title, series, iteration, codec.encode_number(value),
+                "1" if math.isnan(value) else "0", self._maxlen, "1" if overwrite else "0"]
+
+        def write() -> Reported:
+            status, stop = self._report(keys=keys, args=args)
+            return Reported(ReportStatus(status), stop)
+
+        return write
 
     def metrics(self, task_id: str) -> dict[str, dict[str, dict[str, float | int]]]:
         """``{title: {series: {"last", "min", "max", "iteration"}}}`` of one task."""

@@ -43,7 +43,6 @@ from .entrypoints import (
     placeholders,
 )
 from .errors import (
-    AttemptLostError,
     InvalidTaskError,
     PlaceholderError,
     StatusConflictError,
@@ -53,6 +52,7 @@ from .errors import (
 from .gpus import current_devices
 from .outcomes import ReportStatus, StopOutcome
 from .record import TaskRecord
+from .reporting import ReportQueue
 from .status import TaskStatus
 from .store import Store, get_store
 
@@ -142,8 +142,10 @@ class Logger:
 
         Updates last/min/max atomically and appends to the history; a second report of the same
         (title, series, iteration) is ignored. NaN and inf are stored as such.
-        Raises InvalidScalarError for a value that is not a real number, TrialStopped when the
-        trial was asked to stop (after storing the value), AttemptLostError in a zombie attempt.
+        In a trial the point is written behind the call (:mod:`workers.reporting`); what the
+        write answers is raised at the next report. Raises InvalidScalarError for a value that
+        is not a real number (at once), TrialStopped once a stop was requested (the point is
+        still stored), AttemptLostError in a zombie attempt.
         """
         offset = self._task._iteration_offset
         if offset and isinstance(iteration, int) and not isinstance(iteration, bool):
@@ -162,7 +164,8 @@ class Logger:
             print(msg, flush=True)
 
     def flush(self) -> None:
-        """Reports are written synchronously; nothing to flush."""
+        """Wait until the task's reports are written (a trial's are written behind its back)."""
+        self._task.flush()
 
 
 class Task(ClearMLTaskAPI):
@@ -182,6 +185,8 @@ class Task(ClearMLTaskAPI):
         self._code_wins = False
         #: added to reported iterations (Task.init's continue_last_task)
         self._iteration_offset = 0
+        #: this attempt's write-behind reports (made at its first report)
+        self._reports: ReportQueue | None = None
 
     # ------------------------------------------------------------ constructors
     @classmethod
@@ -591,21 +596,47 @@ class Task(ClearMLTaskAPI):
     def _report(self, title: str, series: str, value: Any, iteration: int, *,
                 overwrite: bool) -> None:
         number = codec.to_float(value, f"value of {title}/{series}")
-        reported = self._store.report(self._id, self.parent, self._token, title, series,
-                                      iteration, number, overwrite=overwrite)
-        if reported.status is ReportStatus.LOST:
-            raise AttemptLostError(f"task {self._id}: this attempt no longer owns the record")
-        if reported.status is ReportStatus.MISSING:
-            raise TaskNotFoundError(self._id)
-        if reported.stop and self._token:
-            raise TrialStopped(f"task {self._id}: {reported.stop}")
+        write = self._store.prepare_report(self._id, self.parent, self._token, title, series,
+                                           iteration, number, overwrite=overwrite)
+        if not self._token:  # a report from outside a trial: written now
+            reported = write()
+            if reported.status is ReportStatus.MISSING:
+                raise TaskNotFoundError(self._id)
+            return
+        # a trial's report is written behind its back (workers.reporting); what the earlier
+        # writes answered is raised here
+        reports = self._report_queue()
+        reports.raise_failure()
+        reports.put(write)
+        if reports.stop:
+            raise TrialStopped(f"task {self._id}: {reports.stop}")
+
+    def _report_queue(self) -> ReportQueue:
+        if self._reports is None:
+            self._reports = ReportQueue(self._id)
+        return self._reports
+
+    def flush(self, wait_for_uploads: bool = False, timeout: float | None = None) -> bool:
+        """Wait until this trial's reports are written (ClearML's ``Task.flush``); False if
+        ``timeout`` seconds passed first. Raises AttemptLostError or TaskNotFoundError if a
+        write found the attempt lost or the record gone, and an error that made a write fail.
+        ``wait_for_uploads`` is accepted for ClearML (uploads are synchronous here)."""
+        if self._reports is None:
+            return True
+        done = self._reports.flush(timeout)
+        self._reports.raise_failure()
+        return done
 
     def get_last_scalar_metrics(self) -> dict[str, dict[str, dict[str, float | int]]]:
-        """``{title: {series: {"last", "min", "max", "iteration"}}}``."""
+        """``{title: {series: {"last", "min", "max", "iteration"}}}`` (this trial's reports
+        written first)."""
+        self.flush()
         return self._store.metrics(self._id)
 
     def get_reported_scalars(self) -> dict[str, dict[str, dict[str, list]]]:
-        """The full history: ``{title: {series: {"x": iterations, "y": values}}}``."""
+        """The full history: ``{title: {series: {"x": iterations, "y": values}}}`` (this
+        trial's reports written first)."""
+        self.flush()
         return self._store.history(self._id)
 
     # ------------------------------------------------------ artifacts/checkpoints

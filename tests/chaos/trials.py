@@ -23,6 +23,7 @@ def steps(task: Task) -> float:
     for it in range(3):
         time.sleep(pause)
         log.report_scalar("val", "loss", value=(x - 0.3) ** 2 + 0.01 * (2 - it), iteration=it)
+    task.flush()  # what the writes answered (a lost attempt) is raised here at the latest
     return x
 
 
@@ -42,6 +43,7 @@ def dies_after_reporting(task: Task) -> None:
         value = 0.001 * (it + 1) if attempt == 1 else 1.0 - 0.1 * it
         log.report_scalar("val", "loss", value=value, iteration=it)
     if attempt == 1:
+        task.flush()  # the reports are written (behind the calls) before the process dies
         os.kill(os.getpid(), signal.SIGKILL)
         time.sleep(MAX_WAIT)  # not reached
 

@@ -144,23 +144,46 @@ def test_numpy_scalar_accepted(running: tuple[Task, str]) -> None:
                                                            "iteration": 1}
 
 
-def test_stop_flag_raises_after_storing(running: tuple[Task, str]) -> None:
+def test_stop_raises_at_the_report_after_a_write_saw_it(running: tuple[Task, str]) -> None:
     task, _ = running
     assert not task.should_stop()
     assert Task.get_task(task.id).mark_stopped("enough") == "flagged"
     assert task.should_stop()
+    log = task.get_logger()
+    log.report_scalar("v", "loss", value=1.0, iteration=0)  # written behind: its answer later
+    assert task.flush()
     with pytest.raises(TrialStopped, match="enough"):
-        task.get_logger().report_scalar("v", "loss", value=1.0, iteration=0)
-    assert task.get_last_scalar_metrics()["v"]["loss"]["last"] == 1.0
+        log.report_scalar("v", "loss", value=2.0, iteration=1)
+    assert task.get_last_scalar_metrics()["v"]["loss"]["last"] == 2.0  # stored all the same
 
 
 def test_zombie_attempt_cannot_report(store: Store, running: tuple[Task, str]) -> None:
     task, _ = running
     assert store.declare_dead(task.id, task.parent, "tok", reason="test",
                               stale_before=1e18) is TaskStatus.QUEUED
+    log = task.get_logger()
+    log.report_scalar("v", "loss", value=1.0, iteration=0)
     with pytest.raises(AttemptLostError):
-        task.get_logger().report_scalar("v", "loss", value=1.0, iteration=0)
-    assert task.get_last_scalar_metrics() == {} and task.get_reported_scalars() == {}
+        task.flush()
+    with pytest.raises(AttemptLostError):
+        log.report_scalar("v", "loss", value=2.0, iteration=1)
+    assert store.metrics(task.id) == {} and store.history(task.id) == {}
+
+
+def test_reports_are_written_in_order_behind_the_call(store: Store,
+                                                      running: tuple[Task, str]) -> None:
+    task, parent = running
+    cursor = store.read_events(parent)[-1].id
+    log = task.get_logger()
+    for it in range(50):
+        log.report_scalar("v", "loss", value=float(it), iteration=it)
+    with pytest.raises(InvalidScalarError):  # bad input raises at the call, nothing is queued
+        log.report_scalar("v", "loss", value=1.0, iteration=1.5)
+    assert task.flush(timeout=30)
+    events = store.read_events(parent, cursor)
+    assert [int(e.fields["iter"]) for e in events] == list(range(50))
+    assert task.get_last_scalar_metrics()["v"]["loss"] == {"last": 49.0, "min": 0.0,
+                                                           "max": 49.0, "iteration": 49}
 
 
 # ------------------------------------------------------------------ scalar events
@@ -171,6 +194,7 @@ def test_scalar_events_carry_the_stored_aggregate(store: Store,
     log = task.get_logger()
     for it, value in SEQUENCE:
         log.report_scalar("v", "loss", value=value, iteration=it)
+        task.flush()  # written behind the call: wait for it before reading
         (event,) = store.read_events(parent, cursor) or [None]
         if it == 2 and value == 9.0:  # the duplicate: no event
             assert event is None
@@ -202,6 +226,7 @@ def test_the_job_table_holds_what_the_store_holds(store: Store,
     for it, value in SEQUENCE:  # compared after every report, not only at the end
         log.report_scalar("v", "loss", value=value, iteration=it)
         log.report_scalar("v", "acc", value=-value, iteration=it)
+        task.flush()  # written behind the call: wait for it before reading
         for event in store.read_events(parent, cursor):
             cursor = event.id
             value, iteration = event.value, event.iteration
