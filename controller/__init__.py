@@ -4,7 +4,10 @@ ranges, search strategies and early-stopping policies.
     from controller import HyperParameterOptimizer, RandomSearch, UniformParameterRange
 """
 
+from typing import TYPE_CHECKING
+
 from .clearml_job import ClearmlJob
+from .lazy import lazy_attributes
 from .objective import MultiObjective, Objective
 from .optimizer import HyperParameterOptimizer, LocalJob
 from .parameters import (
@@ -20,26 +23,40 @@ from .parameters import (
     UniformIntegerParameterRange,
     UniformParameterRange,
 )
-from .polyaxon import matrix_from_polyaxon, optimizer_from_polyaxon, parameters_from_polyaxon
 from .stopping import FailureRate, MedianStopping, MetricThreshold, StoppingPolicy
 from .strategies import (
-    ASHA,
     WAIT,
-    BayesianGP,
     ClearMLSearchStrategy,
     Decision,
     GridSearch,
-    Hyperband,
-    Mapping,
-    OptimizerBOHB,
-    PBTServer,
-    PopulationBasedTraining,
     RandomSearch,
     SearchStrategy,
     Suggestion,
     Trial,
-    parameters_from_csv,
 )
+
+if TYPE_CHECKING:
+    from .polyaxon import matrix_from_polyaxon, optimizer_from_polyaxon, parameters_from_polyaxon
+    from .strategies import (
+        ASHA,
+        BayesianGP,
+        Hyperband,
+        Mapping,
+        OptimizerBOHB,
+        OptimizerOptuna,
+        PBTServer,
+        PopulationBasedTraining,
+        parameters_from_csv,
+    )
+
+# imported on first use (a script's start-up imports only what it uses)
+__getattr__ = lazy_attributes(__name__, {
+    **{name: ".polyaxon" for name in ("matrix_from_polyaxon", "optimizer_from_polyaxon",
+                                      "parameters_from_polyaxon")},
+    **{name: ".strategies" for name in ("ASHA", "BayesianGP", "Hyperband", "Mapping",
+                                        "OptimizerBOHB", "OptimizerOptuna", "PBTServer",
+                                        "PopulationBasedTraining", "parameters_from_csv")},
+})
 
 __all__ = [
     "ASHA",
@@ -84,10 +101,3 @@ __all__ = [
     "parameters_from_polyaxon",
 ]
 
-
-def __getattr__(name: str) -> object:
-    if name == "OptimizerOptuna":  # imports optuna on first use
-        from .strategies import OptimizerOptuna
-
-        return OptimizerOptuna
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -20,7 +20,6 @@ from typing import Protocol
 from workers.app import PUBLISH_ERRORS, TrialLabel, send_trials
 from workers.connection import retry_for
 from workers.errors import TaskNotFoundError
-from workers.runner import TrialRunner
 from workers.store import Store
 from workers.sweep import live_workers
 
@@ -138,6 +137,8 @@ class InProcessDispatcher(StoreDispatcher):
             self._run(task_id)
 
     def _run(self, task_id: str) -> None:
+        from workers.runner import TrialRunner  # (a Celery controller never needs it)
+
         try:
             # built in the thread that runs the trial: a stop interrupts that thread
             TrialRunner(self.store, task_id).run()

@@ -9,7 +9,8 @@ changes:
 * the controller sees the points in order, and before the trial's final status: the runner
   waits for the trial's queue to drain (:meth:`ReportQueue.flush`) before it finishes the trial;
   a command's process drains its queues when it exits;
-* what a write answers reaches the trial at its next report: a requested stop raises
+* what a write answers reaches the trial at its next report (so does what the attempt's
+  heartbeat or a ``should_stop()`` learnt meanwhile): a requested stop raises
   :class:`~workers.errors.TrialStopped` (after queueing that report, as a synchronous report
   raises after storing it), a lost attempt :class:`~workers.errors.AttemptLostError`, a deleted
   record :class:`~workers.errors.TaskNotFoundError`, and an error writing (Redis unreachable
@@ -53,6 +54,14 @@ class ReportQueue:
             self._pending += 1
         _writer().submit(self, write)
 
+    def learnt(self, *, stop: str = "", failure: BaseException | None = None) -> None:
+        """What the worker learnt of this attempt outside a write (a heartbeat, a stop check):
+        the next report raises it as if a write had answered it."""
+        with self._cond:
+            self.stop = stop or self.stop
+            if failure is not None and self._failure is None:
+                self._failure = failure
+
     def raise_failure(self) -> None:
         """Raise what made a write fail (a lost attempt, a missing record, a Redis error)."""
         with self._cond:
@@ -78,10 +87,8 @@ class ReportQueue:
                        else TaskNotFoundError(self.task_id)
                        if reported.status is ReportStatus.MISSING else None)
             stop = reported.stop
+        self.learnt(stop=stop, failure=failure)
         with self._cond:
-            if failure is not None and self._failure is None:
-                self._failure = failure
-            self.stop = stop or self.stop
             self._pending -= 1
             if self._pending == 0:
                 self._cond.notify_all()

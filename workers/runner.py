@@ -123,8 +123,9 @@ class _Heartbeat:
     trial cost about as much as the rest of a trivial trial.
     """
 
-    def __init__(self, runner: TrialRunner) -> None:
+    def __init__(self, runner: TrialRunner, task: Task) -> None:
         self.runner = runner
+        self.task = task
         self.done = threading.Event()
         self.lost = False
         self.stop_seen: float | None = None
@@ -148,9 +149,11 @@ class _Heartbeat:
             return False
         if not alive:
             self.lost = True
+            self.task.learnt(lost=True)
             r.interrupt(AttemptLostError)
             return False
         if stop:
+            self.task.learnt(stop=stop)
             # the trial sees the stop at its next report; one that does not end within the
             # stop grace is interrupted (an exception in a callable's thread, SIGTERM to a
             # command), and KILL_DELAY seconds later killed
@@ -322,7 +325,7 @@ class TrialRunner:
     # ---------------------------------------------------------------- executing
     def _execute(self, rec: TaskRecord) -> str:
         task = Task(self.task_id, store=self.store, record=rec, token=self.token)
-        heartbeat = _Heartbeat(self)
+        heartbeat = _Heartbeat(self, task)
         output = self._output
         status: TaskStatus | None = TaskStatus.COMPLETED
         reason, fields = "", {}

@@ -43,6 +43,7 @@ from .entrypoints import (
     placeholders,
 )
 from .errors import (
+    AttemptLostError,
     InvalidTaskError,
     PlaceholderError,
     StatusConflictError,
@@ -543,9 +544,20 @@ class Task(ClearMLTaskAPI):
         return outcome
 
     def should_stop(self) -> bool:
-        """True once a stop was requested for this task."""
+        """True once a stop was requested for this task (in a trial, its next report raises
+        TrialStopped)."""
         (stop,) = self._store.get_fields(self._id, "stop")
+        if stop:
+            self.learnt(stop=stop)
         return bool(stop)
+
+    def learnt(self, *, stop: str = "", lost: bool = False) -> None:
+        """What the worker learnt of this trial's attempt outside a report (its heartbeat, a
+        stop check): a requested stop, or that the attempt was declared dead. The trial's next
+        report raises it (TrialStopped, AttemptLostError). No effect outside a trial."""
+        if self._token:
+            self._report_queue().learnt(stop=stop, failure=AttemptLostError(
+                f"task {self._id}: this attempt no longer owns the record") if lost else None)
 
     def check_stop(self) -> None:
         """Raise TrialStopped if a stop was requested (for loops that report rarely)."""

@@ -2,30 +2,36 @@
 contract, :mod:`.base`), each with ClearML's constructor and queries
 (:class:`ClearMLSearchStrategy`, :mod:`.clearml_compat`).
 
-Strategies whose module needs a heavier library (Optuna) are imported on first use.
+Every strategy but the random and grid searches is imported on first use (Optuna's with Optuna).
 """
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from typing import TYPE_CHECKING
 
-from .asha import ASHA
+from ..lazy import lazy_attributes
 from .base import WAIT, Decision, OptimizerContext, SearchStrategy, Suggestion, Trial, Wait
-from .bayes_gp import BayesianGP
-from .bohb import OptimizerBOHB
 from .clearml_compat import ClearMLSearchStrategy
 from .grid_random import GridSearch, RandomSearch
-from .hyperband import Hyperband, HyperbandMath
-from .mapping import Mapping
-from .parameter_sets import ParameterSets
-from .pbt import PopulationBasedTraining
-from .pbt_server import PBTServer, parameters_from_csv
 
-_LAZY = {
-    "OptimizerOptuna": "optuna_search",
-    "redis_journal_storage": "optuna_search",
-}
+if TYPE_CHECKING:
+    from .asha import ASHA
+    from .bayes_gp import BayesianGP
+    from .bohb import OptimizerBOHB
+    from .hyperband import Hyperband, HyperbandMath
+    from .mapping import Mapping
+    from .optuna_search import OptimizerOptuna, redis_journal_storage
+    from .parameter_sets import ParameterSets
+    from .pbt import PopulationBasedTraining
+    from .pbt_server import PBTServer, parameters_from_csv
+
+__getattr__ = lazy_attributes(__name__, {
+    "ASHA": ".asha", "BayesianGP": ".bayes_gp", "OptimizerBOHB": ".bohb",
+    "Hyperband": ".hyperband", "HyperbandMath": ".hyperband", "Mapping": ".mapping",
+    "OptimizerOptuna": ".optuna_search", "redis_journal_storage": ".optuna_search",
+    "ParameterSets": ".parameter_sets", "PopulationBasedTraining": ".pbt",
+    "PBTServer": ".pbt_server", "parameters_from_csv": ".pbt_server",
+})
 
 __all__ = ["ASHA", "WAIT", "BayesianGP", "ClearMLSearchStrategy", "Decision", "GridSearch",
            "Hyperband", "HyperbandMath", "Mapping", "OptimizerBOHB", "OptimizerContext",
@@ -33,8 +39,3 @@ __all__ = ["ASHA", "WAIT", "BayesianGP", "ClearMLSearchStrategy", "Decision", "G
            "SearchStrategy", "Suggestion", "Trial", "Wait", "parameters_from_csv",
            "redis_journal_storage"]
 
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
