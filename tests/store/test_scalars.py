@@ -148,13 +148,20 @@ def test_stop_raises_at_the_report_after_a_write_saw_it(running: tuple[Task, str
     task, _ = running
     assert not task.should_stop()
     assert Task.get_task(task.id).mark_stopped("enough") == "flagged"
-    assert task.should_stop()
     log = task.get_logger()
     log.report_scalar("v", "loss", value=1.0, iteration=0)  # written behind: its answer later
     assert task.flush()
     with pytest.raises(TrialStopped, match="enough"):
         log.report_scalar("v", "loss", value=2.0, iteration=1)
     assert task.get_last_scalar_metrics()["v"]["loss"]["last"] == 2.0  # stored all the same
+
+
+def test_a_stop_seen_by_should_stop_raises_at_the_next_report(running: tuple[Task, str]) -> None:
+    task, _ = running
+    Task.get_task(task.id).mark_stopped("enough")
+    assert task.should_stop()
+    with pytest.raises(TrialStopped, match="enough"):
+        task.get_logger().report_scalar("v", "loss", value=1.0, iteration=0)
 
 
 def test_zombie_attempt_cannot_report(store: Store, running: tuple[Task, str]) -> None:
