@@ -166,7 +166,7 @@ def child_hpq(args: argparse.Namespace) -> None:
 
     cls, kwargs = hpq_strategy(SYSTEMS[args.system].strategy)
     base = Task.create("realwork", "mlp-digits", entry_point=ENTRY_POINT,
-                       parameters=base_parameters(args.seed, args.system == "hpq-asha"),
+                       parameters=base_parameters(args.seed, SYSTEMS[args.system].strategy == "hpq-asha"),
                        working_dir=str(ROOT))
     created = time.time()
     opt = HyperParameterOptimizer(
