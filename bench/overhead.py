@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import itertools
 import json
 import math
 import os
@@ -228,6 +229,24 @@ def reaction_latencies(store: Any, opt: Any, dispatch: dict[str, float],
     return out
 
 
+def worker_turnarounds(store: Any, opt: Any) -> list[float]:
+    """Seconds from a trial's finish to the next claim in the same pool process (the records'
+    ``completed`` and ``started``, by their ``worker``): Celery's own path between two trials
+    (the result, the ack, the next message, the claim), whatever the controller does."""
+    ids = list(opt._scheduler.jobs)
+    by_worker: dict[str, list[tuple[float, float]]] = {}
+    for i in range(0, len(ids), 1000):
+        for rec in store.get_many(ids[i:i + 1000]):
+            if rec is not None and rec.get("started") and rec.get("completed"):
+                by_worker.setdefault(rec.get("worker", ""), []).append(
+                    (float(rec["started"]), float(rec["completed"])))
+    out = []
+    for spans in by_worker.values():
+        spans.sort()
+        out += [nxt[0] - prev[1] for prev, nxt in itertools.pairwise(spans)]
+    return out
+
+
 def check_outcome(store: Any, opt: Any, n: int) -> dict[str, int]:
     """Every job of the run completed (otherwise the figures mean nothing)."""
     counts = dict(opt._scheduler.counts)
@@ -319,7 +338,8 @@ def run_hpqueue(store: Any, base_id: str, queue: str, n: int, concurrency: int,
             "controller_cpu_ms_per_trial": cpu / n * 1000,
             "controller_round_trips_per_trial": trips.count / n,
             "redis_commands_per_trial": sum(cmds.values()) / n, "cpu_ms_per_item": procs,
-            "latency": latency_summary(lat), "latencies_ms": [x * 1000 for x in lat]}
+            "latency": latency_summary(lat), "latencies_ms": [x * 1000 for x in lat],
+            "turnarounds_ms": [x * 1000 for x in worker_turnarounds(store, opt)]}
 
 
 def measure_real_workers(store: Any, queue: str, cfg: dict[str, Any], env: dict[str, str],
@@ -606,6 +626,8 @@ def build_table(res: dict[str, Any]) -> tuple[list[list[str]], dict[str, bool]]:
     p50, p99 = _percentile(lat_all, 50), _percentile(lat_all, 99)
     lat_lock = [x for r in real["lockstep"] for x in r["latencies_ms"]]
     l50, l99 = _percentile(lat_lock, 50), _percentile(lat_lock, 99)
+    turn_all = [x for r in real["hpqueue"] for x in r["turnarounds_ms"]]
+    turn_lock = [x for r in real["lockstep"] for x in r["turnarounds_ms"]]
     reps = f" (median of {cfg['repeat']})" if cfg["repeat"] > 1 else ""
     goals: dict[str, bool] = {"ratio >= 0.8": ratio >= 0.8,
                               "latency p50 < 10 ms": p50 < 10, "latency p99 < 50 ms": p99 < 50}
@@ -632,6 +654,9 @@ def build_table(res: dict[str, Any]) -> tuple[list[list[str]], dict[str, bool]]:
               f"(concurrency {conc}, {len(lat_all)} trials)"),
          f"{p50:.1f} / {p99:.1f} ms", "< 10 / < 50 ms", _yes(p50 < 10 and p99 < 50)],
         ["2", "Reaction latency p50 / p99, concurrency 2", f"{l50:.1f} / {l99:.1f} ms", "", ""],
+        ["2", (f"Worker turnaround, a trial's finish -> the next claim in its pool process, "
+              f"median: concurrency {conc} (the next message already waits) / 2"),
+         f"{_percentile(turn_all, 50):.2f} / {_percentile(turn_lock, 50):.2f} ms", "", ""],
     ]
     scale = res.get("scale") or []
     if scale:
