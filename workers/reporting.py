@@ -37,6 +37,11 @@ from .outcomes import Reported, ReportStatus
 EXIT_FLUSH_SECONDS = 30.0
 
 
+def lost_attempt(task_id: str) -> AttemptLostError:
+    """The error a trial gets once its attempt was declared dead."""
+    return AttemptLostError(f"task {task_id}: this attempt no longer owns the record")
+
+
 class ReportQueue:
     """The queued reports of one attempt (one per trial handle), and what their writes said."""
 
@@ -82,8 +87,7 @@ class ReportQueue:
             failure: BaseException | None = exc
             stop = self.stop
         else:
-            failure = (AttemptLostError(f"task {self.task_id}: this attempt no longer owns the "
-                                        "record") if reported.status is ReportStatus.LOST
+            failure = (lost_attempt(self.task_id) if reported.status is ReportStatus.LOST
                        else TaskNotFoundError(self.task_id)
                        if reported.status is ReportStatus.MISSING else None)
             stop = reported.stop

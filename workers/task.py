@@ -43,7 +43,6 @@ from .entrypoints import (
     placeholders,
 )
 from .errors import (
-    AttemptLostError,
     InvalidTaskError,
     PlaceholderError,
     StatusConflictError,
@@ -53,7 +52,7 @@ from .errors import (
 from .gpus import current_devices
 from .outcomes import ReportStatus, StopOutcome
 from .record import TaskRecord
-from .reporting import ReportQueue
+from .reporting import ReportQueue, lost_attempt
 from .status import TaskStatus
 from .store import Store, get_store
 
@@ -556,8 +555,8 @@ class Task(ClearMLTaskAPI):
         stop check): a requested stop, or that the attempt was declared dead. The trial's next
         report raises it (TrialStopped, AttemptLostError). No effect outside a trial."""
         if self._token:
-            self._report_queue().learnt(stop=stop, failure=AttemptLostError(
-                f"task {self._id}: this attempt no longer owns the record") if lost else None)
+            self._report_queue().learnt(stop=stop,
+                                        failure=lost_attempt(self._id) if lost else None)
 
     def check_stop(self) -> None:
         """Raise TrialStopped if a stop was requested (for loops that report rarely)."""
