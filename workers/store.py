@@ -25,9 +25,10 @@ URL) when the server cannot be reached at connection time.
 from __future__ import annotations
 
 import math
+import os
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -52,6 +53,7 @@ from .outcomes import (
     StopOutcome,
 )
 from .record import TaskRecord
+from .reporting import ReportCall, ReportPipe
 from .status import TaskStatus
 
 __all__ = [
@@ -100,6 +102,7 @@ class Store:
         self._declare_dead = client.register_script(scripts.DECLARE_DEAD)
         self._heartbeat = client.register_script(scripts.HEARTBEAT)
         self._report = client.register_script(scripts.REPORT)
+        self._report_pipe: ReportPipe | None = None
         self._finish = client.register_script(scripts.FINISH)
         self._request_stop = client.register_script(scripts.REQUEST_STOP)
         self._renew = client.register_script(scripts.RENEW_LEASE)
@@ -362,27 +365,40 @@ class Store:
         ``value`` must already be a float (NaN and inf are stored as such); InvalidScalarError
         for a bad title, series or iteration.
         """
-        return self.prepare_report(task_id, parent, token, title, series, iteration, value,
-                                   overwrite=overwrite)()
+        return self.write_report(self.prepare_report(task_id, parent, token, title, series,
+                                                     iteration, value, overwrite=overwrite))
 
     def prepare_report(self, task_id: str, parent: str | None, token: str, title: str,
                        series: str, iteration: int, value: float, *, overwrite: bool = False
-                       ) -> Callable[[], Reported]:
-        """:meth:`report`, checked now and written when the returned call runs (a trial's
-        write-behind reports, :mod:`workers.reporting`). InvalidScalarError as :meth:`report`."""
+                       ) -> ReportCall:
+        """:meth:`report`, checked now and run later: by :meth:`write_report`, or sent on the
+        process's report pipe (a trial's write-behind reports, :mod:`workers.reporting`).
+        InvalidScalarError as :meth:`report`."""
         _check_name(title, "title")
         _check_name(series, "series")
         iteration = _check_iteration(iteration)
-        keys = [self.keys.task(task_id), self.keys.metrics(task_id), self.keys.history(task_id),
-                self.keys.events(parent)]
-        args: list[Any] = [task_id, token, title, series, iteration, codec.encode_number(value),
-                "1" if math.isnan(value) else "0", self._maxlen, "1" if overwrite else "0"]
+        return ReportCall(
+            [self.keys.task(task_id), self.keys.metrics(task_id), self.keys.history(task_id),
+             self.keys.events(parent)],
+            [task_id, token, title, series, iteration, codec.encode_number(value),
+             "1" if math.isnan(value) else "0", self._maxlen, "1" if overwrite else "0"])
 
-        def write() -> Reported:
-            status, stop = self._report(keys=keys, args=args)
-            return Reported(ReportStatus(status), stop)
+    def write_report(self, call: ReportCall) -> Reported:
+        """Run a prepared report now."""
+        status, stop = self._report(keys=call.keys, args=call.args)
+        return Reported(ReportStatus(status), stop)
 
-        return write
+    @property
+    def report_sha(self) -> str:
+        """The SHA1 of the report script (loaded by :meth:`load_scripts`)."""
+        return str(self._report.sha)
+
+    def report_pipe(self) -> ReportPipe:
+        """This process's report connection to this store (:mod:`workers.reporting`)."""
+        pipe = self._report_pipe
+        if pipe is None or pipe.pid != os.getpid():
+            pipe = self._report_pipe = ReportPipe(self)
+        return pipe
 
     def metrics(self, task_id: str) -> dict[str, dict[str, dict[str, float | int]]]:
         """``{title: {series: {"last", "min", "max", "iteration"}}}`` of one task."""

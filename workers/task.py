@@ -607,24 +607,24 @@ class Task(ClearMLTaskAPI):
     def _report(self, title: str, series: str, value: Any, iteration: int, *,
                 overwrite: bool) -> None:
         number = codec.to_float(value, f"value of {title}/{series}")
-        write = self._store.prepare_report(self._id, self.parent, self._token, title, series,
-                                           iteration, number, overwrite=overwrite)
+        call = self._store.prepare_report(self._id, self.parent, self._token, title, series,
+                                          iteration, number, overwrite=overwrite)
         if not self._token:  # a report from outside a trial: written now
-            reported = write()
+            reported = self._store.write_report(call)
             if reported.status is ReportStatus.MISSING:
                 raise TaskNotFoundError(self._id)
             return
-        # a trial's report is written behind its back (workers.reporting); what the earlier
-        # writes answered is raised here
+        # a trial's report is sent, its reply read later (workers.reporting); what the earlier
+        # replies said is raised here
         reports = self._report_queue()
         reports.raise_failure()
-        reports.put(write)
+        reports.put(call)
         if reports.stop:
             raise TrialStopped(f"task {self._id}: {reports.stop}")
 
     def _report_queue(self) -> ReportQueue:
         if self._reports is None:
-            self._reports = ReportQueue(self._id)
+            self._reports = ReportQueue(self._id, self._store.report_pipe())
         return self._reports
 
     def flush(self, wait_for_uploads: bool = False, timeout: float | None = None) -> bool:
