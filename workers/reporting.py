@@ -134,7 +134,7 @@ class ReportPipe:
             queue.pending += 1
             self._sent.append((queue, command))
             try:
-                self._connection().send_command(*command)
+                self._connection().send_command(*command, check_health=False)
             except CONNECTION_ERRORS:
                 self._resend()
 
@@ -191,7 +191,7 @@ class ReportPipe:
             self._conn = None
             conn = self._connection()
             for _, command in self._sent:
-                conn.send_command(*command)
+                conn.send_command(*command, check_health=False)
 
         retry = self.store.outage
         if retry is None:
