@@ -17,7 +17,7 @@ from pathlib import Path
 import fakeredis
 import pytest
 
-from tests.helpers import SAMPLE_ENTRY
+from tests.helpers import SAMPLE_ENTRY, queue_it
 from workers import Store, Task, set_store
 from workers.config import Settings
 
@@ -50,3 +50,13 @@ def clone(store: Store) -> Task:
     """A created clone of a base task (its parent)."""
     base = Task.create(project="p", name="b", entry_point=SAMPLE_ENTRY)
     return Task.clone(base)
+
+
+@pytest.fixture
+def running(store: Store) -> tuple[Task, str]:
+    """A clone in progress, and the handle its trial would get (and the clone's parent)."""
+    base = Task.create(project="p", name="b", entry_point=SAMPLE_ENTRY)
+    clone = Task.clone(base)
+    queue_it(store, clone)
+    assert store.claim(clone.id, clone.parent, "tok", "host:1").outcome == "claimed"
+    return Task(clone.id, token="tok"), base.id

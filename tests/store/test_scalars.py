@@ -14,8 +14,6 @@ from controller.loop import Scheduler
 from controller.objective import MultiObjective, Objective
 from controller.parameters import UniformParameterRange
 from controller.strategies import RandomSearch
-from tests.helpers import SAMPLE_ENTRY as ENTRY
-from tests.helpers import queue_it
 from workers import AttemptLostError, InvalidScalarError, Store, Task, TrialStopped
 from workers.outcomes import ReportStatus, ScalarStats
 from workers.status import TaskStatus
@@ -23,16 +21,6 @@ from workers.status import TaskStatus
 #: decreasing, increasing, out of order, NaN first and between, infinities, a duplicate
 SEQUENCE = [(0, math.nan), (1, 3.0), (2, 1.0), (4, 2.0), (3, 0.5), (5, math.nan),
             (6, math.inf), (2, 9.0), (7, -math.inf), (8, 4.0)]
-
-
-@pytest.fixture
-def running(store: Store) -> tuple[Task, str]:
-    """A clone in progress, and the handle its trial would get."""
-    base = Task.create(project="p", name="b", entry_point=ENTRY)
-    clone = Task.clone(base)
-    queue_it(store, clone)
-    assert store.claim(clone.id, clone.parent, "tok", "host:1").outcome == "claimed"
-    return Task(clone.id, token="tok"), base.id
 
 
 def same(a: object, b: object) -> bool:
