@@ -41,6 +41,10 @@ def test_the_seed_loop_with_a_population_of_8(real_store: Store, queue: str, eig
     opt = HyperParameterOptimizer(
         base.id, parameters_from_csv(EXAMPLES / "pbt_hyperparameters.csv"), "validation",
         "accuracy", "max", optimizer_class=PBTServer, population_size=8,
+        # exploiting from 2 saved members on (the seed waits for 5): on a loaded 2-core machine
+        # the 8 pool processes start seconds apart, and the first members could end all their
+        # epochs before a fifth one saved anything
+        min_population=2,
         max_number_of_concurrent_tasks=8, execution_queue=queue, pool_period_min=0.05, seed=5,
         store=real_store)
     opt.start()
