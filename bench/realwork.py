@@ -164,9 +164,10 @@ def child_hpq(args: argparse.Namespace) -> None:
     from controller import HyperParameterOptimizer
     from workers import Task
 
-    cls, kwargs = hpq_strategy(SYSTEMS[args.system].strategy)
+    strategy = SYSTEMS[args.system].strategy
+    cls, kwargs = hpq_strategy(strategy)
     base = Task.create("realwork", "mlp-digits", entry_point=ENTRY_POINT,
-                       parameters=base_parameters(args.seed, SYSTEMS[args.system].strategy == "hpq-asha"),
+                       parameters=base_parameters(args.seed, strategy == "hpq-asha"),
                        working_dir=str(ROOT))
     created = time.time()
     opt = HyperParameterOptimizer(
@@ -407,16 +408,15 @@ def goals(summary: dict[str, dict[str, Any]]) -> dict[str, bool | None]:
     opt_start = get("optuna-tpe", "startup")
     hpq_start = max((s["startup"] for k, s in summary.items() if SYSTEMS[k].kind == "hpq"),
                     default=math.nan)
-    ahead = AHEAD_SUFFIX
+    tpe_ahead_gap = get("hpq-tpe" + AHEAD_SUFFIX, "gap_ms")
+    random_ahead_share = get("hpq-random" + AHEAD_SUFFIX, "training_share")
+    asha_ahead_gap = get("hpq-asha" + AHEAD_SUFFIX, "gap_ms")
     ahead_goals = {
         "with 1 queued ahead: TPE gap <= standalone Optuna's": check(
-            get("hpq-tpe" + ahead, "gap_ms") <= opt_gap, get("hpq-tpe" + ahead, "gap_ms"),
-            opt_gap),
+            tpe_ahead_gap <= opt_gap, tpe_ahead_gap, opt_gap),
         "with 1 queued ahead: RandomSearch training share >= 0.90": check(
-            get("hpq-random" + ahead, "training_share") >= 0.90,
-            get("hpq-random" + ahead, "training_share")),
-        "with 1 queued ahead: ASHA gap <= 5 ms": check(
-            get("hpq-asha" + ahead, "gap_ms") <= 5.0, get("hpq-asha" + ahead, "gap_ms")),
+            random_ahead_share >= 0.90, random_ahead_share),
+        "with 1 queued ahead: ASHA gap <= 5 ms": check(asha_ahead_gap <= 5.0, asha_ahead_gap),
     }
     return {
         "TPE gap <= standalone Optuna's": check(tpe_gap <= opt_gap, tpe_gap, opt_gap),

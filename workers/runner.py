@@ -371,8 +371,8 @@ class TrialRunner:
 
     @staticmethod
     def _reports_written(task: Task) -> bool:
-        """Wait for the trial's write-behind reports (they come before its final status);
-        False if a write found this attempt lost or the record gone."""
+        """Read the replies of the trial's write-behind reports (they come before its final
+        status); False if one said this attempt was lost or the record is gone."""
         try:
             task.flush()
         except (AttemptLostError, TaskNotFoundError):

@@ -142,8 +142,8 @@ class Logger:
 
         Updates last/min/max atomically and appends to the history; a second report of the same
         (title, series, iteration) is ignored. NaN and inf are stored as such.
-        In a trial the point is written behind the call (:mod:`workers.reporting`); what the
-        write answers is raised at the next report. Raises InvalidScalarError for a value that
+        In a trial the point is written behind the call (:mod:`workers.reporting`); what its
+        reply says is raised at the next report. Raises InvalidScalarError for a value that
         is not a real number (at once), TrialStopped once a stop was requested (the point is
         still stored), AttemptLostError in a zombie attempt.
         """
@@ -630,7 +630,8 @@ class Task(ClearMLTaskAPI):
     def flush(self, wait_for_uploads: bool = False, timeout: float | None = None) -> bool:
         """Wait until this trial's reports are written (ClearML's ``Task.flush``); False if
         ``timeout`` seconds passed first. Raises AttemptLostError or TaskNotFoundError if a
-        write found the attempt lost or the record gone, and an error that made a write fail.
+        reply said the attempt was lost or the record is gone, and an error that made a report
+        fail.
         ``wait_for_uploads`` is accepted for ClearML (uploads are synchronous here)."""
         if self._reports is None:
             return True

@@ -4,6 +4,7 @@ between, every point is stored once, and the scalar events come in the order rep
 
 from __future__ import annotations
 
+import fakeredis
 import pytest
 
 from workers import Store, Task
@@ -33,7 +34,7 @@ def test_reports_outlive_a_script_flush(store: Store, running: tuple[Task, str])
 
 def test_reports_are_sent_again_on_a_new_connection(store: Store,
                                                     running: tuple[Task, str]) -> None:
-    if "Fake" in type(store.redis).__name__:
+    if isinstance(store.redis, fakeredis.FakeRedis):
         pytest.skip("fakeredis has no CLIENT KILL")
     task, parent = running
     report_range(task, 0, 50)
